@@ -1,0 +1,1 @@
+"""The Linear Representation Bench, its metrics, the paper tables, and real representations."""

@@ -1,0 +1,41 @@
+"""`sdlscape realizable INSTANCE --pattern JSON`: is an activation pattern realizable? Witness or certificate."""
+from __future__ import annotations
+
+from sdlscape.commands._common import (add_instance_argument, add_json_argument, fmt_matrix, load_instance_arg,
+                                       parse_pattern_arg, positive_float, write_result)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("realizable", help="decide whether an activation pattern is realizable (LP)",
+                       description="Decide by linear programming whether some encoder W_E produces the "
+                                   "pattern; print a witness W_E or a Farkas certificate of infeasibility.")
+    add_instance_argument(p)
+    p.add_argument("--pattern", required=True,
+                   help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
+    p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
+    add_json_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from sdlscape.theory.patterns import realize
+
+    inst = load_instance_arg(args.instance, args.normalize)
+    pattern = parse_pattern_arg(args.pattern, inst)
+    res = realize(inst, pattern, eps=args.eps)
+    out = {"instance": inst.name, "activation": inst.activation.to_dict(), "pattern": pattern.to_json(),
+           "polysemantic": pattern.polysemantic, "partition": pattern.is_partition,
+           "dead_latents": list(pattern.dead_latents), **res.to_dict()}
+    print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
+          f"activation {inst.activation}")
+    print(f"pattern {pattern}: ", end="")
+    if res.realizable:
+        print(f"REALIZABLE (margin eps = {res.eps:g}); witness W_E =\n{fmt_matrix(res.witness)}")
+    elif res.certificate is not None:
+        y = res.certificate
+        print(f"NOT realizable (margin eps = {res.eps:g}); Farkas certificate y >= 0 with G^T y = 0, "
+              f"h^T y < 0 on {int((y > 1e-12).sum())} of {y.size} constraints")
+    else:
+        print(f"UNDECIDED: {res.status}")
+    write_result(args, out)
+    return 0

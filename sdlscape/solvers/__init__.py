@@ -1,0 +1,1 @@
+"""Solvers: exact convex blocks (CVXPY), alternating convex search, arrangements, landscapes, torch training."""

@@ -1,0 +1,133 @@
+"""Atomic result files, JSON encoding of numpy data, and provenance records."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy arrays/scalars, dataclasses-as-dicts, tuples and sets to JSON types.
+
+    Non-finite floats become the strings "inf", "-inf" and "nan" so that files stay strict JSON.
+    """
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(to_jsonable(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if math.isfinite(x):
+            return x
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    return obj
+
+
+def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write obj as indented JSON, atomically (a reader never sees a half-written file)."""
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
+    _atomic_write_bytes(path, (text + "\n").encode())
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically."""
+    _atomic_write_bytes(path, text.encode())
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write a binary file atomically."""
+    _atomic_write_bytes(path, data)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def git_commit() -> str | None:
+    """The git commit of the sdlscape checkout, with "-dirty" if it has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose numerics affect results."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("sdlscape", "numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def device_name(device: str = "cpu") -> str:
+    """A human-readable name of the compute device (GPU model or CPU description)."""
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            return torch.cuda.get_device_name(torch.device(device))
+        except Exception:  # noqa: BLE001 - provenance must never crash a run
+            return device
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def provenance(device: str = "cpu", seconds: float | None = None, **extra: Any) -> dict[str, Any]:
+    """Provenance of a run: command line, git commit, device, library versions, wall time."""
+    rec = {
+        "command": " ".join(["sdlscape"] + sys.argv[1:]) if sys.argv and "sdlscape" in sys.argv[0]
+        else " ".join(sys.argv),
+        "git_commit": git_commit(),
+        "device": device_name(device),
+        "versions": library_versions(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if seconds is not None:
+        rec["seconds"] = float(seconds)
+    rec.update(extra)
+    return rec
