@@ -119,6 +119,13 @@ class Bench:
     active_rate: float          # realised fraction of nonzero coefficients
     checks: dict
 
+    def sample(self, n_samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh (x_in, x_out) from the same dictionaries and law (e.g. held-out evaluation data)."""
+        c = self.config
+        X = sample_coefficients(n_samples, c.n, c.p_active, c.c_min, c.beta, seed, self.x_in.device.type)
+        x_in = X @ self.truth_in.t()
+        return x_in, (x_in if self.truth_out is self.truth_in else X @ self.truth_out.t())
+
 
 def make_bench(config: BenchConfig, device: str = "cpu", chunk: int = 8192) -> Bench:
     """Generate a bench deterministically from config.seed and assert its guarantees."""

@@ -222,7 +222,7 @@ class SDLModel(torch.nn.Module):
                         mom * self.batch_threshold + (1 - mom) * t
             return self._bags(rows, cols, vals, B)
         # topk, matryoshka: TopK o ReLU per sample
-        vals, cols = z.topk(cfg.k, dim=1)
+        vals, cols = z.topk(cfg.k, dim=1, sorted=False)
         vals = F.relu(vals)
         fired = torch.zeros(self.n_latents, dtype=torch.bool, device=z.device)
         fired[cols[vals > 0]] = True
@@ -323,7 +323,7 @@ def sdl_loss(model: SDLModel, x_in: torch.Tensor, x_out: torch.Tensor, dead: tor
         pen = anchor_penalty(model, anchors)
         loss = loss + cfg.anchor_coef * pen
         parts["anchor"] = float(pen)
-    parts.update(mse=float(mse), l0=c.l0)
+    parts.update(mse=float(mse.detach()), l0=c.l0)
     return loss, {"codes": c, **parts}
 
 
@@ -471,7 +471,7 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
                 fired_window.zero_()
             if step % config.log_every == 0 or step == config.steps or n_res:
                 hist["step"].append(step)
-                hist["loss"].append(float(loss))
+                hist["loss"].append(float(loss.detach()))
                 hist["mse"].append(info["mse"])
                 hist["l0"].append(info["l0"])
                 hist["dead_fraction"].append(float((since_fired >= config.dead_steps).float().mean()))

@@ -1,0 +1,76 @@
+"""Export a trained SDL dictionary as safetensors + JSON config in SAELens's on-disk layout.
+
+SAELens stores ``sae_weights.safetensors`` with W_enc (d_in x d_sae), W_dec (d_sae x d_in),
+b_enc (d_sae), b_dec (d_in) and, for JumpReLU, threshold (d_sae), next to ``cfg.json``
+(architecture, d_in, d_sae, dtype, device, apply_b_dec_to_input, normalize_activations, ...).
+Our models have no biases (Def. 2.3), so b_enc and b_dec are written as zeros; for a transcoder
+W_dec is d_sae x d_out and cfg.json records d_out.  BatchTopK's global inference threshold and
+JumpReLU's learned thresholds are written as ``threshold`` (a JumpReLU reading of the model).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS_FILENAME = "sae_weights.safetensors"
+CFG_FILENAME = "cfg.json"
+
+_ARCH = {"relu": "standard", "jumprelu": "jumprelu", "topk": "topk", "batchtopk": "jumprelu",
+         "gated": "gated", "matryoshka": "topk"}
+
+
+def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, str]:
+    """Write the model to out_dir in SAELens layout; returns the two file paths."""
+    import torch
+    from safetensors.torch import save_bytes
+
+    from sdlscape.storage import write_bytes, write_json
+
+    cfg = model.config
+    W_E = model.W_E.detach().float().cpu()
+    W_D = model.W_D.detach().float().cpu()
+    d_sae, d_in = W_E.shape
+    d_out = W_D.shape[0]
+    tensors = {
+        "W_enc": W_E.t().contiguous(),
+        "W_dec": W_D.t().contiguous(),
+        "b_enc": torch.zeros(d_sae),
+        "b_dec": torch.zeros(d_out),
+        "threshold": model.threshold().detach().float().cpu().contiguous(),
+    }
+    if cfg.activation == "gated":
+        tensors["b_gate"] = model.b_gate.detach().float().cpu().contiguous()
+        tensors["r_mag"] = model.r_mag.detach().float().cpu().contiguous()
+        tensors["b_mag"] = model.b_mag.detach().float().cpu().contiguous()
+    config = {
+        "architecture": _ARCH[cfg.activation],
+        "d_in": int(d_in),
+        "d_sae": int(d_sae),
+        "d_out": int(d_out),
+        "dtype": "float32",
+        "device": "cpu",
+        "apply_b_dec_to_input": False,
+        "normalize_activations": "none",
+        "activation_fn_str": "relu",
+        "metadata": {"sdlscape_activation": cfg.activation, "sdlscape_config": asdict(cfg), **(metadata or {})},
+    }
+    if cfg.activation in ("topk", "matryoshka"):
+        config["k"] = int(cfg.k)
+    if cfg.activation == "batchtopk":
+        config["metadata"]["note"] = "BatchTopK exported as JumpReLU with its global inference threshold"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes(out / WEIGHTS_FILENAME, save_bytes(tensors, metadata={"format": "pt"}))
+    write_json(out / CFG_FILENAME, config)
+    return {"weights": str(out / WEIGHTS_FILENAME), "config": str(out / CFG_FILENAME)}
+
+
+def load_saelens(out_dir) -> tuple[dict[str, np.ndarray], dict]:
+    """Read back (tensors as numpy, cfg dict) from a directory written by export_saelens."""
+    from safetensors.numpy import load_file
+
+    out = Path(out_dir)
+    return load_file(str(out / WEIGHTS_FILENAME)), json.loads((out / CFG_FILENAME).read_text())

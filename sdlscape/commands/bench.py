@@ -1,0 +1,147 @@
+"""`sdlscape bench TABLE`: run a paper table on the Linear Representation Bench, ours beside the paper's."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from sdlscape.errors import InputError
+
+TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "custom")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="Linear Representation Bench runs and the paper's tables (1, 4-7, real)")
+    p.add_argument("table", choices=TABLE_CHOICES, metavar="TABLE",
+                   help=f"one of {', '.join(TABLE_CHOICES)} ('custom': one configurable run)")
+    p.add_argument("--scale", choices=("small", "paper"), default="small")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH", help="write the result (with provenance) here")
+    p.add_argument("--cache", metavar="DIR", help="cache of finished rows (default: <json stem>_cache next to --json)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.add_argument("--source", default="digits", help="real-data source for TABLE=real")
+    g = p.add_argument_group("custom run (TABLE=custom; paper units, scaled like the tables)")
+    g.add_argument("--method", default="topk", help="relu, jumprelu, topk, batchtopk, matryoshka, gated, transcoder, crosscoder")
+    g.add_argument("--anchoring", action="store_true", help="feature anchoring with ground-truth anchors (eq. 26)")
+    g.add_argument("--anchors", metavar="NPY", help="anchor encoder rows A_in (n_anchors x d_in) from a .npy file")
+    g.add_argument("--n", type=int, help="number of features (paper units)")
+    g.add_argument("--p-active", type=float, help="Pr(feature active), in (0, 1] (paper units)")
+    g.add_argument("--max-interference", type=float, help="M, in (0, 1)")
+    g.add_argument("--k", type=int, help="TopK k")
+    g.add_argument("--n-latents", type=int, help="dictionary size (at the chosen scale)")
+    g.add_argument("--tau", type=float, default=0.9)
+    g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
+    p.set_defaults(func=run)
+
+
+def _validate(args) -> None:
+    """Check every user-supplied number before anything runs or is written (InputError, one line)."""
+    if args.p_active is not None and not 0.0 < args.p_active <= 1.0:
+        raise InputError(f"--p-active must be in (0, 1], got {args.p_active}")
+    if args.max_interference is not None and not 0.0 < args.max_interference < 1.0:
+        raise InputError(f"--max-interference must be in (0, 1), got {args.max_interference}")
+    if args.k is not None and args.k < 1:
+        raise InputError(f"--k must be >= 1, got {args.k}")
+    if args.n_latents is not None and args.n_latents < 1:
+        raise InputError(f"--n-latents must be >= 1, got {args.n_latents}")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {args.device}: CUDA is not available on this machine")
+    elif args.device != "cpu":
+        raise InputError(f"--device must be cpu or cuda[:i], got {args.device!r}")
+    if not 0.0 <= args.tau < 1.0:
+        raise InputError(f"--tau must be in [0, 1), got {args.tau}")
+
+
+def _print(result: dict) -> None:
+    print(f"{result.get('title', result['table'])}  [scale={result['scale']}, device={result.get('device')}]")
+    head = f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | {'dec M_GT':>8} {'MCC':>6}  setting"
+    print(head)
+    print("-" * len(head))
+
+    def f(x, pct=False):
+        if x is None:
+            return "-"
+        return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
+
+    for r in result["rows"]:
+        s = r.get("settings", {})
+        setting = ", ".join(f"{k}={s[k]}" for k in ("n_paper", "p_active_paper", "M", "k") if k in s)
+        print(f"{r.get('label', r['method']):<30} {'yes' if r['anchoring'] else 'no':<3} {f(r['M_GT'], True):>8} "
+              f"{f(r['M_IP']):>7} | {f(r.get('paper_M_GT'), True):>10} {f(r.get('paper_M_IP')):>10} | "
+              f"{f(r.get('M_GT_decoder'), True):>8} {f(r.get('mcc_decoder')):>6}  {setting}")
+    print("(ours: M_GT/M_IP on encoder rows, as the paper; 'paper' columns are the paper's reported numbers)")
+
+
+def run(args) -> int:
+    _validate(args)
+    from sdlscape.storage import provenance, write_json
+
+    progress = not args.no_progress
+    cache = args.cache
+    if cache is None and args.json:
+        jp = Path(args.json)
+        cache = str(jp.with_name(jp.stem + "_cache"))
+    t0 = time.perf_counter()
+    if args.table == "real":
+        from sdlscape.bench.real import run_real_table
+
+        result = run_real_table(source=args.source, scale=args.scale, device=args.device, seed=args.seed,
+                                progress=progress)
+        result.setdefault("table", f"real-{args.source}")
+        result.setdefault("scale", args.scale)
+        result.setdefault("device", args.device)
+    elif args.table == "custom":
+        result = _custom(args, cache, progress)
+    else:
+        from sdlscape.bench.experiments import run_table
+
+        result = run_table(args.table, args.scale, args.device, args.seed, cache, progress)
+    seconds = time.perf_counter() - t0
+    result["provenance"] = provenance(args.device, seconds)
+    _print(result)
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _custom(args, cache, progress) -> dict:
+    import numpy as np
+
+    from sdlscape.bench import experiments as ex
+
+    row = ex.Row(args.method, args.anchoring or bool(args.anchors), args.tau, n=args.n, p_active=args.p_active,
+                 M=args.max_interference, k=args.k)
+    res = ex.resolve(row, ex.SCALES[args.scale], args.device, args.seed, args.n_latents)
+    if args.anchors is None and args.export is None:
+        return ex.run_custom(args.method, args.scale, args.device, args.seed, row.anchoring, args.tau, args.n,
+                             args.p_active, args.max_interference, args.k, args.n_latents, cache, progress)
+    anchors = None
+    if args.anchors:
+        from sdlscape.solvers.gradient import check_anchors
+
+        try:
+            A_in = np.load(args.anchors)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--anchors {args.anchors}: cannot read a .npy array ({exc})") from None
+        bench = res.bench
+        d_in = bench.n_p * (bench.n_sources if bench.kind == "crosscoder" else 1)
+        d_out = (bench.n_r or bench.n_p) if bench.kind == "transcoder" else d_in
+        if A_in.ndim != 2 or A_in.shape[1] != d_in:
+            raise InputError(f"--anchors must be n_anchors x d_in={d_in}, got shape {A_in.shape}")
+        A_out = A_in.T if d_out == d_in else None
+        if A_out is None:
+            raise InputError("--anchors from a file needs an SAE or crosscoder (d_out = d_in)")
+        anchors = check_anchors((A_in, A_out), d_in, d_out, res.train.n_latents)
+    t0 = time.perf_counter()
+    measured = ex.train_and_measure(res, progress=progress, anchors=anchors)
+    out = {"table": "custom", "title": f"custom run: {args.method}", "scale": args.scale, "device": args.device,
+           "seed": args.seed, "rows": [ex.summarize(row, res, measured)], "conventions": ex.conventions(args.scale),
+           "seconds": time.perf_counter() - t0}
+    if args.export:
+        out["export"] = str(args.export)
+    return out

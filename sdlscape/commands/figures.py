@@ -1,0 +1,46 @@
+"""`sdlscape figures --out DIR [--from RESULTS]`: draw the report's figures, or redraw them from saved results."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("figures", help="draw the figures (from saved results with --from, without recomputing)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and PDF files")
+    p.add_argument("--from", dest="source", metavar="RESULTS",
+                   help="a reproduce output folder or its report.json: redraw from it without recomputing")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH", help="write the list of figure files here")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from sdlscape.errors import InputError
+    from sdlscape.storage import read_json, write_json
+    from sdlscape.verify.report_build import draw_figures
+
+    if args.source:
+        src = Path(args.source)
+        src = src / "report.json" if src.is_dir() else src
+        if not src.is_file():
+            raise InputError(f"no results at {str(src)!r}: give a reproduce folder or its report.json")
+        try:
+            report = read_json(src)
+        except ValueError as exc:
+            raise InputError(f"cannot read {str(src)!r}: {exc}") from None
+        if not isinstance(report, dict):
+            raise InputError(f"{str(src)!r} is not a reproduce report")
+        report.pop("figures", None)
+    else:
+        # Without saved results: the figures that need no training (theory, landscapes, a 3-D bench).
+        from sdlscape.verify.reproduce import reproduce
+
+        report = reproduce(Path(args.out) / "_run", scale="small", seed=args.seed, progress=False,
+                           only=("landscape",))
+        report.pop("figures", None)
+    figures = draw_figures(report, Path(args.out))
+    for name, paths in figures.items():
+        print(f"{name}: " + ", ".join(str(p) for p in paths))
+    if args.json:
+        write_json(args.json, {k: [str(p) for p in v] for k, v in figures.items()})
+    return 0

@@ -1,0 +1,23 @@
+"""Fig. 6 analogue: ground-truth recovery M_GT as a function of the threshold tau, with and without anchoring."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sdlscape.figures._common import new_figure, save
+
+
+def draw(data: dict, out_dir: str | Path, name: str = "fig6_recovery_curve") -> list[Path]:
+    """data: {"taus": [...], "curves": {label: [M_GT(tau) ...]}, "title": str?}; labels ending in
+    "+FA" are drawn dashed (feature anchoring)."""
+    taus = np.asarray(data["taus"], dtype=float)
+    fig, ax = new_figure(6.0, 4.0)
+    for label, ys in data["curves"].items():
+        ax.plot(taus, 100 * np.asarray(ys, dtype=float), ls="--" if label.endswith("+FA") else "-", label=label)
+    ax.set_xlabel("threshold tau on best |cos| with a ground-truth feature")
+    ax.set_ylabel("M_GT (%)")
+    ax.set_ylim(-2, 102)
+    ax.set_title(data.get("title", "Ground-truth recovery vs threshold"), fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    return save(fig, out_dir, name)

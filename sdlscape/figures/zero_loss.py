@@ -1,0 +1,37 @@
+"""Fig. 4 analogue: a zero-loss dictionary in 2-D whose encoder and decoder directions are not the features."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sdlscape.figures._common import new_figure, save
+
+
+def _arrows(ax, V, colour, label, ls="-"):
+    for j, v in enumerate(V.T):
+        n = np.linalg.norm(v)
+        if n < 1e-12:
+            continue
+        u = v / n
+        ax.annotate("", xy=u, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colour, lw=1.6, ls=ls))
+        ax.text(1.1 * u[0], 1.1 * u[1], f"{label}{j + 1}", color=colour, fontsize=8, ha="center", va="center")
+
+
+def draw(data: dict, out_dir: str | Path, name: str = "fig4_zero_loss") -> list[Path]:
+    """data: {"W_p": 2 x n, "W_E": n_q x 2, "W_D": 2 x n_q, "loss": float, "best_cosine": float?}."""
+    W_p, W_E, W_D = (np.asarray(data[k], dtype=float) for k in ("W_p", "W_E", "W_D"))
+    fig, axes = new_figure(9.0, 3.4, ncols=2)
+    for ax, V, colour, lab, title in ((axes[0], W_E.T, "#d95f02", "e", "encoder rows w_E^i"),
+                                      (axes[1], W_D, "#7570b3", "d", "decoder columns w_D^i")):
+        _arrows(ax, W_p, "k", "f")
+        _arrows(ax, V, colour, lab, ls="--")
+        ax.set_xlim(-1.35, 1.35)
+        ax.set_ylim(-1.35, 1.35)
+        ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.5)
+        ax.axvline(0, color="0.85", lw=0.5)
+        ax.set_title(f"{title} (dashed) vs features f (black)", fontsize=9)
+    extra = f", best |cos| with a feature {data['best_cosine']:.3f}" if "best_cosine" in data else ""
+    fig.suptitle(f"L~ = {float(data['loss']):.2e} with no feature recovered{extra}", fontsize=10)
+    return save(fig, out_dir, name)

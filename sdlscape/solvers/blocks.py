@@ -1,0 +1,230 @@
+"""The two convex blocks of L~ inside one activation-pattern piece (Thm 3.2), solved exactly with CVXPY.
+
+Inside the region Omega_P of a pattern P (eq. 13) sigma(W_E w_p^d) = A[:, d] * (W_E w_p^d), with A the
+pattern's mask, so L~ (eq. 11) is the quadratic
+    L~(W_D, W_E) = sum_d M_d || w_r^d - W_D (A[:, d] * (W_E w_p^d)) ||^2,
+a least-squares problem in W_D for fixed W_E (decoder block) and a convex QP in W_E over the closed,
+margin-tightened region G vec(W_E) <= h for fixed W_D (encoder block).
+
+Each block is compiled once per piece with cvxpy Parameters (DPP), so that re-solving it inside
+alternating convex search only refreshes the parameter data. Every reported value is recomputed
+with sdlscape.theory.loss (the one loss implementation), never read off the solver.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from sdlscape.errors import InputError
+from sdlscape.theory.activations import DEFAULT_EPS, Region
+from sdlscape.theory.instance import Instance
+from sdlscape.theory.loss import approx_loss, check_weights, feature_selection
+from sdlscape.theory.patterns import Pattern, region
+
+SOLVERS = ("CLARABEL", "OSQP")
+
+# Tight tolerances (tighter ones make Clarabel report almost-solved): certificates compare values to ~1e-8.
+SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
+    "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500},
+    "OSQP": {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iter": 200000, "polishing": True},
+}
+
+
+def check_solver(name: str) -> str:
+    """Normalize a solver name and reject one we do not support (InputError)."""
+    key = str(name).upper()
+    if key not in SOLVERS:
+        raise InputError(f"unknown block solver {name!r}; expected one of {', '.join(SOLVERS)}")
+    if key not in cp.installed_solvers():
+        raise InputError(f"solver {key} is not installed in this environment")
+    return key
+
+
+@dataclass(frozen=True)
+class BlockSolution:
+    """One block solve: the minimizer W, L~ there (from theory.loss), the solver's status and name.
+
+    duals: for the encoder block, the multipliers of the region rows G vec(W_E) <= h (else None).
+    solver: the solver that answered; "X (fallback after ...)" when the first one did not end optimal.
+    """
+
+    W: np.ndarray
+    value: float
+    status: str
+    solver: str
+    duals: np.ndarray | None = field(default=None, repr=False)
+    seconds: float = 0.0
+
+    @property
+    def optimal(self) -> bool:
+        """Only the status "optimal" counts (optimal_inaccurate does not)."""
+        return self.status == cp.OPTIMAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "status": self.status, "solver": self.solver, "seconds": self.seconds}
+
+
+def decoder_closed_form(inst: Instance, W_E: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """argmin_{W_D} L~(W_D, W_E) (eq. 11 as least squares in W_D), the minimum-norm solution.
+
+    With Q = A * (W_E W_p) the codes and D = diag(M): W_D^T = lstsq(D^(1/2) Q^T, D^(1/2) W_r^T).
+    mask defaults to W_E's own pattern (then Q = sigma(W_E W_p)).
+    """
+    W_E = np.asarray(W_E, dtype=float)
+    check_weights(inst, W_E=W_E)
+    if mask is None:
+        mask = feature_selection(inst, W_E)
+    Q = np.where(mask, W_E @ inst.W_p, 0.0)
+    s = np.sqrt(inst.M)[:, None]
+    sol, *_ = np.linalg.lstsq(s * Q.T, s * inst.W_r.T, rcond=None)
+    return sol.T
+
+
+def _check_pattern(inst: Instance, pattern: Pattern) -> None:
+    if not isinstance(pattern, Pattern):
+        raise InputError("pattern must be a sdlscape.theory.patterns.Pattern")
+    if pattern.n != inst.n or pattern.n_latents != inst.n_latents:
+        raise InputError(f"pattern is {pattern.n_latents} latents x {pattern.n} features but the instance has "
+                         f"n_latents = {inst.n_latents}, n = {inst.n}")
+
+
+# If the tight solve does not end "optimal", the same block is re-solved with the next settings;
+# the solver field of the BlockSolution says which one answered. Any other status stays inconclusive.
+FALLBACKS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "CLARABEL": [("CLARABEL", {"max_iter": 500}), ("OSQP", SOLVER_OPTIONS["OSQP"])],
+    "OSQP": [("CLARABEL", SOLVER_OPTIONS["CLARABEL"])],
+}
+
+
+def _solve_once(problem: cp.Problem, solver: str, opts: dict[str, Any]) -> str:
+    try:
+        with warnings.catch_warnings():  # an inaccurate solve is reported through its status
+            warnings.simplefilter("ignore", UserWarning)
+            # warm_start=False: a fresh Clarabel object each time (re-using one whose data was
+            # updated in place gave spurious failures on ill-scaled W_D); compilation stays cached.
+            problem.solve(solver=solver, warm_start=False, **opts)
+    except cp.error.SolverError as exc:
+        return f"solver_error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return str(problem.status)
+
+
+def _solve(problem: cp.Problem, solver: str, fallback: bool = True) -> tuple[str, str]:
+    """Solve; returns (status, which solver/settings answered). Exceptions become statuses."""
+    status = _solve_once(problem, solver, SOLVER_OPTIONS[solver])
+    if status == cp.OPTIMAL or not fallback:
+        return status, solver
+    tried = [f"{solver}: {status}"]
+    for name, opts in FALLBACKS[solver]:
+        st = _solve_once(problem, name, opts)
+        if st == cp.OPTIMAL:
+            return st, f"{name} (fallback after {'; '.join(tried)})"
+        tried.append(f"{name}: {st}")
+    return status, f"{solver} (fallbacks: {'; '.join(tried[1:])})"
+
+
+class DecoderBlock:
+    """min over W_D of L~(W_D, W_E) for a fixed W_E in the piece (least squares), compiled once.
+
+    Latents that the pattern leaves dead (F_i empty) have a zero code row, so their decoder column
+    does not enter L~; it is fixed to 0 (the minimum-norm choice, as in decoder_closed_form).
+    """
+
+    def __init__(self, inst: Instance, pattern: Pattern, solver: str = "CLARABEL", fallback: bool = True):
+        _check_pattern(inst, pattern)
+        self.inst, self.pattern, self.solver, self.fallback = inst, pattern, check_solver(solver), fallback
+        self.mask = pattern.mask
+        self.live = np.flatnonzero(self.mask.any(axis=1))
+        sqrtM = np.sqrt(inst.M)[None, :]
+        self._Q = cp.Parameter((len(self.live), inst.n), name="Q_live")
+        self._W = cp.Variable((inst.n_r, len(self.live)), name="W_D_live")
+        if len(self.live):
+            resid = inst.W_r - self._W @ self._Q
+            objective = cp.Minimize(cp.sum_squares(cp.multiply(resid, sqrtM)))
+        else:
+            objective = cp.Minimize(cp.sum_squares(self._W))
+        self.problem = cp.Problem(objective)
+        assert self.problem.is_dpp()
+
+    def solve(self, W_E: np.ndarray) -> BlockSolution:
+        W_E = np.asarray(W_E, dtype=float)
+        check_weights(self.inst, W_E=W_E)
+        Q = np.where(self.mask, W_E @ self.inst.W_p, 0.0)
+        self._Q.value = Q[self.live]
+        t0 = time.perf_counter()
+        status, used = _solve(self.problem, self.solver, self.fallback)
+        seconds = time.perf_counter() - t0
+        W_D = np.zeros((self.inst.n_r, self.inst.n_latents))
+        if self._W.value is not None:
+            W_D[:, self.live] = self._W.value
+        ok = self._W.value is not None and status == cp.OPTIMAL
+        value = approx_loss(self.inst, W_D, W_E, self.mask) if ok else float("nan")
+        return BlockSolution(W_D, value, status, used, None, seconds)
+
+
+class EncoderBlock:
+    """min over W_E in the closed region Omega_P (margin eps) of L~(W_D, W_E) for a fixed W_D (a QP).
+
+    The variable is vec(W_E) (row-major, as in theory.activations), the constraints are exactly the
+    region's rows G vec(W_E) <= h, so `BlockSolution.duals[r]` is the multiplier of region row r.
+    """
+
+    def __init__(self, inst: Instance, pattern: Pattern, eps: float = DEFAULT_EPS, solver: str = "CLARABEL",
+                 fallback: bool = True):
+        _check_pattern(inst, pattern)
+        self.inst, self.pattern, self.solver, self.eps = inst, pattern, check_solver(solver), float(eps)
+        self.fallback = fallback
+        self.mask = pattern.mask
+        self.region: Region = region(inst, pattern, eps)
+        nl, n_p = inst.n_latents, inst.n_p
+        self._W_D = cp.Parameter((inst.n_r, nl), name="W_D")
+        self._w = cp.Variable(nl * n_p, name="vec_W_E")
+        W_E = cp.reshape(self._w, (nl, n_p), order="C")
+        Q = cp.multiply(self.mask.astype(float), W_E @ inst.W_p)
+        resid = inst.W_r - self._W_D @ Q
+        objective = cp.Minimize(cp.sum_squares(cp.multiply(resid, np.sqrt(inst.M)[None, :])))
+        self._cons = [self.region.G @ self._w <= self.region.h] if self.region.n_rows else []
+        self.problem = cp.Problem(objective, self._cons)
+        assert self.problem.is_dpp()
+
+    def solve(self, W_D: np.ndarray) -> BlockSolution:
+        W_D = np.asarray(W_D, dtype=float)
+        check_weights(self.inst, W_D=W_D)
+        self._W_D.value = W_D
+        t0 = time.perf_counter()
+        status, used = _solve(self.problem, self.solver, self.fallback)
+        seconds = time.perf_counter() - t0
+        if self._w.value is None or status != cp.OPTIMAL:
+            nan = np.full(self.region.shape, np.nan)
+            return BlockSolution(nan, float("nan"), status, used, None, seconds)
+        W_E = np.asarray(self._w.value, dtype=float).reshape(self.region.shape)
+        duals = (np.asarray(self._cons[0].dual_value, dtype=float).reshape(-1) if self._cons
+                 else np.zeros(0))
+        return BlockSolution(W_E, approx_loss(self.inst, W_D, W_E, self.mask), status, used, duals, seconds)
+
+
+def encoder_problem_fresh(inst: Instance, pattern: Pattern, W_D: np.ndarray, eps: float = DEFAULT_EPS,
+                          solver: str = "CLARABEL", fallback: bool = True) -> BlockSolution:
+    """The encoder block built from scratch with W_D as a constant (no Parameters): for benchmarks
+    and as an independent cross-check of EncoderBlock."""
+    _check_pattern(inst, pattern)
+    solver = check_solver(solver)
+    reg = region(inst, pattern, eps)
+    mask = pattern.mask
+    t0 = time.perf_counter()
+    w = cp.Variable(inst.n_latents * inst.n_p)
+    W_E = cp.reshape(w, reg.shape, order="C")
+    resid = inst.W_r - np.asarray(W_D, dtype=float) @ cp.multiply(mask.astype(float), W_E @ inst.W_p)
+    cons = [reg.G @ w <= reg.h] if reg.n_rows else []
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(cp.multiply(resid, np.sqrt(inst.M)[None, :]))), cons)
+    status, used = _solve(prob, solver, fallback)
+    seconds = time.perf_counter() - t0
+    if w.value is None or status != cp.OPTIMAL:
+        return BlockSolution(np.full(reg.shape, np.nan), float("nan"), status, used, None, seconds)
+    W = np.asarray(w.value).reshape(reg.shape)
+    duals = np.asarray(cons[0].dual_value).reshape(-1) if cons else np.zeros(0)
+    return BlockSolution(W, approx_loss(inst, W_D, W, mask), status, used, duals, seconds)

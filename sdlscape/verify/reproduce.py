@@ -1,0 +1,208 @@
+"""`sdlscape reproduce`: run every check, landscape, cross-check and table at a scale; cache each stage.
+
+Each stage's result is cached under DIR/cache/ by a hash of its configuration, written atomically
+when the stage finishes; stages that cache finer-grained work themselves (landscape pieces, bench
+rows) are given a cache folder too, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from sdlscape.errors import InputError
+from sdlscape.storage import provenance, read_json, to_jsonable, write_json
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What one reproduction scale runs."""
+
+    name: str
+    verify_budget: str
+    landscape_starts: int
+    crosscheck_starts: int
+    crosscheck_steps: int
+    bench_scale: str
+    bench_tables: tuple[str, ...]
+    real_scale: str
+
+
+SCALES = {
+    "small": Scale("small", "quick", landscape_starts=3, crosscheck_starts=2000, crosscheck_steps=1500,
+                   bench_scale="small", bench_tables=("table1", "table4", "table5", "table6", "table7"),
+                   real_scale="small"),
+    "paper": Scale("paper", "full", landscape_starts=6, crosscheck_starts=10_000, crosscheck_steps=3000,
+                   bench_scale="paper", bench_tables=("table1", "table4", "table5", "table6", "table7"),
+                   real_scale="paper"),
+}
+
+
+def canonical_instances() -> dict[str, Any]:
+    """The small instances whose landscapes the report maps (and cross-checks against training)."""
+    from sdlscape.theory.instance import Activation, example_3_5, random_unit
+
+    return {
+        "example-3.5": example_3_5(),
+        "relu-3in2": random_unit(3, 2, activation=Activation("relu"), n_latents=3, seed=0, name="relu-3in2"),
+        "top1relu-3in2": random_unit(3, 2, activation=Activation("topk_relu", k=1), n_latents=3, seed=0,
+                                     name="top1relu-3in2"),
+    }
+
+
+class StageCache:
+    """Results of finished stages, keyed by name and a hash of their configuration."""
+
+    def __init__(self, folder: Path, log: Callable[[str], None]):
+        self.folder = folder
+        self.log = log
+
+    def key(self, name: str, config: dict) -> str:
+        from sdlscape import __version__
+
+        text = json.dumps(to_jsonable({"stage": name, "config": config, "version": __version__}), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def run(self, name: str, config: dict, fn: Callable[[], Any]) -> Any:
+        path = self.folder / f"{name}-{self.key(name, config)}.json"
+        if path.is_file():
+            cached = read_json(path)
+            self.log(f"[{name}] cached ({cached['seconds']:.1f} s when computed): {path.name}")
+            return cached["result"]
+        self.log(f"[{name}] running ...")
+        t0 = time.perf_counter()
+        result = to_jsonable(fn())
+        seconds = time.perf_counter() - t0
+        write_json(path, {"stage": name, "config": config, "seconds": seconds, "result": result})
+        self.log(f"[{name}] done in {seconds:.1f} s")
+        return result
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def stage_verify(scale: Scale, seed: int, out: Path, progress: bool) -> dict:
+    from sdlscape.verify.claims import run_checks
+
+    results = run_checks(budget=scale.verify_budget, seed=seed, counterexample_dir=out / "counterexamples",
+                         progress=progress)
+    return {"results": [r.to_dict() for r in results]}
+
+
+def stage_landscape(name: str, inst, scale: Scale, seed: int, cache: Path, progress: bool) -> dict:
+    from sdlscape.solvers.landscape import map_landscape
+
+    res = map_landscape(inst, starts=scale.landscape_starts, seed=seed, checkpoint=cache / f"landscape-{name}.ckpt.json",
+                        progress=progress)
+    d = res.to_dict()
+    d["instance"] = name
+    d["instance_data"] = inst.to_dict()
+    return d
+
+
+def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int, progress: bool) -> dict:
+    from sdlscape.verify.crosscheck import run_crosscheck
+
+    return run_crosscheck(inst, scale.crosscheck_starts, steps=scale.crosscheck_steps, device=device, seed=seed,
+                          landscape=landscape, progress=progress)
+
+
+def stage_bench(table: str, scale: Scale, device: str, seed: int, cache: Path, progress: bool) -> dict:
+    from sdlscape.bench.experiments import run_table
+
+    return run_table(table, scale=scale.bench_scale, device=device, seed=seed, cache_dir=cache / "bench-rows",
+                     progress=progress)
+
+
+def stage_real(scale: Scale, device: str, seed: int, progress: bool) -> dict:
+    from sdlscape.bench.real import run_real_table
+
+    return run_real_table("digits", scale=scale.real_scale, device=device, seed=seed, progress=progress)
+
+
+def stage_bench3d(seed: int) -> dict:
+    """A small bench in R^3 for the Fig. 9 analogue."""
+    import numpy as np
+
+    from sdlscape.theory.instance import FeatureLaw, superposed_dictionary
+
+    W = superposed_dictionary(6, 3, 0.5, seed=seed)
+    law = FeatureLaw(p_active=0.2)
+    X = law.sample(600, 6, seed=seed)
+    X = X[X.sum(axis=1) > 0]
+    return {"W_p": W, "samples": X @ W.T, "max_interference": float(np.max(W.T @ W - 2 * np.eye(6))),
+            "p_active": law.p_active}
+
+
+def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: int = 0, progress: bool = True,
+              only: tuple[str, ...] | None = None) -> dict:
+    """Run the reproduction at a scale and write DIR/report.md, report.html, report.json and figures/.
+
+    only: restrict to some stages (verify, landscape, crosscheck, bench, real), e.g. for `figures`.
+    """
+    if scale not in SCALES:
+        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"unknown device {device!r}; use cpu or cuda")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda asked for, but torch sees no CUDA device here")
+    sc = SCALES[scale]
+    out = Path(out)
+    cache_dir = out / "cache"
+    cache = StageCache(cache_dir, _stderr)
+    t0 = time.perf_counter()
+    want = (lambda s: True) if only is None else (lambda s: s in only)
+    report: dict[str, Any] = {"scale": asdict(sc), "device": device, "seed": seed}
+
+    if want("verify"):
+        report["verify"] = cache.run("verify", {"budget": sc.verify_budget, "seed": seed},
+                                     lambda: stage_verify(sc, seed, out, progress))
+    instances = canonical_instances()
+    if want("landscape") or want("crosscheck"):
+        report["landscapes"] = {
+            name: cache.run(f"landscape-{name}", {"instance": inst.to_dict(), "starts": sc.landscape_starts, "seed": seed},
+                            lambda name=name, inst=inst: stage_landscape(name, inst, sc, seed, cache_dir, progress))
+            for name, inst in instances.items()}
+    if want("crosscheck"):
+        report["crosscheck"] = {
+            name: cache.run(f"crosscheck-{name}", {"instance": inst.to_dict(), "starts": sc.crosscheck_starts,
+                                                   "steps": sc.crosscheck_steps, "device": device, "seed": seed},
+                            lambda name=name, inst=inst: stage_crosscheck(inst, report["landscapes"][name], sc, device,
+                                                                          seed, progress))
+            for name, inst in instances.items()}
+    if want("bench"):
+        report["bench"] = {
+            t: cache.run(f"bench-{t}", {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed},
+                         lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
+            for t in sc.bench_tables}
+    if want("real"):
+        report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
+                                   lambda: stage_real(sc, device, seed, progress))
+    report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: stage_bench3d(seed))
+
+    from sdlscape.verify.report_build import draw_figures
+
+    figures = draw_figures(report, out / "figures")
+    report["figures"] = {k: [str(p.relative_to(out)) for p in v] for k, v in figures.items()}
+    report["provenance"] = provenance(device, seconds=time.perf_counter() - t0)
+    write_report(report, out)
+    return report
+
+
+def write_report(report: dict, out: Path) -> None:
+    from sdlscape.storage import write_text
+    from sdlscape.verify.report import to_html, to_markdown
+    from sdlscape.verify.report_build import build_document
+
+    doc = build_document(report)
+    write_json(out / "report.json", report)
+    write_text(out / "report.md", to_markdown(doc))
+    write_text(out / "report.html", to_html(doc, out))

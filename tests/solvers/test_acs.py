@@ -1,0 +1,237 @@
+"""Tests of alternating convex search inside one piece: outcomes, certificates, Hessian classification."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdlscape.errors import InputError
+from sdlscape.solvers import blocks
+from sdlscape.solvers.acs import (OUTCOMES, joint_hessian, random_region_point, run_acs, solve_piece)
+from sdlscape.theory.activations import check_selection_counts
+from sdlscape.theory.instance import Activation, Instance, example_3_5, random_unit
+from sdlscape.theory.loss import approx_loss
+from sdlscape.theory.patterns import Pattern, read_pattern, realize, region
+
+
+def _pat(inst, obj):
+    return Pattern.parse(obj, inst.n, inst.n_latents)
+
+
+def _loss_hessian_fd(inst, W_D, W_E, mask, h=1e-4):
+    """Hessian of L~ by central second differences of the loss itself (not of approx_grad)."""
+    x0 = np.concatenate([W_D.reshape(-1), W_E.reshape(-1)])
+    nD = W_D.size
+
+    def f(x):
+        return approx_loss(inst, x[:nD].reshape(W_D.shape), x[nD:].reshape(W_E.shape), mask)
+
+    m = x0.size
+    H = np.zeros((m, m))
+    for a in range(m):
+        for b in range(a, m):
+            ea, eb = np.eye(m)[a] * h, np.eye(m)[b] * h
+            H[a, b] = H[b, a] = (f(x0 + ea + eb) - f(x0 + ea - eb) - f(x0 - ea + eb) + f(x0 - ea - eb)) / (4 * h * h)
+    return H
+
+
+# --- Example 3.5 --------------------------------------------------------------------------------
+
+def test_example_3_5_partial_optimum_from_paper_point():
+    inst = example_3_5()
+    P = _pat(inst, [[0, 1], []])
+    res = run_acs(inst, P, np.array([[1.0, 1.0], [0.0, 0.0]]))
+    assert res.outcome == "partial_optimum", res.reason
+    assert abs(res.loss - 1.0) <= 1e-6
+    assert np.allclose(res.W_D, [[0.5, 0.0], [0.5, 0.0]], atol=1e-8)  # the paper's W_D*
+    assert np.allclose(res.W_E[0], [1.0, 1.0], atol=1e-8)
+    cert = res.certificate
+    assert 0 <= max(cert["decoder_gap"], cert["encoder_gap"]) + 1e-15 <= cert["gap_tolerance"]
+    assert cert["decoder_status"] == cert["encoder_status"] == "optimal"
+    assert res.pressing == [] and res.toward is None
+    assert res.tolerances["eps"] == 1e-3 and res.tolerances["tol"] == 1e-9
+
+
+def test_example_3_5_joint_hessian_classification():
+    """Inside the region L~ = ||I - w z^T||^2 (latent 2 dead). By hand, in (w_D^1, z_1, z_2) the Hessian
+    has eigenvalues {0, 0, 5, 5}: one zero is the rescaling symmetry (projected out), the other the
+    rotation of the best rank-1 approximation of I_2 (a flat valley, not an invariance we project):
+    the classification is therefore 'undecided', with projected eigenvalues {0, 5, 5}."""
+    inst = example_3_5()
+    P = _pat(inst, [[0, 1], []])
+    res = run_acs(inst, P, np.array([[1.0, 1.0], [0.0, 0.0]]))
+    hess = res.hessian
+    assert hess["classification"] == "undecided"
+    assert hess["projected_out"] == {"kernel": 2, "dead": 2, "rescale": 1}
+    assert np.allclose(sorted(hess["eigenvalues"]), [0.0, 5.0, 5.0], atol=1e-6)
+    # and no direction of the flat valley lowers L~ to second order: the full spectrum is >= 0
+    assert min(hess["full_eigenvalues"]) >= -1e-6
+
+
+def test_joint_hessian_matches_second_differences_of_the_loss():
+    rng = np.random.default_rng(0)
+    inst = random_unit(4, 3, "relu", n_latents=3, seed=3)
+    W_E = rng.standard_normal((3, 3))
+    W_D = rng.standard_normal((3, 3))
+    mask = read_pattern(inst, W_E).mask
+    H = joint_hessian(inst, W_D, W_E, mask)
+    H_fd = _loss_hessian_fd(inst, W_D, W_E, mask)
+    assert np.abs(H - H_fd).max() <= 1e-5 * max(1.0, np.abs(H).max())
+
+
+# --- saddles and minima with known spectra ---------------------------------------------------------
+
+def test_obtuse_features_give_a_saddle_partial_optimum():
+    """relu, features at an obtuse angle (Gram eigenvalues 1.6, 0.4), one latent for both: the
+    only stationary point inside the region is the second eigenvector, L~ = 2 - 0.4 = 1.6, a saddle."""
+    inst = Instance(W_p=np.array([[1.0, -0.6], [0.0, 0.8]]), activation="relu", n_latents=2)
+    P = _pat(inst, [[0, 1], []])
+    res = solve_piece(inst, P, starts=1)  # the LP witness start
+    s = res.starts[0]
+    assert s.outcome == "partial_optimum"
+    assert abs(s.loss - 1.6) <= 1e-8
+    assert s.hessian["classification"] == "saddle"
+    # independent check: along the negative eigenvector (lifted back) the true L~ goes down
+    H = joint_hessian(inst, s.W_D, s.W_E, P.mask)
+    w, V = np.linalg.eigh(H)
+    v = V[:, 0]
+    assert w[0] < -1e-3
+    nD = s.W_D.size
+    t = 1e-3
+    W_D2, W_E2 = s.W_D + t * v[:nD].reshape(s.W_D.shape), s.W_E + t * v[nD:].reshape(s.W_E.shape)
+    assert read_pattern(inst, W_E2) == P
+    assert approx_loss(inst, W_D2, W_E2) < s.loss - 1e-8
+
+
+def test_acute_features_give_a_local_min():
+    """Features at 60 degrees (Gram eigenvalues 1.5, 0.5): the top eigenvector is inside the region,
+    L~ = 0.5, a local minimum once the rescaling, dead-latent and kernel directions are projected out."""
+    c, s_ = np.cos(np.pi / 3), np.sin(np.pi / 3)
+    inst = Instance(W_p=np.array([[1.0, c], [0.0, s_]]), activation="relu", n_latents=2)
+    res = solve_piece(inst, _pat(inst, [[0, 1], []]), starts=2, seed=1)
+    assert res.outcome == "partial_optimum"
+    assert abs(res.best_loss - 0.5) <= 1e-8
+    for s in res.starts:
+        assert s.outcome == "partial_optimum"
+        assert s.hessian["classification"] == "local_min"
+        assert min(s.hessian["eigenvalues"]) > 0
+
+
+def test_obtuse_features_leave_the_region_from_random_starts():
+    inst = Instance(W_p=np.array([[1.0, -0.6], [0.0, 0.8]]), activation="relu", n_latents=2)
+    P = _pat(inst, [[0, 1], []])
+    res = solve_piece(inst, P, starts=3, seed=0, max_iter=200)
+    left = [s for s in res.starts[1:] if s.outcome == "leaves_region"]
+    assert left, [s.reason for s in res.starts]
+    for s in left:
+        p = s.pressing[0]
+        assert p["kind"] == "stop" and p["latent"] == 0 and p["multiplier"] > 0
+        assert s.toward == Pattern.parse([[1 - p["feature"]], []], 2, 2)
+        assert s.loss < 1.6  # it went below the saddle's value on its way out
+
+
+# --- invariants on random pieces ----------------------------------------------------------------
+
+ACTS = [Activation("relu"), Activation("jumprelu", theta=0.2), Activation("topk", k=2), Activation("topk_relu", k=2)]
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), act=st.sampled_from(ACTS))
+def test_acs_outcome_invariants(seed, act):
+    inst = random_unit(4, 3, act, n_latents=3, seed=seed)
+    rng = np.random.default_rng(seed)
+    P = read_pattern(inst, rng.standard_normal((3, 3)))
+    rz = realize(inst, P)
+    assert rz.realizable
+    res = run_acs(inst, P, rz.witness, max_iter=60)
+    assert res.outcome in OUTCOMES
+    hist = np.array(res.history)
+    # ACS never increases L~ (beyond round-off)
+    assert np.all(np.diff(hist) <= 1e-9 * np.maximum(1.0, hist[:-1]))
+    assert res.tolerances["eps"] == 1e-3 and "tol" in res.tolerances
+    reg = region(inst, P)
+    if res.outcome == "partial_optimum":
+        c = res.certificate
+        assert max(c["decoder_gap"], c["encoder_gap"]) <= c["gap_tolerance"]
+        assert res.pressing == []
+        assert reg.contains(res.W_E, tol=1e-7)
+        assert abs(res.loss - approx_loss(inst, res.W_D, res.W_E, P.mask)) <= 1e-12 * max(1, res.loss)
+        assert res.hessian["classification"] in ("local_min", "saddle", "undecided")
+    elif res.outcome == "leaves_region":
+        assert res.pressing and res.toward is not None and res.toward != P
+        check_selection_counts(act, res.toward.mask)
+        slack = reg.slack(res.W_E)
+        for p in res.pressing:
+            assert p["multiplier"] > 0 and slack[p["row"]] <= 1e-6
+    else:
+        assert res.reason
+
+
+def test_same_seed_same_result():
+    inst = random_unit(4, 3, Activation("topk_relu", k=2), n_latents=3, seed=2)
+    P = read_pattern(inst, np.random.default_rng(2).standard_normal((3, 3)))
+    a = solve_piece(inst, P, starts=2, seed=7, max_iter=40).to_dict()
+    b = solve_piece(inst, P, starts=2, seed=7, max_iter=40).to_dict()
+    for sa, sb in zip(a["starts"], b["starts"]):
+        assert sa["outcome"] == sb["outcome"] and sa["loss"] == sb["loss"]
+
+
+def test_random_region_points_are_in_the_region_and_differ():
+    inst = random_unit(5, 3, "relu", n_latents=3, seed=4)
+    P = read_pattern(inst, np.random.default_rng(4).standard_normal((3, 3)))
+    rz = realize(inst, P)
+    reg = region(inst, P)
+    rng = np.random.default_rng(0)
+    pts = [random_region_point(reg, rz.witness, rng) for _ in range(5)]
+    assert all(reg.contains(p, tol=1e-9) for p in pts)
+    assert min(np.abs(pts[i] - pts[j]).max() for i in range(5) for j in range(i)) > 1e-6
+
+
+# --- inconclusive and bad input -----------------------------------------------------------------
+
+def test_iteration_budget_exhausted_is_inconclusive():
+    inst = random_unit(5, 3, "relu", n_latents=4, seed=2)
+    P = read_pattern(inst, np.random.default_rng(1).standard_normal((4, 3)))
+    res = run_acs(inst, P, realize(inst, P).witness, max_iter=3)
+    assert res.outcome == "inconclusive" and "no convergence" in res.reason
+    assert res.iterations == 3 and len(res.history) == 4
+
+
+def test_solver_failure_is_inconclusive(monkeypatch):
+    monkeypatch.setitem(blocks.SOLVER_OPTIONS, "CLARABEL", {"max_iter": 1})
+    monkeypatch.setitem(blocks.FALLBACKS, "CLARABEL", [])
+    inst = random_unit(4, 3, "relu", n_latents=3, seed=1)
+    P = read_pattern(inst, np.random.default_rng(1).standard_normal((3, 3)))
+    res = run_acs(inst, P, realize(inst, P).witness, fast_path=False)
+    assert res.outcome == "inconclusive"
+    assert res.certificate["encoder_status"] != "optimal"
+
+
+def test_unrealizable_piece():
+    ang = np.array([0.0, 2 * np.pi / 3, 4 * np.pi / 3])
+    inst = Instance(W_p=np.vstack([np.cos(ang), np.sin(ang)]), activation="relu", n_latents=1)
+    res = solve_piece(inst, _pat(inst, [[0, 1, 2]]))
+    assert not res.realizable and res.outcome == "inconclusive" and res.starts == []
+    assert res.to_dict()["best_loss"] is None
+
+
+def test_bad_inputs():
+    inst = example_3_5()
+    P = _pat(inst, [[0, 1], []])
+    with pytest.raises(InputError):
+        run_acs(inst, P, np.array([[-1.0, 1.0], [0.0, 0.0]]))  # not in the region
+    with pytest.raises(InputError):
+        run_acs(inst, P, np.eye(3))
+    with pytest.raises(InputError):
+        solve_piece(inst, P, starts=0)
+    with pytest.raises(InputError):
+        run_acs(inst, P, solver="SCS")
+
+
+def test_piece_result_contract():
+    inst = example_3_5()
+    d = solve_piece(inst, _pat(inst, [[0, 1], []]), starts=2).to_dict()
+    assert d["realizable"] is True and d["outcome"] == "partial_optimum"
+    assert abs(d["best_loss"] - 1.0) <= 1e-6
+    for s in d["starts"]:
+        assert set(s) >= {"outcome", "loss", "W_E", "W_D"}
+        assert np.asarray(s["W_E"]).shape == (2, 2) and np.asarray(s["W_D"]).shape == (2, 2)

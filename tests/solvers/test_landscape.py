@@ -1,0 +1,179 @@
+"""The landscape map: Example 3.5's pieces and classes, bounds, multiplicities, resuming, bad input."""
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from sdlscape.errors import InputError
+from sdlscape.solvers.landscape import (checkpoint_path, count_pieces, enumerate_pieces, map_landscape, multiplicity,
+                                        piece_lower_bound, settings_key)
+from sdlscape.theory.instance import Activation, example_3_5, random_unit, transcoder_pair
+from sdlscape.theory.loss import approx_loss
+from sdlscape.theory.patterns import Pattern, read_pattern
+
+
+@pytest.fixture(scope="module")
+def ex35(tmp_path_factory):
+    ck = tmp_path_factory.mktemp("ex35") / "ex35.json.checkpoint.json"
+    return map_landscape(example_3_5(), starts=3, seed=0, checkpoint=ck), ck
+
+
+def _by_key(res):
+    return {p["key"]: p for p in res.to_dict()["pieces"]}
+
+
+def test_example_3_5_map(ex35):
+    res, _ = ex35
+    d = res.to_dict()
+    s = d["summary"]
+    pieces = _by_key(res)
+    # every labelled pattern of Top-1 o ReLU on 2 features and 2 latents: each feature picks latent 1, 2 or none
+    assert s["pieces"] == 5 and s["labelled_patterns"] == 9
+    assert set(pieces) == {"[[0],[1]]", "[[],[0,1]]", "[[],[0]]", "[[],[1]]", "[[],[]]"}
+    mono = pieces["[[0],[1]]"]
+    assert mono["class"] == "global" and abs(mono["loss"]) < 1e-8 and mono["multiplicity"] == 2
+    assert mono["recovery"]["decoder_min"] > 0.999 and not mono["polysemantic"]
+    paper = pieces["[[],[0,1]]"]   # the paper's spurious partial minimum: one latent for both features, one dead
+    assert paper["class"] == "spurious" and abs(paper["loss"] - 1.0) < 1e-6
+    assert paper["polysemantic"] and paper["dead_latents"] == [0]
+    assert paper["certified"] and abs(paper["lower_bound"] - 1.0) < 1e-12   # rank-1 bound: 2 - lambda_max(I) = 1
+    assert abs(s["global_value"]) < 1e-8 and s["global_certified"]
+    assert sum(s["counts"].values()) == 5 and s["counts"]["global"] == 1 and s["counts"]["spurious"] >= 1
+    assert sum(s["counts_weighted"].values()) == 9
+    for p in d["pieces"]:
+        assert p["class"] in ("global", "spurious", "leaves_region", "inconclusive")
+        if p["upper_bound"] is not None:
+            assert p["lower_bound"] <= p["upper_bound"] + 1e-9
+
+
+def test_landscape_contract_keys(ex35):
+    d = ex35[0].to_dict()
+    assert {"cells_per_latent", "pieces", "global_value", "counts"} <= set(d["summary"])
+    assert set(d["summary"]["counts"]) == {"global", "spurious", "leaves_region", "inconclusive"}
+    for p in d["pieces"]:
+        assert {"pattern", "class", "loss", "W_E", "W_D", "multiplicity", "lower_bound"} <= set(p)
+    json.dumps(d)   # plain JSON types
+
+
+def test_resume_from_checkpoint(ex35, tmp_path):
+    res, ck = ex35
+    assert ck.exists()
+    again = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=ck)
+    assert again.summary["resumed_pieces"] == 5
+    assert [(p["key"], p["class"], p["loss"]) for p in again.pieces] == [(p["key"], p["class"], p["loss"]) for p in res.pieces]
+    # an interrupted run: only two pieces in the checkpoint; the rest are solved, the two are not redone
+    data = json.loads(ck.read_text())
+    keep = dict(list(data["pieces"].items())[:2])
+    for v in keep.values():
+        v["seconds"] = -1.0   # a marker: a re-solved piece would carry a positive time
+    part = tmp_path / "part.checkpoint.json"
+    part.write_text(json.dumps({**data, "pieces": keep}))
+    resumed = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=part)
+    assert resumed.summary["resumed_pieces"] == 2
+    assert sum(p["seconds"] == -1.0 for p in resumed.pieces) == 2
+    assert len(json.loads(part.read_text())["pieces"]) == 5
+    # other settings -> another key -> nothing reused
+    assert settings_key(example_3_5(), 3, 1, 1e-3) != data["key"]
+    other = map_landscape(example_3_5(), starts=1, seed=1, checkpoint=tmp_path / "x.json")
+    assert other.summary["resumed_pieces"] == 0
+
+
+def test_checkpoint_path_next_to_json(tmp_path):
+    assert checkpoint_path(tmp_path / "out.json") == tmp_path / "out.json.checkpoint.json"
+
+
+def test_relu_pieces_are_multisets_of_cells():
+    inst = random_unit(3, 2, "relu", n_latents=2, seed=0)
+    pc = count_pieces(inst)
+    c = pc.cells_per_latent
+    assert pc.n_pieces == math.comb(c + 1, 2)
+    assert sum(s.multiplicity for s in pc.pieces) == c ** 2      # every labelled pair of cells, once
+    assert len({s.pattern for s in pc.pieces}) == pc.n_pieces
+    for s in pc.pieces:
+        assert s.pattern == s.pattern.canonical()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), act=st.sampled_from(["relu", "topk", "jumprelu"]))
+def test_lower_bound_below_loss_everywhere(seed, act):
+    """piece_lower_bound(P) <= L~(W_D, W_E) for every W_E with pattern P and every W_D."""
+    activation = {"relu": Activation("relu"), "topk": Activation("topk", k=1),
+                  "jumprelu": Activation("jumprelu", theta=0.2)}[act]
+    inst = transcoder_pair(4, 3, 3, activation, n_latents=3, seed=seed % 7)
+    rng = np.random.default_rng(seed)
+    W_E = rng.standard_normal((3, 3))
+    W_D = rng.standard_normal((3, 3))
+    pattern = read_pattern(inst, W_E)
+    from sdlscape.solvers.blocks import decoder_closed_form
+
+    best_D = decoder_closed_form(inst, W_E, pattern.mask)
+    lb = piece_lower_bound(inst, pattern)
+    assert lb <= approx_loss(inst, best_D, W_E) + 1e-9
+    assert lb <= approx_loss(inst, W_D, W_E) + 1e-9
+
+
+def test_multiplicity():
+    P = Pattern.parse([[0], [0], [1]], 2, 3)
+    assert multiplicity(P) == 3
+    assert multiplicity(Pattern.parse([[0], [1], []], 2, 3)) == 6
+
+
+def test_too_many_pieces_refused_before_solving():
+    inst = random_unit(6, 3, "relu", n_latents=4, seed=0)
+    with pytest.raises(InputError, match=r"has \d+ pieces .* more than --max-pieces 10"):
+        enumerate_pieces(inst, max_pieces=10)
+    with pytest.raises(InputError, match="more than --max-pieces 3"):
+        map_landscape(random_unit(4, 2, Activation("topk", k=1), n_latents=3, seed=0), max_pieces=3)
+
+
+def test_scheduler_without_dask_is_input_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *a, **kw):
+        if name.startswith("dask"):
+            raise ImportError("no dask")
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    with pytest.raises(InputError, match=r"sdlscape\[dask\]"):
+        map_landscape(example_3_5(), starts=1, scheduler="tcp://127.0.0.1:8786")
+
+
+def test_workers_pool_matches_serial(ex35):
+    res, _ = ex35
+    pooled = map_landscape(example_3_5(), starts=3, seed=0, workers=2)
+    assert [(p["key"], p["class"]) for p in pooled.pieces] == [(p["key"], p["class"]) for p in res.pieces]
+    for a, b in zip(pooled.pieces, res.pieces):
+        assert (a["loss"] is None) == (b["loss"] is None)
+        if a["loss"] is not None:
+            assert abs(a["loss"] - b["loss"]) < 1e-9
+
+
+@pytest.mark.slow
+def test_relu_instance_with_spurious_minima():
+    inst = random_unit(3, 2, "relu", n_latents=2, seed=0)
+    res = map_landscape(inst, starts=3, seed=0)
+    s = res.summary
+    assert s["counts"]["global"] >= 1 and s["counts"]["spurious"] >= 1
+    for p in res.pieces:
+        if p["class"] == "spurious":
+            assert p["loss"] > s["global_value"] + 1e-6
+
+
+def test_dask_scheduler_matches_serial(ex35):
+    """The optional Dask path (pip install sdlscape[dask]) against an in-process local cluster."""
+    distributed = pytest.importorskip("dask.distributed", reason="the optional extra sdlscape[dask] is not installed")
+    res, _ = ex35
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        via_dask = map_landscape(example_3_5(), starts=3, seed=0, scheduler=cl.scheduler_address)
+    assert [(p["key"], p["class"], p["loss"]) for p in via_dask.pieces] == [(p["key"], p["class"], p["loss"]) for p in res.pieces]
+
+
+def test_unreachable_scheduler_is_input_error():
+    pytest.importorskip("dask.distributed", reason="the optional extra sdlscape[dask] is not installed")
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        map_landscape(example_3_5(), starts=1, scheduler="tcp://127.0.0.1:1")
