@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from sdlscape.solvers.arrangement import (brute_force_cells, brute_force_joint, enumerate_joint_patterns,
-                                          latent_cells, zaslavsky_affine, zaslavsky_central)
+from sdlscape.solvers.arrangement import (brute_force_cells, enumerate_joint_patterns, latent_cells,
+                                          zaslavsky_affine, zaslavsky_central)
 from sdlscape.storage import provenance, write_json
 from sdlscape.theory.instance import Activation, random_unit
 

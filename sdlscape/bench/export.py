@@ -25,7 +25,7 @@ _ARCH = {"relu": "standard", "jumprelu": "jumprelu", "topk": "topk", "batchtopk"
 def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, str]:
     """Write the model to out_dir in SAELens layout; returns the two file paths."""
     import torch
-    from safetensors.torch import save_bytes
+    from safetensors.torch import save as save_bytes
 
     from sdlscape.storage import write_bytes, write_json
 

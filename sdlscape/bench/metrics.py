@@ -10,6 +10,8 @@ similarity S = |normalize(learned) @ normalize(truth)| is n_latents x n.
   one-to-one (Hungarian) matching between latents and true features (min(n_latents, n) pairs);
   uniqueness = (number of distinct true features that are some latent's best match) / n_latents.
 * FVU = sum ||x - recon||^2 / sum ||x - mean(x)||^2.
+* reader_directions: the least-squares linear read-out of each feature, (W W^T)^+ w_j, a
+  diagnostic for where encoder rows go when the decoder holds the true features.
 """
 from __future__ import annotations
 
@@ -51,6 +53,17 @@ def recovery_curve(learned, truth, taus, exclude=()) -> np.ndarray:
     """M_GT(tau) for each tau in taus."""
     s = feature_recovery(learned, truth, 0.0, exclude)["best"]
     return np.array([float(np.mean(s > t)) if s.size else float("nan") for t in np.asarray(taus, dtype=float)])
+
+
+def reader_directions(truth) -> np.ndarray:
+    """Least-squares readers (W W^T)^+ W (d x n): the linear encoder row that reads feature j best.
+
+    Conditional on feature j being active, the other features enter with covariance proportional
+    to W W^T, so the squared-error-optimal linear read-out of c_j is (W W^T)^{-1} w_j (Sherman-
+    Morrison); with n > d these readers are far from the features themselves.
+    """
+    W = np.asarray(truth, dtype=np.float64)
+    return np.linalg.pinv(W @ W.T) @ W
 
 
 def mcc(learned, truth) -> float:

@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--cache", metavar="DIR", help="cache of finished rows (default: <json stem>_cache next to --json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.add_argument("--source", default="digits", help="real-data source for TABLE=real")
+    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a shared machine)")
     g = p.add_argument_group("custom run (TABLE=custom; paper units, scaled like the tables)")
     g.add_argument("--method", default="topk", help="relu, jumprelu, topk, batchtopk, matryoshka, gated, transcoder, crosscoder")
     g.add_argument("--anchoring", action="store_true", help="feature anchoring with ground-truth anchors (eq. 26)")
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
     g.add_argument("--k", type=int, help="TopK k")
     g.add_argument("--n-latents", type=int, help="dictionary size (at the chosen scale)")
     g.add_argument("--tau", type=float, default=0.9)
+    g.add_argument("--steps", type=int, help="training steps (default: the scale's)")
     g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
     p.set_defaults(func=run)
 
@@ -52,13 +54,17 @@ def _validate(args) -> None:
             raise InputError(f"--device {args.device}: CUDA is not available on this machine")
     elif args.device != "cpu":
         raise InputError(f"--device must be cpu or cuda[:i], got {args.device!r}")
+    if args.steps is not None and args.steps < 0:
+        raise InputError(f"--steps must be >= 0, got {args.steps}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be >= 1, got {args.threads}")
     if not 0.0 <= args.tau < 1.0:
         raise InputError(f"--tau must be in [0, 1), got {args.tau}")
 
 
 def _print(result: dict) -> None:
-    print(f"{result.get('title', result['table'])}  [scale={result['scale']}, device={result.get('device')}]")
-    head = f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | {'dec M_GT':>8} {'MCC':>6}  setting"
+    print(f"{result.get('title', result.get('table'))}  [scale={result.get('scale')}, device={result.get('device')}]")
+    head = f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | {'dec M_GT':>8} {'MCC':>6} {'enc~rdr':>7}  setting"
     print(head)
     print("-" * len(head))
 
@@ -67,13 +73,15 @@ def _print(result: dict) -> None:
             return "-"
         return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
 
-    for r in result["rows"]:
+    for r in result.get("rows", []):
         s = r.get("settings", {})
         setting = ", ".join(f"{k}={s[k]}" for k in ("n_paper", "p_active_paper", "M", "k") if k in s)
-        print(f"{r.get('label', r['method']):<30} {'yes' if r['anchoring'] else 'no':<3} {f(r['M_GT'], True):>8} "
-              f"{f(r['M_IP']):>7} | {f(r.get('paper_M_GT'), True):>10} {f(r.get('paper_M_IP')):>10} | "
-              f"{f(r.get('M_GT_decoder'), True):>8} {f(r.get('mcc_decoder')):>6}  {setting}")
-    print("(ours: M_GT/M_IP on encoder rows, as the paper; 'paper' columns are the paper's reported numbers)")
+        print(f"{r.get('label', r.get('method', '?')):<30} {'yes' if r.get('anchoring') else 'no':<3} "
+              f"{f(r.get('M_GT'), True):>8} {f(r.get('M_IP')):>7} | {f(r.get('paper_M_GT'), True):>10} {f(r.get('paper_M_IP')):>10} | "
+              f"{f(r.get('M_GT_decoder'), True):>8} {f(r.get('mcc_decoder')):>6} {f(r.get('M_IP_encoder_vs_reader')):>7}  {setting}")
+    print("(ours: M_GT/M_IP on encoder rows, as the paper; 'paper' columns are the paper's reported numbers;\n"
+          " dec M_GT: decoder columns; MCC: SAELens-style on decoder; enc~rdr: mean best |cos| of encoder rows\n"
+          " with the least-squares readers (W W^T)^+ w_j)")
 
 
 def run(args) -> int:
@@ -81,6 +89,10 @@ def run(args) -> int:
     from sdlscape.storage import provenance, write_json
 
     progress = not args.no_progress
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     cache = args.cache
     if cache is None and args.json:
         jp = Path(args.json)
@@ -116,10 +128,11 @@ def _custom(args, cache, progress) -> dict:
 
     row = ex.Row(args.method, args.anchoring or bool(args.anchors), args.tau, n=args.n, p_active=args.p_active,
                  M=args.max_interference, k=args.k)
-    res = ex.resolve(row, ex.SCALES[args.scale], args.device, args.seed, args.n_latents)
+    res = ex.resolve(row, ex.SCALES[args.scale], args.device, args.seed, args.n_latents, args.steps)
     if args.anchors is None and args.export is None:
         return ex.run_custom(args.method, args.scale, args.device, args.seed, row.anchoring, args.tau, args.n,
-                             args.p_active, args.max_interference, args.k, args.n_latents, cache, progress)
+                             args.p_active, args.max_interference, args.k, args.n_latents, cache, progress,
+                             steps=args.steps)
     anchors = None
     if args.anchors:
         from sdlscape.solvers.gradient import check_anchors
@@ -138,10 +151,13 @@ def _custom(args, cache, progress) -> dict:
             raise InputError("--anchors from a file needs an SAE or crosscoder (d_out = d_in)")
         anchors = check_anchors((A_in, A_out), d_in, d_out, res.train.n_latents)
     t0 = time.perf_counter()
-    measured = ex.train_and_measure(res, progress=progress, anchors=anchors)
+    measured = ex.train_and_measure(res, progress=progress, anchors=anchors, return_model=bool(args.export))
+    model = measured.pop("_model", None)
     out = {"table": "custom", "title": f"custom run: {args.method}", "scale": args.scale, "device": args.device,
            "seed": args.seed, "rows": [ex.summarize(row, res, measured)], "conventions": ex.conventions(args.scale),
            "seconds": time.perf_counter() - t0}
     if args.export:
-        out["export"] = str(args.export)
+        from sdlscape.bench.export import export_saelens
+
+        out["export"] = export_saelens(model, args.export, {"bench": res.settings, "seed": args.seed})
     return out

@@ -86,6 +86,9 @@ def run(args) -> int:
               + (f"  -> {json.dumps(p['toward'], separators=(',', ':'))}" if p["toward"] else ""))
     print("counts: " + ", ".join(f"{k} {v}" for k, v in s["counts"].items())
           + f" (labelled patterns: " + ", ".join(f"{k} {v}" for k, v in s["counts_weighted"].items()) + ")")
+    if s["counts"]["spurious"]:
+        print(f"spurious partial minima: {s['spurious_polysemantic']} polysemantic; joint Hessian "
+              + ", ".join(f"{k} {v}" for k, v in sorted(s["spurious_by_hessian"].items())))
     print(f"global value {_fmt(s['global_value'])} ("
           + ("certified: equals the least piece lower bound" if s["global_certified"] else
              f"upper bound only; least piece lower bound {_fmt(s['global_lower_bound'])}") + ")")

@@ -3,13 +3,19 @@
 Inside Omega_P (eq. 13) L~ (eq. 11) is biconvex (Thm 3.2). ACS alternates the exact decoder block
 (least squares) and the exact encoder block (a QP over the margin-tightened closed region), so L~
 never increases. The outcome is exactly one of
-  partial_optimum  both blocks optimal at the final point (re-solved: the gaps are the certificate)
-                   and no region constraint pressed (zero multipliers on every active row);
-                   the joint Hessian inside the region classifies it (local_min / saddle / undecided);
-  leaves_region    the converged iterates press on a region row with a positive multiplier: a
-                   feature wants to stop (or start) activating a latent; `toward` is that pattern;
-  inconclusive     a solver status other than optimal, a loss increase beyond round-off, a start
-                   outside the region, or no convergence within the iteration budget.
+  partial_optimum  both blocks optimal at the final point (re-solved with CVXPY: the two gaps are
+                   the certificate) and no region row pressed: every active row has a zero
+                   multiplier, or dropping the rows that carry one lowers the encoder block by no
+                   more than the gap tolerance; the joint Hessian inside the region classifies it
+                   (local_min / saddle / undecided, classify_point);
+  leaves_region    the iterates press on region rows with positive multipliers, and dropping those
+                   rows would lower the encoder block by more than the gap tolerance: a feature wants
+                   to stop (or start) activating a latent; `toward` is that neighbouring pattern. Either
+                   ACS converged onto the boundary, or (relu-type cones, where the margin eps is the
+                   only thing that stops it) it kept pressing some same row for the last
+                   `press_window` iterations of its budget;
+  inconclusive     a solver status other than optimal, a loss increase beyond round-off, or no
+                   convergence (and no persistent pressing) within the iteration budget.
 Partial optimality is decided by solving the blocks, never from a gradient formula of the paper.
 """
 from __future__ import annotations
@@ -153,19 +159,64 @@ def invariant_directions(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask:
     return {"kernel": kernel, "dead": as_cols(dead), "rescale": as_cols(rescale)}
 
 
+def reconstruction_jacobian(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Jacobian of Phi(x) = vec(diag-weighted reconstructions W_D (A * (W_E W_p)) M^(1/2)) in x = (vec W_D, vec W_E).
+
+    L~ = || vec(W_r M^(1/2)) - Phi(x) ||^2 depends on x only through Phi. Phi is bilinear, so central
+    differences are exact (up to round-off).
+    """
+    nD = W_D.size
+    x0 = np.concatenate([W_D.reshape(-1), W_E.reshape(-1)])
+    sq = np.sqrt(inst.M)[None, :]
+
+    def phi(x):
+        WD, WE = x[:nD].reshape(W_D.shape), x[nD:].reshape(W_E.shape)
+        return (WD @ np.where(mask, WE @ inst.W_p, 0.0) * sq).reshape(-1)
+
+    J = np.empty((inst.n_r * inst.n, x0.size))
+    for k in range(x0.size):
+        e = np.zeros(x0.size)
+        e[k] = 1.0
+        J[:, k] = (phi(x0 + e) - phi(x0 - e)) / 2.0
+    return J
+
+
+def _rank(A: np.ndarray, rel: float = 1e-9) -> int:
+    s = np.linalg.svd(A, compute_uv=False)
+    return int(np.sum(s > rel * max(1.0, s.max()))) if s.size else 0
+
+
 def classify_point(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, reg: Region, mask: np.ndarray,
-                   touching_boundary: list[int], rel_tol: float = 1e-7) -> dict[str, Any]:
+                   touching_boundary: list[int], rel_tol: float = 1e-7, seed: int = 0) -> dict[str, Any]:
     """Joint second-order classification of a stationary point of the region's quadratic.
 
-    The exact invariances (invariant_directions) are projected out; the remaining eigenvalues decide:
-    all > tol: local_min (a local minimum of L~ jointly, non-isolated only along the invariances);
-    one < -tol: saddle; otherwise undecided (a zero curvature not explained by an invariance, where
-    higher-order terms decide). On a non-strict boundary row of the region (the point touches the
-    neighbouring piece) a positive-definite answer is reported as undecided for L~ jointly.
+    L~ depends on x = (W_D, W_E) only through the reconstructions Phi(x) (reconstruction_jacobian).
+    Where J = dPhi/dx has locally constant rank (checked: the rank at the point equals the rank at
+    random nearby points, and rank can only rise nearby), the fibres of Phi are manifolds on which
+    L~ is constant, so ker J is an exact null space of the Hessian at a stationary point: it holds
+    the rescaling symmetry, dead latents and the encoder kernel (invariant_directions) and any other
+    over-parametrization. ker J is projected out (else only the explicit invariances are) and the
+    remaining eigenvalues decide: all > tol: local_min (Morse-Bott: a local minimum of L~ jointly,
+    non-isolated only along the fibres); one < -tol: saddle; otherwise undecided (a zero curvature
+    that is not a fibre direction: higher-order terms decide). On a non-strict boundary row of the
+    region (the point touches a neighbouring piece) a positive-definite answer is reported as
+    undecided for L~ jointly.
     """
     H = joint_hessian(inst, W_D, W_E, mask)
     inv = invariant_directions(inst, W_D, W_E, mask)
-    N = np.hstack(list(inv.values()))
+    N_explicit = np.hstack(list(inv.values()))
+    J = reconstruction_jacobian(inst, W_D, W_E, mask)
+    rank_here = _rank(J)
+    rng = np.random.default_rng(seed)
+    size = 1e-3 * max(1.0, float(np.abs(W_D).max()), float(np.abs(W_E).max()))
+    rank_near = max(_rank(reconstruction_jacobian(inst, W_D + size * rng.standard_normal(W_D.shape),
+                                                  W_E + size * rng.standard_normal(W_E.shape), mask))
+                    for _ in range(3))
+    constant_rank = rank_here == rank_near
+    if constant_rank:
+        N = null_space(J, rcond=1e-9)
+    else:
+        N = N_explicit
     scale = max(1.0, float(np.abs(H).max()))
     residual = float(np.abs(H @ N).max()) if N.size else 0.0
     if N.size:
@@ -180,7 +231,11 @@ def classify_point(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, reg: Region
     full_eig = np.linalg.eigvalsh(H)
     out: dict[str, Any] = {
         "eigenvalues": eig.tolist(), "full_eigenvalues": full_eig.tolist(), "tolerance": tol,
-        "projected_out": {k: int(v.shape[1]) for k, v in inv.items()}, "projected_rank": rank,
+        "invariances": {k: int(v.shape[1]) for k, v in inv.items()},
+        "jacobian_rank": rank_here, "jacobian_rank_nearby": rank_near, "constant_rank": constant_rank,
+        "projected_out": rank, "projected": "ker J (fibres of the reconstruction map)" if constant_rank
+        else "explicit invariances only (the rank of J is not locally constant)",
+        "explicit_in_kernel": float(np.abs(J @ N_explicit).max()) if N_explicit.size else 0.0,
         "invariance_residual": residual, "method": "five-point stencil of theory.loss.approx_grad (exact)"}
     nD = W_D.size
     L = approx_loss(inst, W_D, W_E, mask)
@@ -190,7 +245,7 @@ def classify_point(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, reg: Region
         return out
     if residual > 1e-6 * scale:
         out["classification"] = "undecided"
-        out["why"] = "the invariant directions are not in the Hessian's null space (not a stationary point)"
+        out["why"] = "the projected directions are not in the Hessian's null space (not a stationary point)"
         return out
     if eig.size and eig[0] < -tol:
         out["classification"] = "saddle"
@@ -204,8 +259,8 @@ def classify_point(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, reg: Region
         return out
     if eig.size and eig[0] <= tol:
         out["classification"] = "undecided"
-        out["why"] = (f"{int(np.sum(np.abs(eig) <= tol))} zero eigenvalue(s) beyond the invariances "
-                      "(rescaling, dead latents, encoder kernel): higher-order terms decide")
+        out["why"] = (f"{int(np.sum(np.abs(eig) <= tol))} zero eigenvalue(s) beyond the projected directions "
+                      f"({out['projected']}): higher-order terms decide")
         return out
     if touching_boundary:
         out["classification"] = "undecided"
@@ -213,7 +268,7 @@ def classify_point(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, reg: Region
                       "non-strict boundary row(s): neighbouring pieces decide")
         return out
     out["classification"] = "local_min"
-    out["why"] = "positive definite after projecting out the exact invariances; strictly inside the region"
+    out["why"] = f"positive definite after projecting out {out['projected']}; strictly inside the region"
     return out
 
 
@@ -246,26 +301,52 @@ def _valid_for(act, pat: Pattern) -> bool:
         return False
 
 
-def encoder_unconstrained(inst: Instance, mask: np.ndarray, W_D: np.ndarray, W_E: np.ndarray) -> np.ndarray:
-    """The least-squares minimizer of the region's quadratic over all W_E (no constraints) nearest W_E.
-
-    L~ is || b - A vec(W_E) ||^2 for fixed W_D; the step is the minimum-norm least-squares correction,
-    so directions that do not enter L~ (dead rows, the encoder kernel) keep their current values.
-    If the result lies in the region it is also the encoder block's minimizer (a convex problem).
-    """
-    nl, n_p = W_E.shape
+def encoder_design(inst: Instance, mask: np.ndarray, W_D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For fixed W_D, L~ on the region = || b - A vec(W_E) ||^2 (eq. 11 with sigma = the mask): (A, b)."""
+    nl, n_p = mask.shape[0], inst.n_p
     sqrtM = np.sqrt(inst.M)
-    A_rows, b = [], []
+    A = np.zeros((inst.n * inst.n_r, nl * n_p))
     for d in range(inst.n):
-        blk = np.zeros((inst.n_r, nl * n_p))
+        rows = slice(d * inst.n_r, (d + 1) * inst.n_r)
         for i in np.flatnonzero(mask[:, d]):
-            blk[:, i * n_p:(i + 1) * n_p] = np.outer(W_D[:, i], inst.W_p[:, d])
-        A_rows.append(sqrtM[d] * blk)
-        b.append(sqrtM[d] * inst.W_r[:, d])
-    A, b = np.vstack(A_rows), np.concatenate(b)
-    w = W_E.reshape(-1)
-    step, *_ = np.linalg.lstsq(A, b - A @ w, rcond=None)
-    return (w + step).reshape(W_E.shape)
+            A[rows, i * n_p:(i + 1) * n_p] = sqrtM[d] * np.outer(W_D[:, i], inst.W_p[:, d])
+    b = (inst.W_r * sqrtM[None, :]).T.reshape(-1)
+    return A, b
+
+
+def encoder_active_set(inst: Instance, mask: np.ndarray, reg: Region, W_D: np.ndarray, W_E: np.ndarray,
+                       active: tuple[int, ...] = ()) -> BlockSolution | None:
+    """The encoder block solved exactly by guessing its active set: minimize ||b - A w||^2 subject to
+    G_S w = h_S (S = `active`, empty: unconstrained least squares) from the KKT system, taking the
+    minimum-norm step from the current W_E (so directions that do not enter L~ keep their values).
+    The answer is returned only if it is a KKT point of the whole block: G w <= h on every row and
+    multipliers >= 0 (sufficient for this convex QP); otherwise None (the caller then runs CVXPY)."""
+    A, b = encoder_design(inst, mask, W_D)
+    w0 = W_E.reshape(-1)
+    S = list(active)
+    dim = w0.size
+    if S:
+        Gs = reg.G[S]
+        K = np.block([[2.0 * A.T @ A, Gs.T], [Gs, np.zeros((len(S), len(S)))]])
+        rhs = np.concatenate([2.0 * A.T @ (b - A @ w0), reg.h[S] - Gs @ w0])
+        sol, *_ = np.linalg.lstsq(K, rhs, rcond=None)
+        if np.abs(K @ sol - rhs).max() > 1e-9 * max(1.0, np.abs(rhs).max()):
+            return None
+        step, lam_S = sol[:dim], sol[dim:]
+    else:
+        step, *_ = np.linalg.lstsq(A, b - A @ w0, rcond=None)
+        lam_S = np.zeros(0)
+    w = w0 + step
+    lam = np.zeros(reg.n_rows)
+    lam[S] = lam_S
+    slack = reg.h - reg.G @ w
+    feas = 1e-12 * max(1.0, float(np.abs(w).max()))
+    if np.any(slack < -feas) or (lam_S.size and lam_S.min() < -1e-10 * max(1.0, float(np.abs(lam_S).max()))):
+        return None
+    lam = np.maximum(lam, 0.0)
+    W = w.reshape(W_E.shape)
+    return BlockSolution(W, approx_loss(inst, W_D, W, mask), "optimal",
+                         "active-set KKT" if S else "least squares", lam)
 
 
 def run_acs(inst: Instance, pattern: Pattern, W_E0: np.ndarray | None = None, *, seed: int = 0,
@@ -274,8 +355,9 @@ def run_acs(inst: Instance, pattern: Pattern, W_E0: np.ndarray | None = None, *,
             classify: bool = True, _blocks: tuple | None = None) -> ACSResult:
     """ACS inside the piece of `pattern`, from W_E0 (default: a random region point for this seed).
 
-    Each iteration: W_E <- encoder block(W_D) (the CVXPY QP; with fast_path, first the unconstrained
-    least-squares minimizer, kept only when it lies in the region, where it solves the block exactly),
+    Each iteration: W_E <- encoder block(W_D) (the CVXPY QP; with fast_path, first the exact solution
+    for the previous iteration's pressed rows, then the unconstrained least squares, each kept only
+    when it is a verified KKT point of the block (encoder_active_set)),
     then W_D <- decoder block(W_E) (closed-form least squares). Stops when the relative change of
     L~ is <= tol and that of the codes A*(W_E W_p) and W_D is <= xtol (or L~ stalls at round-off
     level for `patience` iterations). A converged point where region rows press (active, positive
@@ -296,7 +378,7 @@ def run_acs(inst: Instance, pattern: Pattern, W_E0: np.ndarray | None = None, *,
         if not rz.realizable:
             return ACSResult("inconclusive", None, None, None, 0, {"realizability": rz.status}, None, [], None,
                              f"pattern is not realizable with margin eps = {eps:g} ({rz.status})", tols)
-        W_E0 = random_region_point(reg, rz.witness, np.random.default_rng(seed))
+        W_E0 = random_region_point(reg, scaled_witness(inst, reg, rz.witness), np.random.default_rng(seed))
     W_E = np.asarray(W_E0, dtype=float)
     check_weights(inst, W_E=W_E)
     if not reg.contains(W_E, tol=1e-8 * max(1.0, float(np.abs(W_E).max()))):
@@ -309,14 +391,14 @@ def run_acs(inst: Instance, pattern: Pattern, W_E0: np.ndarray | None = None, *,
     Q = np.where(mask, W_E @ inst.W_p, 0.0)
     mono_tol = lambda v: 1e-9 * max(1.0, abs(v))  # noqa: E731  round-off allowance on a decrease
     max_increase, stop, it, stall, qp_solves = 0.0, None, 0, 0, 0
-    press_key, press_run, last_enc = None, 0, None
+    press_key, press_run, last_enc, active_guess = set(), 0, None, ()
     for it in range(1, max_iter + 1):
         e, W_D_enc = None, W_D
-        if fast_path:
-            W_try = encoder_unconstrained(inst, mask, W_D, W_E)
-            if reg.contains(W_try, tol=0.0):
-                e = BlockSolution(W_try, approx_loss(inst, W_D, W_try, mask), "optimal", "lstsq",
-                                  np.zeros(reg.n_rows))
+        if fast_path:  # exact when it answers (a verified KKT point); else CVXPY below
+            for S in dict.fromkeys([active_guess, ()]):
+                e = encoder_active_set(inst, mask, reg, W_D, W_E, S)
+                if e is not None:
+                    break
         if e is None:
             e = enc.solve(W_D)
             qp_solves += 1
@@ -329,8 +411,9 @@ def run_acs(inst: Instance, pattern: Pattern, W_E0: np.ndarray | None = None, *,
         max_increase = max(max_increase, e.value - L)
         last_enc = e
         pressing = _pressing(reg, e, e.W, e.value)
-        key = tuple(p["row"] for p in pressing)
-        press_run = press_run + 1 if (pressing and key == press_key) else (1 if pressing else 0)
+        active_guess = tuple(sorted(p["row"] for p in pressing))
+        key = {p["row"] for p in pressing}
+        press_run = press_run + 1 if (key & press_key) else (1 if key else 0)  # keeps pressing some same row
         press_key = key
         W_E_new = e.W
         W_D_new = decoder_closed_form(inst, W_E_new, mask)
@@ -368,7 +451,7 @@ def run_acs(inst: Instance, pattern: Pattern, W_E0: np.ndarray | None = None, *,
             return res
         # not converged, but the same rows pressed through the last `window` iterations: leaving
         W_E, W_D, L = last_enc.W, W_D_enc, last_enc.value
-    return _certify(inst, pattern, dec, enc, W_D, W_E, last_enc, it, history, tols, classify)
+    return _certify(inst, pattern, dec, enc, W_D, W_E, it, history, tols, classify)
 
 
 def _stop(outcome, reason, W_D, W_E, it, history, tols, cert) -> ACSResult:
@@ -395,8 +478,8 @@ def _pressing(reg: Region, e, W_E: np.ndarray, L: float) -> list[dict]:
     return sorted(out, key=lambda p: -p["multiplier"])
 
 
-def _certify(inst, pattern, dec, enc, W_D, W_E, e, it, history, tols, classify) -> ACSResult:
-    """Re-solve both blocks at the final point (W_D, W_E) and decide the outcome."""
+def _certify(inst, pattern, dec, enc, W_D, W_E, it, history, tols, classify) -> ACSResult:
+    """Re-solve both blocks at the final point (W_D, W_E) with CVXPY and decide the outcome."""
     mask, reg = pattern.mask, enc.region
     L = approx_loss(inst, W_D, W_E, mask)
     d_cvx = dec.solve(W_E)
@@ -412,7 +495,8 @@ def _certify(inst, pattern, dec, enc, W_D, W_E, e, it, history, tols, classify) 
             "decoder_solver": d_cvx.solver, "encoder_solver": e_fresh.solver,
             "encoder_gap": L - e_fresh.value, "encoder_status": e_fresh.status, "gap_tolerance": gap_tol,
             "min_slack": float(slack.min()) if slack.size else None,
-            "max_multiplier": float(e.duals.max()) if e.duals is not None and e.duals.size else 0.0,
+            "max_multiplier": (float(e_fresh.duals.max()) if e_fresh.duals is not None and e_fresh.duals.size
+                               else 0.0),
             "active_rows": [int(r) for r in touching], "activity_tolerance": act_tol,
             "multiplier_tolerance": 1e-7 * max(1.0, L), "in_region": bool(reg.contains(W_E, tol=act_tol))}
     res = ACSResult("inconclusive", L, W_E, W_D, it, cert, None, [], None, "", tols, [float(v) for v in history])
@@ -422,7 +506,21 @@ def _certify(inst, pattern, dec, enc, W_D, W_E, e, it, history, tols, classify) 
     if not cert["in_region"]:
         res.reason = f"final W_E violates the region by {-slack.min():.3g}"
         return res
-    res.pressing = _pressing(reg, e, W_E, L)
+    # multipliers of the fresh re-solve (for a convex QP any dual optimum pairs with any primal one)
+    res.pressing = _pressing(reg, e_fresh, W_E, L)
+    if res.pressing:
+        # does the boundary matter? the block with the pressed rows dropped (the region's quadratic
+        # continued across them) goes lower by `relaxed_gap`; within the gap tolerance it does not
+        rows = [p["row"] for p in res.pressing]
+        relaxed = encoder_problem_fresh(inst, pattern, W_D, enc.eps, enc.solver, drop_rows=rows)
+        cert["relaxed_gap"] = L - relaxed.value if relaxed.optimal else None
+        cert["relaxed_status"] = relaxed.status
+        if not relaxed.optimal:
+            res.reason = f"relaxed encoder block status {relaxed.status!r}"
+            return res
+        if cert["relaxed_gap"] <= gap_tol:
+            cert["immaterial_pressing"] = res.pressing
+            res.pressing = []
     if res.pressing:
         toward = _toward(pattern, res.pressing)
         if not _valid_for(inst.activation, toward):
@@ -430,7 +528,8 @@ def _certify(inst, pattern, dec, enc, W_D, W_E, e, it, history, tols, classify) 
         res.outcome, res.toward = "leaves_region", toward
         p = res.pressing[0]
         res.reason = (f"ACS ({tols.get('stopped_by')}) presses on region row {p['row']} ({p['describe']}) with "
-                      f"multiplier {p['multiplier']:.3g}: a {p['kind']} move toward pattern {toward}")
+                      f"multiplier {p['multiplier']:.3g} (crossing would lower the block by "
+                      f"{cert['relaxed_gap']:.3g}): a {p['kind']} move toward pattern {toward}")
         return res
     if max(cert["decoder_gap"], cert["encoder_gap"]) > gap_tol:
         res.reason = (f"block gaps {cert['decoder_gap']:.3g}, {cert['encoder_gap']:.3g} exceed {gap_tol:.3g} "
@@ -438,7 +537,9 @@ def _certify(inst, pattern, dec, enc, W_D, W_E, e, it, history, tols, classify) 
         return res
     res.outcome = "partial_optimum"
     res.reason = (f"both blocks optimal (gaps {cert['decoder_gap']:.2g}, {cert['encoder_gap']:.2g}), "
-                  "no region row pressed")
+                  + ("no region row pressed" if not cert.get("immaterial_pressing") else
+                     f"rows {[p['row'] for p in cert['immaterial_pressing']]} touched with multipliers that "
+                     f"lower the block by only {cert['relaxed_gap']:.2g} if dropped"))
     if classify:
         boundary = [int(r) for r in touching if not reg.strict[r]]
         res.hessian = classify_point(inst, W_D, W_E, reg, mask, boundary)

@@ -289,9 +289,10 @@ def latent_cells(inst: Instance, eps: float = DEFAULT_EPS, max_cells: int = DEFA
         required = frozenset([n])
     sets = _central_sets(np.asarray(P, dtype=float), required, ctr, max_cells)
     cells, witnesses, chambers, thin = [], [], [], []
+    Pn = _normalized(np.asarray(P, dtype=float))
     for F in sorted(sets, key=lambda s: (len(s), sorted(s))):
         w = sets[F]
-        chamber = _is_chamber(_normalized(P), F, w, ctr)
+        chamber = _is_chamber(Pn, F, w, ctr)
         cell = frozenset(j for j in F if j < n)
         if chamber:
             chambers.append(cell)

@@ -93,11 +93,15 @@ def _check_pattern(inst: Instance, pattern: Pattern) -> None:
                          f"n_latents = {inst.n_latents}, n = {inst.n}")
 
 
-# If the tight solve does not end "optimal", the same block is re-solved with the next settings;
+# If the first solve does not end "optimal", the same block is re-solved with the next settings;
 # the solver field of the BlockSolution says which one answered. Any other status stays inconclusive.
+# The first attempt lets CVXPY update the cached Clarabel object in place (fast re-solves); that
+# occasionally fails on ill-scaled W_D, so the first fallback is the same solver built afresh.
 FALLBACKS: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "CLARABEL": [("CLARABEL", {"max_iter": 500}), ("OSQP", SOLVER_OPTIONS["OSQP"])],
-    "OSQP": [("CLARABEL", SOLVER_OPTIONS["CLARABEL"])],
+    "CLARABEL": [("CLARABEL", {**SOLVER_OPTIONS["CLARABEL"], "warm_start": False}),
+                 ("CLARABEL", {"max_iter": 500, "warm_start": False}), ("OSQP", SOLVER_OPTIONS["OSQP"])],
+    "OSQP": [("OSQP", {**SOLVER_OPTIONS["OSQP"], "warm_start": False}),
+             ("CLARABEL", {**SOLVER_OPTIONS["CLARABEL"], "warm_start": False})],
 }
 
 
@@ -105,12 +109,15 @@ def _solve_once(problem: cp.Problem, solver: str, opts: dict[str, Any]) -> str:
     try:
         with warnings.catch_warnings():  # an inaccurate solve is reported through its status
             warnings.simplefilter("ignore", UserWarning)
-            # warm_start=False: a fresh Clarabel object each time (re-using one whose data was
-            # updated in place gave spurious failures on ill-scaled W_D); compilation stays cached.
-            problem.solve(solver=solver, warm_start=False, **opts)
+            problem.solve(solver=solver, **opts)
     except cp.error.SolverError as exc:
         return f"solver_error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     return str(problem.status)
+
+
+def _describe(name: str, opts: dict[str, Any]) -> str:
+    return name + ("" if opts.get("warm_start", True) else " (fresh)") + \
+        (" (default tolerances)" if name == "CLARABEL" and "tol_gap_abs" not in opts else "")
 
 
 def _solve(problem: cp.Problem, solver: str, fallback: bool = True) -> tuple[str, str]:
@@ -122,8 +129,8 @@ def _solve(problem: cp.Problem, solver: str, fallback: bool = True) -> tuple[str
     for name, opts in FALLBACKS[solver]:
         st = _solve_once(problem, name, opts)
         if st == cp.OPTIMAL:
-            return st, f"{name} (fallback after {'; '.join(tried)})"
-        tried.append(f"{name}: {st}")
+            return st, f"{_describe(name, opts)} (fallback after {'; '.join(tried)})"
+        tried.append(f"{_describe(name, opts)}: {st}")
     return status, f"{solver} (fallbacks: {'; '.join(tried[1:])})"
 
 
@@ -140,25 +147,26 @@ class DecoderBlock:
         self.mask = pattern.mask
         self.live = np.flatnonzero(self.mask.any(axis=1))
         sqrtM = np.sqrt(inst.M)[None, :]
-        self._Q = cp.Parameter((len(self.live), inst.n), name="Q_live")
-        self._W = cp.Variable((inst.n_r, len(self.live)), name="W_D_live")
-        if len(self.live):
+        self.problem = None
+        if len(self.live):  # with every latent dead there is nothing to solve: W_D = 0
+            self._Q = cp.Parameter((len(self.live), inst.n), name="Q_live")
+            self._W = cp.Variable((inst.n_r, len(self.live)), name="W_D_live")
             resid = inst.W_r - self._W @ self._Q
-            objective = cp.Minimize(cp.sum_squares(cp.multiply(resid, sqrtM)))
-        else:
-            objective = cp.Minimize(cp.sum_squares(self._W))
-        self.problem = cp.Problem(objective)
-        assert self.problem.is_dpp()
+            self.problem = cp.Problem(cp.Minimize(cp.sum_squares(cp.multiply(resid, sqrtM))))
+            assert self.problem.is_dpp()
 
     def solve(self, W_E: np.ndarray) -> BlockSolution:
         W_E = np.asarray(W_E, dtype=float)
         check_weights(self.inst, W_E=W_E)
+        W_D = np.zeros((self.inst.n_r, self.inst.n_latents))
+        if self.problem is None:
+            return BlockSolution(W_D, approx_loss(self.inst, W_D, W_E, self.mask), "optimal",
+                                 "none (every latent dead)", None, 0.0)
         Q = np.where(self.mask, W_E @ self.inst.W_p, 0.0)
         self._Q.value = Q[self.live]
         t0 = time.perf_counter()
         status, used = _solve(self.problem, self.solver, self.fallback)
         seconds = time.perf_counter() - t0
-        W_D = np.zeros((self.inst.n_r, self.inst.n_latents))
         if self._W.value is not None:
             W_D[:, self.live] = self._W.value
         ok = self._W.value is not None and status == cp.OPTIMAL
@@ -208,12 +216,17 @@ class EncoderBlock:
 
 
 def encoder_problem_fresh(inst: Instance, pattern: Pattern, W_D: np.ndarray, eps: float = DEFAULT_EPS,
-                          solver: str = "CLARABEL", fallback: bool = True) -> BlockSolution:
+                          solver: str = "CLARABEL", fallback: bool = True, drop_rows=()) -> BlockSolution:
     """The encoder block built from scratch with W_D as a constant (no Parameters): for benchmarks
-    and as an independent cross-check of EncoderBlock."""
+    and as an independent cross-check of EncoderBlock. drop_rows: region rows left out (the block
+    over a relaxed region; duals are then returned for the kept rows only, in order)."""
     _check_pattern(inst, pattern)
     solver = check_solver(solver)
     reg = region(inst, pattern, eps)
+    if len(drop_rows):
+        keep = np.setdiff1d(np.arange(reg.n_rows), np.asarray(drop_rows, dtype=int))
+        reg = Region(reg.G[keep], reg.h[keep], reg.strict[keep], tuple(reg.constraints[k] for k in keep),
+                     reg.shape, reg.eps)
     mask = pattern.mask
     t0 = time.perf_counter()
     w = cp.Variable(inst.n_latents * inst.n_p)

@@ -318,11 +318,11 @@ def sdl_loss(model: SDLModel, x_in: torch.Tensor, x_out: torch.Tensor, dead: tor
         resid = (x_out - recon.to(x_out.dtype)).detach()
         aux = _sq_err(resid, F.embedding_bag(ac, model.W_D.t(), per_sample_weights=av, mode="sum"))
         loss = loss + cfg.auxk_coef * aux
-        parts["auxk"] = float(aux)
+        parts["auxk"] = float(aux.detach())
     if anchors is not None and cfg.anchor_coef > 0:
         pen = anchor_penalty(model, anchors)
         loss = loss + cfg.anchor_coef * pen
-        parts["anchor"] = float(pen)
+        parts["anchor"] = float(pen.detach())
     parts.update(mse=float(mse.detach()), l0=c.l0)
     return loss, {"codes": c, **parts}
 

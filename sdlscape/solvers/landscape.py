@@ -23,6 +23,7 @@ is within tol of the least lower bound over all pieces.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -44,6 +45,7 @@ from sdlscape.theory.patterns import Pattern, absorptions, region
 DEFAULT_MAX_PIECES = 2000
 CLASSES = ("global", "spurious", "leaves_region", "inconclusive")
 CHECKPOINT_VERSION = 1
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,6 @@ def count_pieces(inst: Instance, eps: float = DEFAULT_EPS, max_pieces: int = DEF
 
 
 def _multisets(items: Iterable[int], r: int) -> Iterator[tuple[int, ...]]:
-    import itertools
-
     return itertools.combinations_with_replacement(list(items), r)
 
 
@@ -323,7 +323,8 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
                "upper_bound_only": sum(1 for p in pieces if p["upper_bound"] is not None and not p["certified"]),
                "certified_pieces": sum(1 for p in pieces if p["certified"]),
                "best_recovery": best_rec,
-               "spurious_polysemantic": sum(1 for p in pieces if p["class"] == "spurious" and p["polysemantic"])}
+               "spurious_polysemantic": sum(1 for p in pieces if p["class"] == "spurious" and p["polysemantic"]),
+               "spurious_by_hessian": dict(Counter(str(p["hessian"]) for p in pieces if p["class"] == "spurious"))}
     return pieces, summary
 
 
@@ -388,7 +389,7 @@ def dask_client(address: str):
     except ImportError:
         raise InputError("--scheduler needs Dask distributed: pip install 'sdlscape[dask]'") from None
     try:
-        return Client(address, timeout="10s")
+        return Client(address, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
 
@@ -426,7 +427,7 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
         on_count(pc)
     if scheduler is not None:
         try:
-            import dask.distributed  # noqa: F401
+            import dask.distributed  # noqa: F401  (the optional extra; used in _run_dask)
         except ImportError:
             raise InputError("--scheduler needs Dask distributed: pip install 'sdlscape[dask]'") from None
     key = settings_key(inst, starts, seed, eps, max_iter)

@@ -193,12 +193,16 @@ def _lr_at(step: int, steps: int, lr: float, final_frac: float) -> float:
 def train_batched(inst: Instance, W_E0: np.ndarray, W_D0: np.ndarray, *, steps: int = 3000, lr: float = 1e-2,
                   optimizer: str = "adam", final_lr_frac: float = 1e-3, device: str = "cpu",
                   dtype: torch.dtype = torch.float64, chunk: int | None = None, log_points: int = 20,
-                  progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+                  threads: int | None = 1, per_start_history: bool = False, progress: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Train every start (stacked along axis 0) on L~ with Adam or plain GD; returns finals, loss, grad norm.
 
     Adam (betas 0.9, 0.999, eps 1e-12) or gradient descent, step size decayed by a cosine from lr to
     lr * final_lr_frac. Starts are processed in chunks of `chunk` (default: all at once); chunking
-    does not change any start's trajectory.
+    does not change any start's trajectory. On CPU torch runs with `threads` intra-op threads
+    (default 1: the tensors are small, and extra threads on a shared machine cost more in
+    synchronisation than they gain); None keeps torch's setting. The history holds loss quantiles
+    over starts at `log_points` steps, and with per_start_history every start's loss there.
     """
     if steps < 0:
         raise InputError(f"steps must be >= 0, got {steps}")
@@ -207,6 +211,18 @@ def train_batched(inst: Instance, W_E0: np.ndarray, W_D0: np.ndarray, *, steps: 
     if optimizer not in OPTIMIZERS:
         raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     dev = check_device(device)
+    old_threads = torch.get_num_threads()
+    if threads and dev.type == "cpu":
+        torch.set_num_threads(int(threads))
+    try:
+        return _train(inst, W_E0, W_D0, steps, lr, optimizer, final_lr_frac, dev, dtype, chunk, log_points, progress,
+                      per_start_history)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train(inst, W_E0, W_D0, steps, lr, optimizer, final_lr_frac, dev, dtype, chunk, log_points, progress,
+           per_start_history):
     prob = Problem.of(inst, dev, dtype)
     N = W_E0.shape[0]
     chunk = N if not chunk else int(chunk)
@@ -252,12 +268,14 @@ def train_batched(inst: Instance, W_E0: np.ndarray, W_D0: np.ndarray, *, steps: 
                "loss_quantiles": {str(p): [float(np.quantile(np.concatenate(hist[s]), p)) for s in hist_steps]
                                   for p in q},
                "loss_mean": [float(np.mean(np.concatenate(hist[s]))) for s in hist_steps]}
+    if per_start_history:
+        history["loss_per_start"] = np.stack([np.concatenate(hist[s]) for s in hist_steps], axis=1)
     return W_E, W_D, L, G, history
 
 
 def multistart(inst: Instance, starts: int, *, init: str = "both", steps: int = 3000, lr: float = 1e-2,
                optimizer: str = "adam", seed: int = 0, device: str = "cpu", chunk: int | None = None,
-               progress: bool = False) -> MultiStartResult:
+               threads: int | None = 1, progress: bool = False) -> MultiStartResult:
     """Train `starts` independent models of inst from the given initialisation scheme(s), batched.
 
     init "both" splits the starts evenly between "random" and "tied" (random only if n_p != n_r).
@@ -288,7 +306,7 @@ def multistart(inst: Instance, starts: int, *, init: str = "both", steps: int = 
                           need_grad=False)[0].numpy()
     t0 = time.perf_counter()
     W_E, W_D, L, G, history = train_batched(inst, W_E0, W_D0, steps=steps, lr=lr, optimizer=optimizer,
-                                            device=device, chunk=chunk, progress=progress)
+                                            device=device, chunk=chunk, threads=threads, progress=progress)
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0

@@ -131,6 +131,7 @@ class LatentAnalysis:
     eigenvalues: list[float]
     positive_eigenvalue: float | None  # an eigenvalue whose eigenspace meets the open orthant
     a: list[float] | None  # the codes a_id of a stationary point inside the region (None if none)
+    signed_codes: bool = False  # plain TopK only: no positive eigenvector, the codes have mixed signs
 
 
 def _eigenspaces(K: np.ndarray, tol: float = 1e-9):
@@ -172,12 +173,14 @@ def partition_stationary_points(inst: Instance, pattern: Pattern, eps: float = 1
         m = inst.M[F]
         K = np.sqrt(m)[:, None] * G[np.ix_(F, F)] * np.sqrt(m)[None, :]
         spaces = _eigenspaces(K)
-        found = None
-        for lam, V in spaces:
-            v = V[:, 0] if sign_free else positive_vector_in_span(V)
+        found, signed = None, False
+        for lam, V in spaces:  # positive codes first (then the pattern also reads the same under sigma > 0)
+            v = positive_vector_in_span(V)
             if v is not None:
                 found = (lam, v)
                 break
+        if found is None and sign_free:
+            found, signed = (spaces[0][0], spaces[0][1][:, 0]), True
         a = None
         if found is not None:
             lam, v = found
@@ -187,13 +190,15 @@ def partition_stationary_points(inst: Instance, pattern: Pattern, eps: float = 1
                 a = a * max(scale, floor / float(a.min()))
             else:
                 a = a / float(np.max(np.abs(a))) * scale
+                if not signed:
+                    a = a * max(1.0, 2 * eps / float(a.min()))
             Z[i, F] = a
             den = float(np.sum(m * a * a))
             W_D[:, i] = inst.W_r[:, F] @ (m * a) / den if den > 0 else 0.0
         else:
             ok = False
         out.append(LatentAnalysis(i, F, [float(lam) for lam, _ in spaces], None if found is None else found[0],
-                                  None if a is None else a.tolist()))
+                                  None if a is None else a.tolist(), signed))
     if not ok:
         return out, None
     # Off entries: far below every selected code, so no off / order constraint is near binding.

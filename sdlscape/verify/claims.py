@@ -59,6 +59,7 @@ class Context:
     seed: int = 0
     instance: Instance | None = None
     counterexample_dir: Path | None = None
+    cache: dict = field(default_factory=dict, repr=False)  # results shared between checks of one run
 
     @property
     def full(self) -> bool:
@@ -69,7 +70,7 @@ class Context:
         if self.counterexample_dir is None:
             return None
         path = Path(self.counterexample_dir) / f"{claim}-{activation}.json"
-        save_instance(inst, path)
+        save_instance(inst.with_(name=f"{claim}-{activation}-counterexample (from {inst.name})"), path)
         return str(path)
 
 

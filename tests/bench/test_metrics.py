@@ -64,3 +64,11 @@ def test_fvu_and_dead_fraction():
 def test_dimension_mismatch_is_an_error():
     with pytest.raises(ValueError):
         mt.feature_recovery(np.ones((3, 4)), np.ones((5, 2)))
+
+
+def test_reader_directions_are_the_dual_basis():
+    W = _truth(d=8, n=5, seed=3)                  # full column rank: readers are the dual basis
+    R = mt.reader_directions(W)
+    np.testing.assert_allclose(W.T @ R, np.eye(5), atol=1e-10)
+    Q = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 6)))[0][:, :4]
+    np.testing.assert_allclose(mt.reader_directions(Q), Q, atol=1e-10)   # orthonormal: readers = features

@@ -54,14 +54,16 @@ def test_example_3_5_partial_optimum_from_paper_point():
 def test_example_3_5_joint_hessian_classification():
     """Inside the region L~ = ||I - w z^T||^2 (latent 2 dead). By hand, in (w_D^1, z_1, z_2) the Hessian
     has eigenvalues {0, 0, 5, 5}: one zero is the rescaling symmetry (projected out), the other the
-    rotation of the best rank-1 approximation of I_2 (a flat valley, not an invariance we project):
-    the classification is therefore 'undecided', with projected eigenvalues {0, 5, 5}."""
+    rotation of the best rank-1 approximation of I_2 (it changes w z^T, so it is not a fibre of the
+    reconstruction map): the classification is therefore 'undecided', projected eigenvalues {0, 5, 5}."""
     inst = example_3_5()
     P = _pat(inst, [[0, 1], []])
     res = run_acs(inst, P, np.array([[1.0, 1.0], [0.0, 0.0]]))
     hess = res.hessian
     assert hess["classification"] == "undecided"
-    assert hess["projected_out"] == {"kernel": 2, "dead": 2, "rescale": 1}
+    assert hess["invariances"] == {"kernel": 2, "dead": 2, "rescale": 1}
+    # the reconstruction map (w, z) -> w z^T has rank 3 everywhere near: ker J = those 5 directions
+    assert hess["constant_rank"] and hess["jacobian_rank"] == 3 and hess["projected_out"] == 5
     assert np.allclose(sorted(hess["eigenvalues"]), [0.0, 5.0, 5.0], atol=1e-6)
     # and no direction of the flat valley lowers L~ to second order: the full spectrum is >= 0
     assert min(hess["full_eigenvalues"]) >= -1e-6
@@ -235,3 +237,73 @@ def test_piece_result_contract():
     for s in d["starts"]:
         assert set(s) >= {"outcome", "loss", "W_E", "W_D"}
         assert np.asarray(s["W_E"]).shape == (2, 2) and np.asarray(s["W_D"]).shape == (2, 2)
+
+
+def test_a_feature_that_wants_to_start_activating():
+    """Latent 0 must fire for features 0 and 1 (at 53 degrees) but not for feature 2 = (0.6, -0.8): the
+    best direction for 0 and 1 (their bisector) has a positive code for feature 2, so the converged
+    iterates press the 'off' row of (latent 0, feature 2): a start move toward [[0, 1, 2], []]."""
+    inst = Instance(W_p=np.array([[1.0, 0.6, 0.6], [0.0, 0.8, -0.8]]), activation="relu", n_latents=2)
+    P = _pat(inst, [[0, 1], []])
+    res = solve_piece(inst, P, starts=2)
+    assert res.outcome == "leaves_region" and res.best_loss is not None
+    for s in res.starts:
+        assert s.outcome == "leaves_region" and s.tolerances["stopped_by"] == "converged"
+        p = s.pressing[0]
+        assert (p["kind"], p["latent"], p["feature"]) == ("start", 0, 2) and p["multiplier"] > 0
+        assert s.toward == _pat(inst, [[0, 1, 2], []])
+        assert s.certificate["relaxed_gap"] > s.certificate["gap_tolerance"]
+        # the code of feature 2 on latent 0 sits on its boundary z = 0
+        assert abs(s.W_E[0] @ inst.W_p[:, 2]) <= 1e-7
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), act=st.sampled_from(ACTS))
+def test_active_set_fast_path_agrees_with_cvxpy(seed, act):
+    """When the active-set solve answers, it is the CVXPY optimum of the same block (value and KKT)."""
+    from sdlscape.solvers.acs import encoder_active_set
+    from sdlscape.solvers.blocks import EncoderBlock
+    inst = random_unit(4, 3, act, n_latents=3, seed=seed)
+    rng = np.random.default_rng(seed)
+    P = read_pattern(inst, rng.standard_normal((3, 3)))
+    W_E = realize(inst, P).witness
+    block = EncoderBlock(inst, P)
+    for _ in range(3):
+        W_D = rng.standard_normal((inst.n_r, 3))
+        ref = block.solve(W_D)
+        assert ref.optimal
+        guess = tuple(np.flatnonzero(ref.duals > 1e-7 * max(1.0, ref.value)))
+        for S in (guess, ()):
+            e = encoder_active_set(inst, P.mask, block.region, W_D, W_E, S)
+            if e is None:
+                continue
+            assert abs(e.value - ref.value) <= 1e-7 * max(1.0, ref.value)
+            assert block.region.contains(e.W, tol=1e-9) and e.duals.min() >= 0
+
+
+def test_fast_path_and_pure_cvxpy_reach_the_same_answer():
+    c, s_ = np.cos(np.pi / 3), np.sin(np.pi / 3)
+    cases = [(example_3_5(), [[0, 1], []]),
+             (Instance(W_p=np.array([[1.0, c], [0.0, s_]]), activation="relu", n_latents=2), [[0, 1], []]),
+             (Instance(W_p=np.array([[1.0, 0.6, 0.6], [0.0, 0.8, -0.8]]), activation="relu", n_latents=2),
+              [[0, 1], []])]
+    for inst, pat in cases:
+        P = _pat(inst, pat)
+        W0 = realize(inst, P).witness
+        a = run_acs(inst, P, W0, fast_path=True)
+        b = run_acs(inst, P, W0, fast_path=False)
+        assert a.outcome == b.outcome
+        assert abs(a.loss - b.loss) <= 1e-7 * max(1.0, b.loss)
+        assert b.tolerances["qp_solves"] >= a.tolerances["qp_solves"]
+
+
+def test_hessian_projection_contains_the_explicit_invariances():
+    inst = random_unit(5, 3, Activation("topk", k=2), n_latents=4, seed=2)
+    P = read_pattern(inst, np.random.default_rng(1).standard_normal((4, 3)))
+    res = solve_piece(inst, P, starts=2)
+    opt = [s for s in res.starts if s.outcome == "partial_optimum"]
+    assert opt
+    for s in opt:
+        h = s.hessian
+        assert h["explicit_in_kernel"] <= 1e-8  # rescaling, dead rows and encoder kernel lie in ker J
+        assert h["invariance_residual"] <= 1e-6 * max(1.0, max(abs(x) for x in h["full_eigenvalues"]))

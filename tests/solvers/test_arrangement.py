@@ -136,3 +136,18 @@ def test_joint_patterns_agree_with_brute_force(act, n, n_p, nl):
     assert je.lp_calls < calls
     for p, W in zip(je.patterns, je.witnesses):   # each witness lies in its pattern's region
         assert region(inst, p, 1e-3).contains(W, tol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(2, 3), n=st.integers(1, 7), seed=st.integers(0, 10**6),
+       act=st.sampled_from([Activation("relu"), Activation("jumprelu", theta=0.5),
+                            Activation("jumprelu", theta=math.sqrt(0.5))]))
+def test_lattice_instances_agree_with_brute_force(k, n, seed, act):
+    """Columns from {-1, 0, 1}^k: repeated, antipodal, coplanar columns, and thresholds hit exactly."""
+    rng = np.random.default_rng(seed)
+    W = rng.integers(-1, 2, size=(k, n)).astype(float)
+    W[:, np.all(W == 0, axis=0)] = 1.0
+    inst = Instance(W_p=W / np.linalg.norm(W, axis=0), activation=act, n_latents=1)
+    ce = latent_cells(inst)
+    assert set(ce.cells) == set(brute_force_cells(inst)[0])
+    _check_witnesses(inst, ce, 1e-3)

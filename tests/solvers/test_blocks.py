@@ -47,9 +47,10 @@ def _masked_design(inst, mask, W_D):
 
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 10_000), act=st.sampled_from(ACTS), solver=st.sampled_from(["CLARABEL", "OSQP"]),
-       transcoder=st.booleans())
-def test_decoder_cvxpy_matches_closed_form(seed, act, solver, transcoder):
-    inst, pattern, W_E, rng = _piece(seed, act, transcoder=transcoder)
+       transcoder=st.booleans(), n_latents=st.sampled_from([4, 8]))
+def test_decoder_cvxpy_matches_closed_form(seed, act, solver, transcoder, n_latents=4):
+    """n_latents = 8 > n = 6 makes the codes rank-deficient: then only W_D Q and L~ are unique."""
+    inst, pattern, W_E, rng = _piece(seed, act, n_latents=n_latents, transcoder=transcoder)
     W_E = W_E * rng.uniform(0.5, 3.0)  # any point of the region (cones: scaling up stays inside)
     if not act.positively_homogeneous:
         W_E = realize(inst, pattern).witness
@@ -159,3 +160,18 @@ def test_bad_inputs_raise_input_error():
     other = random_unit(7, 4, "relu", n_latents=4, seed=0)
     with pytest.raises(InputError):
         DecoderBlock(other, pattern)
+
+
+def test_every_latent_dead():
+    """With every latent dead L~ does not depend on W_D: the decoder block is W_D = 0 (as the closed form)."""
+    from sdlscape.theory.instance import orthogonal
+    from sdlscape.theory.patterns import Pattern
+    inst = orthogonal(2, "relu")
+    P = Pattern.parse([[], []], 2, 2)
+    W_E = -np.eye(2)
+    sol = DecoderBlock(inst, P).solve(W_E)
+    assert sol.optimal and np.array_equal(sol.W, np.zeros((2, 2)))
+    assert np.array_equal(decoder_closed_form(inst, W_E, P.mask), np.zeros((2, 2)))
+    assert sol.value == pytest.approx(2.0)
+    enc = EncoderBlock(inst, P).solve(np.ones((2, 2)))
+    assert enc.optimal and enc.value == pytest.approx(2.0)

@@ -40,7 +40,13 @@ def test_example_3_5_map(ex35):
     assert paper["polysemantic"] and paper["dead_latents"] == [0]
     assert paper["certified"] and abs(paper["lower_bound"] - 1.0) < 1e-12   # rank-1 bound: 2 - lambda_max(I) = 1
     assert abs(s["global_value"]) < 1e-8 and s["global_certified"]
-    assert sum(s["counts"].values()) == 5 and s["counts"]["global"] == 1 and s["counts"]["spurious"] >= 1
+    for key in ("[[],[0]]", "[[],[1]]"):   # one feature dropped: loss M_d = 1, certified by the bound
+        assert pieces[key]["class"] == "spurious" and abs(pieces[key]["loss"] - 1.0) < 1e-6 and pieces[key]["certified"]
+    dead = pieces["[[],[]]"]   # both latents dead: L~ = 2 wherever W_E is
+    assert dead["lower_bound"] == 2.0
+    assert dead["class"] in ("spurious", "inconclusive") and (dead["loss"] is None or abs(dead["loss"] - 2) < 1e-9)
+    assert sum(s["counts"].values()) == 5 and s["counts"]["global"] == 1 and s["counts"]["leaves_region"] == 0
+    assert s["counts"]["spurious"] + s["counts"]["inconclusive"] == 4 and s["counts"]["spurious"] >= 3
     assert sum(s["counts_weighted"].values()) == 9
     for p in d["pieces"]:
         assert p["class"] in ("global", "spurious", "leaves_region", "inconclusive")
@@ -153,7 +159,6 @@ def test_workers_pool_matches_serial(ex35):
             assert abs(a["loss"] - b["loss"]) < 1e-9
 
 
-@pytest.mark.slow
 def test_relu_instance_with_spurious_minima():
     inst = random_unit(3, 2, "relu", n_latents=2, seed=0)
     res = map_landscape(inst, starts=3, seed=0)
@@ -173,7 +178,24 @@ def test_dask_scheduler_matches_serial(ex35):
     assert [(p["key"], p["class"], p["loss"]) for p in via_dask.pieces] == [(p["key"], p["class"], p["loss"]) for p in res.pieces]
 
 
-def test_unreachable_scheduler_is_input_error():
+def test_unreachable_scheduler_is_input_error(monkeypatch):
     pytest.importorskip("dask.distributed", reason="the optional extra sdlscape[dask] is not installed")
+    monkeypatch.setattr("sdlscape.solvers.landscape.DASK_CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         map_landscape(example_3_5(), starts=1, scheduler="tcp://127.0.0.1:1")
+
+
+def test_jumprelu_landscape_orthogonal():
+    """Two orthogonal features, one JumpReLU latent: the pieces are the cells {}, {0}, {1}, {0,1}. One decoder
+    column reconstructs one direction, so the nonempty cells have minimum 1 (the rank-1 bound), {} has 2."""
+    from sdlscape.theory.instance import orthogonal
+
+    inst = orthogonal(2, Activation("jumprelu", theta=0.5), n_latents=1)
+    res = map_landscape(inst, starts=2, seed=0)
+    pieces = _by_key(res)
+    assert set(pieces) == {"[[]]", "[[0]]", "[[1]]", "[[0,1]]"}
+    for key in ("[[0]]", "[[1]]", "[[0,1]]"):
+        assert pieces[key]["lower_bound"] == pytest.approx(1.0)
+    assert pieces["[[]]"]["lower_bound"] == pytest.approx(2.0)
+    assert res.summary["global_value"] == pytest.approx(1.0, abs=1e-6) and res.summary["global_certified"]
+    assert pieces["[[0]]"]["class"] == "global"

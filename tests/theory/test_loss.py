@@ -46,7 +46,7 @@ def test_gradients_match_finite_differences(act):
 
 @pytest.mark.parametrize("act", ACTS, ids=str)
 def test_gradients_match_torch_autograd(act):
-    torch = pytest.importorskip("torch")
+    import torch
     inst = I.random_unit(6, 3, activation=act, n_latents=5, seed=4, M=np.linspace(1, 3, 6))
     W_D, W_E = _point(inst, 5)
     mask = feature_selection(inst, W_E)

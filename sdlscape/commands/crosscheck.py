@@ -1,0 +1,60 @@
+"""`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
+from __future__ import annotations
+
+from sdlscape.commands._common import (add_instance_argument, add_json_argument, load_instance_arg, positive_float,
+                                       positive_int, write_result)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("crosscheck", help="match many gradient-descent runs of L~ to the exact landscape",
+                       description="Train N independent models of L~ (eq. 11) in one batched tensor program, "
+                                   "match every end point to its activation-pattern piece of the landscape "
+                                   "(computed unless --landscape is given), compare its loss with the piece's "
+                                   "ACS value, and test resampling of dead latents at spurious minima.")
+    add_instance_argument(p)
+    p.add_argument("--starts", type=int, required=True, help="number of independent gradient runs (>= 1)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--steps", type=positive_int, default=3000, help="gradient steps per run (default 3000)")
+    p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam step size, cosine-decayed (default 1e-2)")
+    p.add_argument("--init", choices=("random", "tied", "both"), default="both",
+                   help="initialisation: Gaussian, tied (W_E = W_D^T), or half of each (default both)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the starting points (default 0)")
+    p.add_argument("--landscape", metavar="FILE", help="a landscape result (JSON from `sdlscape landscape`)")
+    p.add_argument("--landscape-starts", type=positive_int, default=4,
+                   help="ACS starts per piece when the landscape is computed here (default 4)")
+    p.add_argument("--no-resampling", action="store_true",
+                   help="skip the resampling experiment at spurious minima with dead latents")
+    p.add_argument("--bench-resampling", action="store_true",
+                   help="also train small bench SAEs with and without resampling (Fig. 7 analogue)")
+    p.add_argument("--progress", action="store_true", help="show progress bars on stderr")
+    add_json_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import time
+
+    from sdlscape.errors import InputError
+    from sdlscape.storage import provenance, read_json
+    from sdlscape.verify.crosscheck import run_crosscheck, summary_lines
+
+    if args.starts < 1:
+        raise InputError(f"--starts must be >= 1, got {args.starts}")
+    from sdlscape.solvers.multistart import check_device
+
+    check_device(args.device)
+    inst = load_instance_arg(args.instance, args.normalize)
+    land = None
+    if args.landscape:
+        try:
+            land = read_json(args.landscape)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read landscape file {args.landscape!r}: {exc}") from None
+    t0 = time.perf_counter()
+    res = run_crosscheck(inst, args.starts, steps=args.steps, device=args.device, seed=args.seed, landscape=land,
+                         init=args.init, progress=args.progress, lr=args.lr, resampling=not args.no_resampling,
+                         bench=args.bench_resampling, landscape_starts=args.landscape_starts)
+    res["provenance"] = provenance(args.device, time.perf_counter() - t0)
+    print("\n".join(summary_lines(res)))
+    write_result(args, res)
+    return 0

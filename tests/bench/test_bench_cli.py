@@ -1,0 +1,53 @@
+"""Tests of `sdlscape bench`: bad input exits 2 with one line; a tiny custom run writes its JSON."""
+import json
+
+import numpy as np
+import pytest
+
+from sdlscape.cli import main
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--p-active", "0"], "p-active"),
+    (["--p-active", "1.5"], "p-active"),
+    (["--max-interference", "1.0"], "max-interference"),
+    (["--max-interference", "0"], "max-interference"),
+    (["--k", "5000", "--n-latents", "100"], "k="),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, needle):
+    out = tmp_path / "r.json"
+    rc = main(["bench", "custom", "--no-progress", "--json", str(out)] + argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and needle in err
+    assert not out.exists()
+
+
+def test_anchors_with_wrong_dimension_exit_2(tmp_path, capsys):
+    bad = tmp_path / "anchors.npy"
+    np.save(bad, np.ones((3, 7)))                # small-scale SAE has d_in = 38
+    rc = main(["bench", "custom", "--no-progress", "--anchors", str(bad), "--json", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "anchors" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unknown_table_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "table99"])
+    assert exc.value.code == 2
+
+
+def test_tiny_custom_run_writes_json_and_export(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    exp = tmp_path / "sae"
+    rc = main(["bench", "custom", "--method", "topk", "--steps", "20", "--n-latents", "64", "--k", "8",
+               "--no-progress", "--threads", "1", "--json", str(out), "--export", str(exp)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    row = res["rows"][0]
+    assert res["table"] == "custom" and row["method"] == "topk"
+    assert 0.0 <= row["M_GT"] <= 1.0 and 0.0 <= row["M_IP"] <= 1.0
+    assert {"git_commit", "device", "versions", "seconds", "command"} <= set(res["provenance"])
+    assert (exp / "sae_weights.safetensors").exists() and (exp / "cfg.json").exists()
+    assert "TopK SAE" in capsys.readouterr().out
