@@ -53,7 +53,7 @@ class RealScale:
     """Sizes of one run: the representation network, the SAEs, the anchors."""
 
     name: str
-    latents_per_dim: int        # n_q = latents_per_dim * n_p (paper: 16384 / 768 = 21.3)
+    latents_per_dim: int        # n_q = min(latents_per_dim * n_p, max_latents) (paper: 16384 / 768 = 21.3)
     k: int                      # active latents per input (TopK family)
     steps: int
     batch_size: int
@@ -66,11 +66,12 @@ class RealScale:
     mlp_steps: int = 300
     shifts: bool = True         # digits: add the 8 one-pixel shifts of every image
     per_topic: int = 120        # minilm: sentences per topic (10 topics)
+    max_latents: int = 1024     # cap on n_q (minilm has n_p = 384 and only 10 x per_topic inputs)
     cpu_threads: int | None = 1  # torch CPU threads while training (small sizes: 1 is fastest and
                                  # order-stable on a shared machine); None = torch's default
 
     def n_latents(self, d: int) -> int:
-        return self.latents_per_dim * d
+        return min(self.latents_per_dim * d, self.max_latents)
 
 
 SCALES = {
@@ -79,7 +80,7 @@ SCALES = {
     "small": RealScale("small", latents_per_dim=8, k=4, steps=1000, batch_size=512, lr=2e-3, n_anchor_classes=3,
                        shifts=False),
     "paper": RealScale("paper", latents_per_dim=16, k=8, steps=6000, batch_size=1024, lr=1e-3, n_anchor_classes=3,
-                       mlp_hidden=128, mlp_steps=600, per_topic=400, cpu_threads=None),
+                       mlp_hidden=128, mlp_steps=600, per_topic=400, max_latents=16384, cpu_threads=None),
 }
 
 
@@ -277,8 +278,12 @@ def load_source(source: str, scale: RealScale, seed: int = 0, device: str = "cpu
 def preprocess(x: np.ndarray) -> np.ndarray:
     """Center, then scale by one number so that the mean norm is 1 (float32)."""
     x = np.asarray(x, dtype=np.float64)
+    size = max(1.0, float(np.abs(x).max(initial=0.0)))
     x = x - x.mean(axis=0)
-    return (x / max(float(np.linalg.norm(x, axis=1).mean()), 1e-12)).astype(np.float32)
+    spread = float(np.linalg.norm(x, axis=1).mean())
+    if not spread > 1e-9 * size:
+        raise InputError("the representations are (nearly) all equal; there is nothing to learn")
+    return (x / spread).astype(np.float32)
 
 
 def class_mean_anchors(x: np.ndarray, labels: np.ndarray, classes) -> np.ndarray:
@@ -463,7 +468,7 @@ def _run(source: str, sc: RealScale, device: str, seed: int, progress: bool, met
             "max_cos_between_class_means": float(off.max()),
             "held_out_M_IP_of_anchors_alone": feature_recovery(means[anchored], means[held_out].T, sc.tau)["M_IP"],
             "scale_down": f"paper: n_q/n_p = 16384/768 = 21.3, 30 of 1000 classes anchored, 970 held out; here "
-                          f"n_q/n_p = {sc.latents_per_dim}, {len(anchored)} of {n_classes} classes anchored, "
+                          f"n_q/n_p = {n_latents / d:.1f}, {len(anchored)} of {n_classes} classes anchored, "
                           f"{len(held_out)} held out, lambda_anchor = {sc.anchor_coef} as in the paper",
             "scale_fields": asdict(sc), "paper": PAPER_SETUP, "representations": reps.info,
             "seed": seed, "representation_seconds": t_rep, "seconds": seconds,
@@ -476,3 +481,25 @@ def _run(source: str, sc: RealScale, device: str, seed: int, progress: bool, met
         },
         "provenance": provenance(device, seconds, seed=seed, source=source, representation_seconds=t_rep),
     }
+
+
+def format_table(result: dict) -> str:
+    """The table as text: ours beside the paper's Table 2 (a different dataset), plus the anchor columns."""
+    s = result["setup"]
+    head = (f"{'method':<11}{'FA':<4}{'M_GT':>7}{'M_IP':>7}{'M_IP*':>7} | {'paper M_GT':>10}{'paper M_IP':>11} |"
+            f"{'anchor cos':>11}{'purity':>7}{'prec':>6}{'recall':>7}{'FVU':>7}{'sec':>6}")
+    lines = [f"{result['table']} (scale {result['scale']}): n_p = {s['n_p']}, n_q = {s['n_q']}, k = {s['k']}, "
+             f"{len(s['anchored_classes'])} of {s['n_classes']} classes anchored, lambda_anchor = {s['anchor_coef']}, "
+             f"tau = {s['tau']}; {s['n_inputs']} inputs", head, "-" * len(head)]
+
+    def f(v, pct=False):
+        return "-" if v is None else (f"{100 * v:.1f}%" if pct else f"{v:.3f}")
+
+    for r in result["rows"]:
+        lines.append(f"{r['method']:<11}{'yes' if r['anchoring'] else 'no':<4}{f(r['M_GT'], True):>7}{f(r['M_IP']):>7}"
+                     f"{f(r.get('M_IP_other_latents')):>7} | {f(r['paper_M_GT'], True):>10}{f(r['paper_M_IP']):>11} |"
+                     f"{f(r.get('anchor_cos')):>11}{f(r.get('anchor_purity')):>7}{f(r.get('anchor_precision')):>6}"
+                     f"{f(r.get('anchor_recall')):>7}{f(r.get('fvu')):>7}{r.get('seconds', 0):>6.0f}")
+    lines.append(f"M_GT / M_IP: held-out class means vs encoder rows; M_IP*: without latents 0..a-1; the anchor "
+                 f"directions alone give M_IP {s['held_out_M_IP_of_anchors_alone']:.3f}. paper: {PAPER_DATASET}.")
+    return "\n".join(lines)

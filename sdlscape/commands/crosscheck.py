@@ -14,7 +14,7 @@ def register(sub) -> None:
     add_instance_argument(p)
     p.add_argument("--starts", type=int, required=True, help="number of independent gradient runs (>= 1)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--steps", type=positive_int, default=3000, help="gradient steps per run (default 3000)")
+    p.add_argument("--steps", type=positive_int, default=10000, help="gradient steps per run (default 10000)")
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam step size, cosine-decayed (default 1e-2)")
     p.add_argument("--init", choices=("random", "tied", "both"), default="both",
                    help="initialisation: Gaussian, tied (W_E = W_D^T), or half of each (default both)")

@@ -31,7 +31,7 @@ SOLVERS = ("CLARABEL", "OSQP")
 # Tight tolerances (tighter ones make Clarabel report almost-solved): certificates compare values to ~1e-8.
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
     "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500},
-    "OSQP": {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iter": 200000, "polishing": True},
+    "OSQP": {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iter": 200000, "polishing": True, "polish_refine_iter": 50},
 }
 
 

@@ -241,7 +241,7 @@ class SDLModel(torch.nn.Module):
         """Reconstruction from codes; sparse codes decode from their columns only (embedding_bag)."""
         if c.dense is not None:
             return c.dense @ self.W_D.t()
-        w = c.vals if weights is None else weights
+        w = (c.vals if weights is None else weights).to(self.W_D.dtype)   # bf16 autocast: decode in fp32
         return F.embedding_bag(c.cols, self.W_D.t(), offsets=c.offsets, per_sample_weights=w, mode="sum")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -316,7 +316,7 @@ def sdl_loss(model: SDLModel, x_in: torch.Tensor, x_out: torch.Tensor, dead: tor
         av, ac = z.topk(ka, dim=1)
         av = F.relu(av)
         resid = (x_out - recon.to(x_out.dtype)).detach()
-        aux = _sq_err(resid, F.embedding_bag(ac, model.W_D.t(), per_sample_weights=av, mode="sum"))
+        aux = _sq_err(resid, F.embedding_bag(ac, model.W_D.t(), per_sample_weights=av.to(model.W_D.dtype), mode="sum"))
         loss = loss + cfg.auxk_coef * aux
         parts["auxk"] = float(aux.detach())
     if anchors is not None and cfg.anchor_coef > 0:
@@ -399,6 +399,32 @@ def _precision(device: str, precision: str):
             yield mode
     finally:
         torch.set_float32_matmul_precision(old)
+
+
+def class_mean_anchors(x_in: torch.Tensor, labels, x_out: torch.Tensor | None = None,
+                       classes=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Anchors from labelled data (eq. 23-24): normalised class-mean representations.
+
+    Returns (A_in: n_classes x d_in unit rows, A_out: d_out x n_classes unit columns); A_out uses
+    x_out's class means (x_in's for an SAE).  ``classes`` picks and orders the classes used.
+    """
+    x_in = torch.as_tensor(x_in, dtype=torch.float32)
+    x_out = x_in if x_out is None else torch.as_tensor(x_out, dtype=torch.float32)
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1 or labels.shape[0] != x_in.shape[0] or x_out.shape[0] != x_in.shape[0]:
+        raise InputError("labels must be a vector with one label per row of x_in (and x_out)")
+    classes = torch.unique(labels) if classes is None else torch.as_tensor(classes)
+    rows_in, cols_out = [], []
+    for c in classes.tolist():
+        sel = labels == c
+        if not bool(sel.any()):
+            raise InputError(f"class {c} has no samples")
+        mi, mo = x_in[sel].mean(0), x_out[sel].mean(0)
+        if float(mi.norm()) == 0 or float(mo.norm()) == 0:
+            raise InputError(f"class {c} has a zero mean representation; cannot normalise it")
+        rows_in.append(mi / mi.norm())
+        cols_out.append(mo / mo.norm())
+    return torch.stack(rows_in), torch.stack(cols_out, dim=1)
 
 
 def check_anchors(anchors, d_in: int, d_out: int, n_latents: int):

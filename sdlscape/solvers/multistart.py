@@ -27,7 +27,7 @@ from sdlscape.errors import InputError
 from sdlscape.theory.instance import Instance
 
 INITS = ("random", "tied")
-OPTIMIZERS = ("adam", "gd")
+OPTIMIZERS = ("adam", "gd", "gd_lip")
 
 
 def check_device(device: str) -> torch.device:
@@ -118,6 +118,13 @@ def loss_and_grad(prob: Problem, D: torch.Tensor, E: torch.Tensor, need_grad: bo
     return loss, gD, gE, A
 
 
+def lipschitz_bound(prob: Problem, D: torch.Tensor, E: torch.Tensor, wp2: float) -> torch.Tensor:
+    """Per start, 2 max_d M_d (||W_E W_p||_F^2 + ||W_D||_F^2 ||W_p||_2^2): bounds the curvature of the
+    piece's quadratic in each block (Hessians 2 Q diag(M) Q^T and A-masked W_D^T W_D x W_p W_p^T)."""
+    Z = (E.unsqueeze(2) * prob.W_p.unsqueeze(0).unsqueeze(-1)).sum(1)
+    return 2.0 * prob.M.max() * (Z.pow(2).sum((0, 1)) + D.pow(2).sum((0, 1)) * wp2) + 1e-12
+
+
 def grad_norm(gD: torch.Tensor, gE: torch.Tensor) -> torch.Tensor:
     """Per-start Frobenius norm of the full gradient (both blocks), start axis last."""
     return torch.sqrt(gD.pow(2).sum((0, 1)) + gE.pow(2).sum((0, 1)))
@@ -197,8 +204,9 @@ def train_batched(inst: Instance, W_E0: np.ndarray, W_D0: np.ndarray, *, steps: 
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     """Train every start (stacked along axis 0) on L~ with Adam or plain GD; returns finals, loss, grad norm.
 
-    Adam (betas 0.9, 0.999, eps 1e-12) or gradient descent, step size decayed by a cosine from lr to
-    lr * final_lr_frac. Starts are processed in chunks of `chunk` (default: all at once); chunking
+    "adam" (betas 0.9, 0.999, eps 1e-12), "gd" (W <- W - lr * grad) or "gd_lip" (gradient descent
+    with each start's step lr / lipschitz_bound, recomputed every step: scale-free and stable for
+    lr < 1); the step size decays by a cosine from lr to lr * final_lr_frac. Starts are processed in chunks of `chunk` (default: all at once); chunking
     does not change any start's trajectory. On CPU torch runs with `threads` intra-op threads
     (default 1: the tensors are small, and extra threads on a shared machine cost more in
     synchronisation than they gain); None keeps torch's setting. The history holds loss quantiles
@@ -235,6 +243,7 @@ def _train(inst, W_E0, W_D0, steps, lr, optimizer, final_lr_frac, dev, dtype, ch
 
         bar = tqdm(total=steps * math.ceil(N / chunk), desc=f"train {N} starts", leave=False, mininterval=1.0)
     b1, b2, aeps = 0.9, 0.999, 1e-12
+    wp2 = float(np.linalg.norm(inst.W_p, 2) ** 2)
     for lo in range(0, N, chunk):
         E = to_last(W_E0[lo:lo + chunk], dev, dtype)
         D = to_last(W_D0[lo:lo + chunk], dev, dtype)
@@ -247,6 +256,10 @@ def _train(inst, W_E0, W_D0, steps, lr, optimizer, final_lr_frac, dev, dtype, ch
             if optimizer == "gd":
                 E.sub_(gE, alpha=a)
                 D.sub_(gD, alpha=a)
+            elif optimizer == "gd_lip":
+                step = a / lipschitz_bound(prob, D, E, wp2)
+                E.sub_(gE * step)
+                D.sub_(gD * step)
             else:
                 c1, c2 = 1 - b1 ** (t + 1), 1 - b2 ** (t + 1)
                 for P, g, m, v in ((E, gE, mE, vE), (D, gD, mD, vD)):

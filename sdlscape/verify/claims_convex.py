@@ -48,8 +48,9 @@ def _stable_step(inst: Instance, W_E: np.ndarray, mask: np.ndarray) -> float | N
         s = np.sort(Z, axis=0)
         margins.append(np.abs(np.diff(s, axis=0)).min() if Z.shape[0] > 1 else np.inf)
     m = float(min(margins))
-    h = m / (4.0 * np.sqrt(inst.n_p) * 2)
-    return h if h > 1e-7 else None
+    h = min(m / (8.0 * np.sqrt(inst.n_p)) / max(1.0, float(np.abs(inst.W_p).max())), 1e-2)
+    # below 1e-3 the second differences are dominated by round-off (~ 1e-16 |L| / h^2): skip the point
+    return h if h >= 1e-3 else None
 
 
 def check_points(inst: Instance, rng: np.random.Generator, n_points: int, same_region: bool = True) -> dict:

@@ -158,7 +158,7 @@ def _instances(ctx: Context, act: Activation) -> list[Instance]:
 def check_thm3_1(name: str, ctx: Context, bound_factor: float = 1.0) -> ClaimResult:
     """eq. 12 over sparsity levels p = (1 - S) <= 1/n, bounded magnitudes, several points per instance."""
     rng = np.random.default_rng(ctx.seed)
-    mc = 20000 if ctx.full else 3000
+    mc = 10000 if ctx.full else 3000
     n_random = 3 if ctx.full else 1
     tried, records, violation = 0, [], None
     counts = {"violated": 0, "satisfied": 0, "undecided": 0}
@@ -224,7 +224,7 @@ def check_thm3_1_corrected(name: str, ctx: Context, c_factor: float = 1.0) -> Cl
     """Corrected Thm 3.1: with L1 = the exact one-active-feature term (L1 = L~ iff sigma is positively
     homogeneous, checked), 0 <= L_SDL - L1 <= P(|supp| >= 2) C <= n(n-1)/2 C (1-S)^2."""
     rng = np.random.default_rng(ctx.seed)
-    mc = 20000 if ctx.full else 3000
+    mc = 5000 if ctx.full else 3000
     tried, bad, recs, homog_gap = 0, [], 0, 0.0
     for act in user_activations(ctx, name):
         for inst in _instances(ctx, act):

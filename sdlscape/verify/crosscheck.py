@@ -3,7 +3,7 @@
 Many independent gradient runs of L~ (eq. 11; sdlscape.solvers.multistart, batched) are matched
 one by one to the landscape of the instance (sdlscape.solvers.landscape.map_landscape): the final
 point's activation pattern (Def. 3.1) names its piece (canonical pattern); a final point well
-inside its region (every strict inequality of eq. 13 satisfied by more than `margin`) with a small
+inside its region (every strict inequality of eq. 13 holds with slack >= `margin`) with a small
 piece gradient is a critical point of that piece, and its L~ is compared with the piece's ACS
 value. Outcomes of a start:
 
@@ -60,7 +60,11 @@ def read_masks(inst: Instance, W_E: np.ndarray) -> np.ndarray:
 
 def boundary_distance(inst: Instance, W_E: np.ndarray, masks: np.ndarray, eps: float = DEFAULT_EPS
                       ) -> tuple[np.ndarray, list[str], list[Pattern]]:
-    """Per start: Euclidean distance of W_E to the nearest strict boundary of its own region (eq. 13).
+    """Per start: the least slack of the strict inequalities of its own region (eq. 13), margin undone.
+
+    The slack is in the units of the region's margin eps: z_id - threshold for "on" rows, z_id - z_jd
+    for "order" rows (features are unit vectors), so a point ACS left on the eps-tightened boundary
+    has slack eps.
 
     Also returns each start's canonical pattern key and the distinct labelled patterns (by index).
     Non-strict inequalities (a feature that does *not* activate a latent) may hold with equality
@@ -86,8 +90,7 @@ def boundary_distance(inst: Instance, W_E: np.ndarray, masks: np.ndarray, eps: f
         if not strict.any():
             continue
         G, h = reg.G[strict], reg.h[strict] + eps          # undo the margin: raw strict inequality
-        raw = h[None, :] - W[idx] @ G.T
-        dist[idx] = np.min(raw / np.linalg.norm(G, axis=1)[None, :], axis=1)
+        dist[idx] = np.min(h[None, :] - W[idx] @ G.T, axis=1)
     return dist, keys, [patterns[u] for u in inverse]
 
 
@@ -95,10 +98,14 @@ def landscape_index(landscape: dict) -> dict[str, dict]:
     """Pieces of a landscape result (the "landscape" contract) keyed by canonical pattern text."""
     if not isinstance(landscape, dict) or "pieces" not in landscape or "summary" not in landscape:
         raise InputError("landscape must be a landscape result with 'summary' and 'pieces'")
+    n = landscape["summary"].get("n")
     out = {}
     for p in landscape["pieces"]:
-        key = p.get("key") or str(Pattern(tuple(frozenset(s) for s in p["pattern"]), len(
-            {d for s in p["pattern"] for d in s})).canonical())
+        key = p.get("key")
+        if key is None:
+            if n is None:
+                raise InputError("landscape pieces carry no 'key' and the summary no 'n'")
+            key = str(Pattern(tuple(frozenset(s) for s in p["pattern"]), int(n)).canonical())
         out[key] = p
     return out
 
@@ -148,6 +155,22 @@ def classify_points(inst: Instance, landscape: dict, W_E: np.ndarray, loss: np.n
             status[s] = "disagree"
     return {"outcome": outcome, "status": status, "key": keys, "pattern": pats, "dist": dist,
             "piece_loss": piece_loss, "index": index}
+
+
+def landscape_point_slacks(inst: Instance, index: dict[str, dict], eps: float) -> dict[str, dict]:
+    """For each valued piece: the least strict slack of the landscape's own best point (its W_E).
+
+    A value close to eps means ACS's point presses on the margin-tightened boundary: the piece's
+    minimum sits at the edge of its region, where gradient descent rarely stops.
+    """
+    out = {}
+    for key, p in index.items():
+        if p.get("class") not in VALUED or p.get("W_E") is None:
+            continue
+        W_E = np.asarray(p["W_E"], dtype=float)[None]
+        d, _, _ = boundary_distance(inst, W_E, read_masks(inst, W_E), eps)
+        out[key] = {"class": p["class"], "loss": p.get("loss"), "slack": float(d[0])}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,10 +237,15 @@ def resample_dead(inst: Instance, W_E: np.ndarray, W_D: np.ndarray, dead: tuple[
     return W_E, W_D, feats
 
 
-def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, lr: float, device: str,
-                          tolerances: dict, scales: tuple[float, ...] = (0.2, 1.0)) -> dict[str, Any]:
+def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, device: str, tolerances: dict,
+                          lr: float = 0.5, optimizer: str = "gd_lip",
+                          scales: tuple[float, ...] = (0.2, 1.0)) -> dict[str, Any]:
     """From every spurious partial minimum with a dead latent: train as is, and after resampling.
 
+    Plain gradient descent by default, each start's step lr / (a bound on the local curvature),
+    cosine-decayed ("gd_lip" of solvers.multistart): Adam's normalised first steps move a point by
+    ~lr whatever the size of its gradient, so they would push a partial minimum across a region
+    boundary and hide whether *gradient* descent stays.
     loss_start is L~ where training starts (after resampling, for those variants); loss_drop is
     measured from the partial minimum's L~ (loss_at_minimum) to the end of training.
     """
@@ -246,8 +274,8 @@ def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, lr: fl
     D0 = np.stack([s[1] for s in starts])
     L0, gD0, gE0, _ = batched_loss_grad(inst, D0, E0)
     g0 = np.sqrt((gD0 ** 2).sum((1, 2)) + (gE0 ** 2).sum((1, 2)))
-    E, D, L, G, hist = train_batched(inst, E0, D0, steps=steps, lr=lr, device=device, log_points=21,
-                                     per_start_history=True)
+    E, D, L, G, hist = train_batched(inst, E0, D0, steps=steps, lr=lr, optimizer=optimizer, device=device,
+                                     log_points=21, per_start_history=True)
     cls = classify_points(inst, landscape, E, L, G, **tolerances)
     curves = [{"step": hist["step"], "loss": hist["loss_per_start"][j].tolist()} for j in range(len(meta))]
     out = []
@@ -269,13 +297,19 @@ def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, lr: fl
         summary[f"scale_{s:g}"] = {"reached_global": sum(e["end_outcome"] == "global" for e in ex),
                                    "lowered_loss": sum(e["loss_drop"] > 1e-6 for e in ex),
                                    "mean_loss_drop": float(np.mean([e["loss_drop"] for e in ex]))}
-    return {"experiments": out, "summary": summary, "steps": steps, "lr": lr, "scales": list(scales)}
+    return {"experiments": out, "summary": summary, "steps": steps, "lr": lr, "optimizer": optimizer,
+            "lr_schedule": "cosine to lr * 1e-3", "scales": list(scales)}
 
 
-def bench_resampling(*, n: int = 64, d: int = 48, n_latents: int = 128, max_interference: float = 0.2,
-                     p_active: float = 0.05, n_samples: int = 16384, steps: int = 3000, resample_every: int = 1000,
-                     activation: str = "relu", seed: int = 0, device: str = "cpu") -> dict[str, Any]:
-    """Fig. 7 analogue at small scale: bench SAE loss curves with and without resampling dead latents."""
+def bench_resampling(*, n: int = 64, d: int = 48, n_latents: int = 256, max_interference: float = 0.2,
+                     p_active: float = 0.05, n_samples: int = 16384, steps: int = 3000, resample_every: int = 250,
+                     activation: str = "relu", l1_coef: float = 0.3, seed: int = 0, device: str = "cpu"
+                     ) -> dict[str, Any]:
+    """Fig. 7 analogue at small scale: bench SAE loss curves with and without resampling dead latents.
+
+    A ReLU SAE with a strong L1 penalty (so that latents die), 4x more latents than features;
+    train_sdl resamples latents that did not fire during the last `resample_every` steps.
+    """
     import torch
 
     from sdlscape.bench.lrb import make_dictionary, sample_coefficients
@@ -288,25 +322,25 @@ def bench_resampling(*, n: int = 64, d: int = 48, n_latents: int = 128, max_inte
     if device == "cpu":
         torch.set_num_threads(1)      # small matrices: one thread is faster on a shared machine
     try:
-        _bench_runs(runs, x, activation, n_latents, steps, seed, device, resample_every)
+        _bench_runs(runs, x, activation, n_latents, steps, seed, device, resample_every, l1_coef)
     finally:
         torch.set_num_threads(old_threads)
     w, wo = runs["with_resampling"], runs["without_resampling"]
     return {"setting": {"n": n, "d": d, "n_latents": n_latents, "max_interference": max_interference,
                         "p_active": p_active, "n_samples": n_samples, "steps": steps, "activation": activation,
-                        "seed": seed, "trainer": "sdlscape.solvers.gradient.train_sdl (Adam lr 1e-3, batch 1024)"},
+                        "l1_coef": l1_coef, "resample_every": resample_every, "seed": seed, "trainer": "sdlscape.solvers.gradient.train_sdl (Adam lr 1e-3, batch 1024)"},
             "runs": runs, "final_mse_drop": wo["final_mse_full_data"] - w["final_mse_full_data"],
             "paper": "Sec. 5.3 / Fig. 7: resampling dead latents after 5000 steps lowers the final loss (curve only)"}
 
 
-def _bench_runs(runs, x, activation, n_latents, steps, seed, device, resample_every) -> None:
+def _bench_runs(runs, x, activation, n_latents, steps, seed, device, resample_every, l1_coef) -> None:
     import torch
 
     from sdlscape.solvers.gradient import TrainConfig, train_sdl
 
     for label, every in (("without_resampling", None), ("with_resampling", resample_every)):
         cfg = TrainConfig(activation=activation, n_latents=n_latents, steps=steps, batch_size=1024, lr=1e-3,
-                          seed=seed, device=device, resample_every=every, log_every=50)
+                          seed=seed, device=device, resample_every=every, log_every=50, l1_coef=l1_coef)
         t0 = time.perf_counter()
         res = train_sdl(x, None, cfg)
         with torch.no_grad():
@@ -325,7 +359,7 @@ def _fractions(counts: dict[str, int], total: int) -> dict[str, float]:
     return {o: (counts.get(o, 0) / total if total else 0.0) for o in OUTCOMES}
 
 
-def run_crosscheck(inst: Instance, starts: int, steps: int = 3000, device: str = "cpu", seed: int = 0,
+def run_crosscheck(inst: Instance, starts: int, steps: int = 10000, device: str = "cpu", seed: int = 0,
                    landscape: dict | None = None, init: str = "both", progress: bool = False, *,
                    lr: float = 1e-2, optimizer: str = "adam", eps: float | None = None, margin: float | None = None,
                    grad_tol: float = 1e-5, loss_tol: float = 1e-6, max_acs_rechecks: int = 12,
@@ -336,7 +370,8 @@ def run_crosscheck(inst: Instance, starts: int, steps: int = 3000, device: str =
     landscape: a landscape result dict (map_landscape(...).to_dict()); computed when None.
     Tolerances (relative to max(1, sum_d M_d)): a start converged when its piece gradient norm is
     <= grad_tol; its L~ agrees with the piece's ACS value within loss_tol; it lies on a region
-    boundary when a strict inequality of its region is within `margin` (default: the landscape's eps).
+    boundary when a strict inequality of its region has slack < `margin` (default: half the
+    landscape's eps, so that ACS points on the eps-tightened boundary count as inside).
     """
     from sdlscape.solvers.multistart import check_device, multistart
 
@@ -362,7 +397,7 @@ def run_crosscheck(inst: Instance, starts: int, steps: int = 3000, device: str =
         check_landscape(inst, landscape)
         landscape_source = "given"
     eps = float(landscape["summary"].get("eps", eps or DEFAULT_EPS))
-    margin = eps if margin is None else float(margin)
+    margin = eps / 2 if margin is None else float(margin)
     tolerances = {"margin": margin, "grad_tol": grad_tol, "loss_tol": loss_tol, "eps": eps}
 
     ms = multistart(inst, int(starts), init=init, steps=int(steps), lr=lr, optimizer=optimizer, seed=seed,
@@ -400,6 +435,11 @@ def run_crosscheck(inst: Instance, starts: int, steps: int = 3000, device: str =
                        "by_init": {k: int(v) for k, v in rec["by_init"].items()},
                        "gd_loss": None if not ls else {"min": min(ls), "max": max(ls), "mean": float(np.mean(ls))}})
     pieces.sort(key=lambda r: (-r["starts"], r["key"]))
+    landscape_points = landscape_point_slacks(inst, cls["index"], eps)
+    for r in pieces:
+        r["landscape_point_slack"] = landscape_points.get(r["key"], {}).get("slack")
+    reached = {r["key"] for r in pieces}
+    unreached = [{"key": k, **v} for k, v in landscape_points.items() if k not in reached]
 
     # disagreements and unmatched starts
     flagged_idx = [s for s in range(N) if status[s] in ("disagree", "unmatched")]
@@ -431,7 +471,7 @@ def run_crosscheck(inst: Instance, starts: int, steps: int = 3000, device: str =
         "starts": N, "outcomes": _fractions(counts, N), "outcome_counts": {o: int(counts.get(o, 0)) for o in OUTCOMES},
         "disagreements": n_dis, "unmatched": n_unm,
         "agreements": int(sum(1 for s in range(N) if status[s] == "agree")),
-        "by_init": by_init, "pieces": pieces, "flagged": flagged,
+        "by_init": by_init, "pieces": pieces, "unreached_pieces": unreached, "flagged": flagged,
         "global_value": landscape["summary"].get("global_value"),
         "landscape": {"source": landscape_source, "summary": landscape["summary"]},
         "training": {**ms.settings, "seconds": ms.seconds, "starts_per_second": N / ms.seconds if ms.seconds else None,
@@ -440,10 +480,10 @@ def run_crosscheck(inst: Instance, starts: int, steps: int = 3000, device: str =
                                                    for q in (0.5, 0.9, 0.99, 1.0)}},
         "tolerances": {**tolerances, "relative_to": "max(1, sum_d M_d)",
                        "meaning": "converged: piece gradient norm <= grad_tol; agree: |L~ - ACS value| <= loss_tol; "
-                                  "boundary: a strict region inequality within margin (Euclidean, in W_E)"},
+                                  "boundary: a strict region inequality with slack < margin (units of eps)"},
     }
     if resampling:
-        result["resampling"] = resampling_experiment(inst, landscape, steps=resample_steps or int(steps), lr=lr,
+        result["resampling"] = resampling_experiment(inst, landscape, steps=resample_steps or int(steps),
                                                      device=device, tolerances=tolerances)
     if bench:
         result["bench_resampling"] = bench_resampling(seed=seed, device=device)
@@ -469,6 +509,9 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
         lines.append(f"  {p['key']:24s} {str(p['landscape_class']):13s} {str(p['landscape_loss'])[:10]:10s} -> {c}")
     if len(res["pieces"]) > 15:
         lines.append(f"  ... {len(res['pieces']) - 15} more pieces in the JSON")
+    for u in res.get("unreached_pieces", []):
+        lines.append(f"  never reached: {u['key']} ({u['class']}, L~ = {u['loss']:.6g}; the landscape's point has "
+                     f"strict slack {u['slack']:.3g})")
     for f in res["flagged"]:
         v = f.get("acs_recheck", {}).get("verdict", "not rechecked")
         lines.append(f"FLAGGED {f['status']}: {f['starts']} starts in {f['piece']} at L~ = {f['gd_loss']:.6g} "

@@ -43,14 +43,17 @@ SCALES = {
 
 
 def canonical_instances() -> dict[str, Any]:
-    """The small instances whose landscapes the report maps (and cross-checks against training)."""
-    from sdlscape.theory.instance import Activation, example_3_5, random_unit
+    """The small instances whose landscapes the report maps and cross-checks (as in results/landscape)."""
+    from sdlscape.theory.instance import Activation, example_3_5, hierarchical, random_unit
 
     return {
         "example-3.5": example_3_5(),
-        "relu-3in2": random_unit(3, 2, activation=Activation("relu"), n_latents=3, seed=0, name="relu-3in2"),
-        "top1relu-3in2": random_unit(3, 2, activation=Activation("topk_relu", k=1), n_latents=3, seed=0,
-                                     name="top1relu-3in2"),
+        "relu_n3_np2_q2": random_unit(3, 2, activation=Activation("relu"), n_latents=2, seed=0,
+                                      name="relu_n3_np2_q2"),
+        "topk1_n4_np2_q3": random_unit(4, 2, activation=Activation("topk", k=1), n_latents=3, seed=0,
+                                       name="topk1_n4_np2_q3"),
+        "hier_relu_3_np2_q2": hierarchical((3,), n_p=2, activation=Activation("relu"), n_latents=2, seed=0,
+                                           name="hier_relu_3_np2_q2"),
     }
 
 

@@ -127,3 +127,24 @@ def test_bad_config_and_anchors(tiny):
     with pytest.raises(InputError, match="A_out"):
         train_sdl(tiny.x_in, None, TrainConfig(activation="relu", n_latents=8, steps=1),
                   anchors=(torch.zeros(2, 16), torch.zeros(16, 3)))
+
+
+def test_class_mean_anchors():
+    from sdlscape.solvers.gradient import class_mean_anchors
+
+    x = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    A_in, A_out = class_mean_anchors(x, y)
+    assert torch.allclose(A_in, torch.eye(2)) and torch.allclose(A_out, torch.eye(2))
+    xo = torch.tensor([[1.0, 1.0, 0.0]] * 2 + [[0.0, 0.0, 5.0]] * 2)
+    A_in, A_out = class_mean_anchors(x, y, xo, classes=[1])
+    assert A_in.shape == (1, 2) and A_out.shape == (3, 1) and torch.allclose(A_out[:, 0], torch.tensor([0.0, 0.0, 1.0]))
+    with pytest.raises(InputError):
+        class_mean_anchors(x, y[:3])
+
+
+@pytest.mark.parametrize("act", ["topk", "batchtopk", "relu"])
+def test_bf16_autocast_trains(tiny, act):
+    r = train_sdl(tiny.x_in, None, TrainConfig(activation=act, n_latents=32, k=4, steps=20, batch_size=64,
+                                               precision="bf16", auxk=4, dead_steps=2))
+    assert all(np.isfinite(r.history["loss"])) and r.model.W_E.dtype == torch.float32

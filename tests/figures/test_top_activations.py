@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from sdlscape.bench.real import topic_sentences
 from sdlscape.errors import InputError
 from sdlscape.figures import top_activations
 
@@ -43,7 +44,7 @@ def test_draw_digits_writes_png_and_pdf_per_method(tmp_path):
 
 
 def test_draw_text_source(tmp_path):
-    sents, y, names = __import__("sdlscape.bench.real", fromlist=["x"]).topic_sentences(3, seed=0)
+    sents, y, names = topic_sentences(3, seed=0)
     labels = {str(j): int(y[j]) for j in range(len(sents))}
     per = {"plain": [_entry(0, 5, [0, 1, 4], labels)], "anchored": [_entry(0, 0, [0, 1, 2], labels)]}
     res = {"table": "real-minilm", "scale": "tiny",

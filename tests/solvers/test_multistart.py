@@ -118,3 +118,39 @@ def test_bad_input():
         multistart(inst, 4, device="tpu")
     with pytest.raises(InputError):
         train_batched(inst, *init_weights(inst, 2, "random", 0), lr=-1.0)
+
+
+@pytest.mark.parametrize("act", ACTS, ids=str)
+def test_lipschitz_bound_dominates_block_curvatures(act):
+    from sdlscape.solvers.multistart import Problem, lipschitz_bound, to_last
+    inst = _instance(act, 4)
+    rng = np.random.default_rng(4)
+    W_E = rng.standard_normal((inst.n_latents, inst.n_p))
+    W_D = rng.standard_normal((inst.n_r, inst.n_latents))
+    mask = read_pattern(inst, W_E).mask
+    bound = float(lipschitz_bound(Problem.of(inst), to_last(W_D[None], "cpu", torch.float64),
+                                  to_last(W_E[None], "cpu", torch.float64),
+                                  float(np.linalg.norm(inst.W_p, 2) ** 2))[0])
+    for which, W in (("D", W_D), ("E", W_E)):
+        n = W.size
+        H = np.zeros((n, n))
+        for j in range(n):  # the piece's quadratic is exactly quadratic in each block: central differences are exact
+            dW = np.zeros(n)
+            dW[j] = 1.0
+            dW = dW.reshape(W.shape)
+            gp = approx_grad(inst, *((W_D + dW, W_E) if which == "D" else (W_D, W_E + dW)), mask=mask)
+            gm = approx_grad(inst, *((W_D - dW, W_E) if which == "D" else (W_D, W_E - dW)), mask=mask)
+            H[:, j] = ((gp[0] - gm[0]) if which == "D" else (gp[1] - gm[1])).reshape(-1) / 2.0
+        assert np.linalg.eigvalsh((H + H.T) / 2).max() <= bound * (1 + 1e-9)
+
+
+def test_gd_lip_is_stable_where_plain_gd_blows_up():
+    inst = random_unit(4, 2, {"name": "topk", "k": 1}, n_latents=3, seed=0)
+    W_E0, W_D0 = init_weights(inst, 20, "random", 0)
+    W_E0, W_D0 = 10 * W_E0, 10 * W_D0
+    with np.errstate(all="ignore"):
+        plain = train_batched(inst, W_E0, W_D0, steps=200, optimizer="gd", lr=0.05)[2]
+    lip = train_batched(inst, W_E0, W_D0, steps=200, optimizer="gd_lip", lr=0.5)
+    L0 = batched_loss_grad(inst, W_D0, W_E0)[0]
+    assert not np.all(np.isfinite(plain) & (plain <= L0))
+    assert np.all(np.isfinite(lip[2])) and np.all(lip[2] <= L0 + 1e-9)

@@ -12,7 +12,7 @@ from sdlscape.theory.loss import approx_loss, approx_loss_per_feature
 from sdlscape.verify.crosscheck import (OUTCOMES, boundary_distance, classify_points, read_masks, resample_dead,
                                         run_crosscheck)
 
-TOL = {"margin": 1e-3, "grad_tol": 1e-5, "loss_tol": 1e-6, "eps": 1e-3}
+TOL = {"margin": 5e-4, "grad_tol": 1e-5, "loss_tol": 1e-6, "eps": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_boundary_points_are_leaves_region(ex35):
     W_D = np.eye(2)[None]
     masks = read_masks(inst, W_E)
     dist, keys, _ = boundary_distance(inst, W_E, masks)
-    assert dist[0] == pytest.approx(1e-5 / math.sqrt(2), rel=1e-6)
+    assert dist[0] == pytest.approx(1e-5, rel=1e-6)
     L = np.array([approx_loss(inst, W_D[0], W_E[0])])
     c = classify_points(inst, land, W_E, L, np.array([0.0]), **TOL)
     assert c["outcome"][0] == "leaves_region"
@@ -115,3 +115,15 @@ def test_bad_input(ex35):
         run_crosscheck(orthogonal(3, "relu", 3), 5, landscape=land)
     with pytest.raises(InputError):
         run_crosscheck(inst, 5, landscape={"nope": 1})
+
+
+def test_bench_resampling_curves_tiny():
+    from sdlscape.verify.crosscheck import bench_resampling
+    b = bench_resampling(n=12, d=10, n_latents=48, n_samples=1024, steps=60, resample_every=10, l1_coef=1.0)
+    w, wo = b["runs"]["with_resampling"], b["runs"]["without_resampling"]
+    assert w["history"]["step"][-1] == wo["history"]["step"][-1] == 60
+    assert math.isfinite(w["final_mse_full_data"]) and math.isfinite(wo["final_mse_full_data"])
+    assert sum(wo["history"]["resampled"]) == 0
+    # same seed, same data: resampling is the only difference between the two runs
+    same = sum(w["history"]["resampled"]) == 0
+    assert (w["history"]["mse"] == wo["history"]["mse"]) == same
