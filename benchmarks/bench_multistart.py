@@ -9,7 +9,6 @@ trainer with N = 1) to show what batching buys. The GPU path is the same code wi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -379,11 +379,14 @@ def conventions(scale: str) -> dict:
 
 
 def run_table(table: str, scale: str = "small", device: str = "cpu", seed: int = 0, cache_dir=None,
-              progress: bool = False) -> dict:
-    """Run one paper table; returns the bench result dict (ARCHITECTURE.md 'bench' keys)."""
+              progress: bool = False, steps: int | None = None) -> dict:
+    """Run one paper table; returns the bench result dict (ARCHITECTURE.md 'bench' keys).
+
+    steps overrides the scale's number of training steps (recorded in each row's settings).
+    """
     rows = table_rows(table)
     t0 = time.perf_counter()
-    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress)
+    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps)
     return {"table": table, "title": TABLE_TITLES[table], "scale": scale, "device": device, "seed": seed,
             "rows": out_rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0}
 

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     g.add_argument("--k", type=int, help="TopK k")
     g.add_argument("--n-latents", type=int, help="dictionary size (at the chosen scale)")
     g.add_argument("--tau", type=float, default=0.9)
-    g.add_argument("--steps", type=int, help="training steps (default: the scale's)")
+    g.add_argument("--steps", type=int, help="training steps (default: the scale's; also applies to tables)")
     g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
     p.set_defaults(func=run)
 
@@ -111,7 +111,7 @@ def run(args) -> int:
     else:
         from sdlscape.bench.experiments import run_table
 
-        result = run_table(args.table, args.scale, args.device, args.seed, cache, progress)
+        result = run_table(args.table, args.scale, args.device, args.seed, cache, progress, steps=args.steps)
     seconds = time.perf_counter() - t0
     result["provenance"] = provenance(args.device, seconds)
     _print(result)

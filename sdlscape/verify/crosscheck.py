@@ -302,13 +302,15 @@ def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, device
 
 
 def bench_resampling(*, n: int = 64, d: int = 48, n_latents: int = 256, max_interference: float = 0.2,
-                     p_active: float = 0.05, n_samples: int = 16384, steps: int = 3000, resample_every: int = 250,
+                     p_active: float = 0.05, n_samples: int = 16384, steps: int = 3500, resample_every: int = 1000,
                      activation: str = "relu", l1_coef: float = 0.3, seed: int = 0, device: str = "cpu"
                      ) -> dict[str, Any]:
     """Fig. 7 analogue at small scale: bench SAE loss curves with and without resampling dead latents.
 
     A ReLU SAE with a strong L1 penalty (so that latents die), 4x more latents than features;
-    train_sdl resamples latents that did not fire during the last `resample_every` steps.
+    train_sdl resamples latents that did not fire during the last `resample_every` steps (here at
+    steps 1000, 2000, 3000, leaving 500 steps after the last resampling: train_sdl also resamples
+    on the final step when steps is a multiple of resample_every, which would end on fresh latents).
     """
     import torch
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from sdlscape.errors import InputError
 from sdlscape.solvers.multistart import (batched_loss_grad, init_weights, multistart, selection, train_batched)
 from sdlscape.theory import activations as A
-from sdlscape.theory.instance import Activation, Instance, example_3_5, orthogonal, random_unit, transcoder_pair
+from sdlscape.theory.instance import Activation, example_3_5, orthogonal, random_unit, transcoder_pair
 from sdlscape.theory.loss import approx_grad, approx_loss
 from sdlscape.theory.patterns import read_pattern
 from sdlscape.verify.crosscheck import read_masks
