@@ -12,6 +12,8 @@ with sdlscape.theory.loss (the one loss implementation), never read off the solv
 """
 from __future__ import annotations
 
+import functools
+
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -35,12 +37,17 @@ SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_solvers() -> frozenset[str]:
+    return frozenset(cp.installed_solvers())  # slow (probes every solver): ask once per process
+
+
 def check_solver(name: str) -> str:
     """Normalize a solver name and reject one we do not support (InputError)."""
     key = str(name).upper()
     if key not in SOLVERS:
         raise InputError(f"unknown block solver {name!r}; expected one of {', '.join(SOLVERS)}")
-    if key not in cp.installed_solvers():
+    if key not in _installed_solvers():
         raise InputError(f"solver {key} is not installed in this environment")
     return key
 

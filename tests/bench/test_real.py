@@ -152,6 +152,7 @@ def test_table_shape_and_paper_columns(tiny):
     assert "provenance" in tiny and tiny["provenance"]["seed"] == 0
     text = real.format_table(tiny)
     assert "paper M_IP" in text and "CLIP" in text and text.count("\ntopk ") == 2
+    assert "anchor directions alone" in tiny["description"] and "topk" in tiny["description"]
 
 
 def test_anchoring_moves_anchored_latents_onto_class_means(tiny):

@@ -29,8 +29,8 @@ CASES = [
     (recovery_curve.draw, {"taus": [0.5, 0.9], "curves": {"topk": [1.0, 0.8], "topk+FA": [1.0, 0.9]}}),
     (resampling.draw, {"curves": {"plain": {"step": [0, 1, 2], "loss": [1.0, 0.5, 0.5]},
                                   "resampled": {"step": [0, 1, 2], "loss": [1.0, 0.5, 0.1]}}, "resample_steps": [1]}),
-    (thm31_bound.draw, {"p_active": [0.01, 0.1], "gap": [1e-4, 1e-2], "gap_ci": [[5e-5, 2e-4], [5e-3, 2e-2]],
-                        "bound": [1e-3, float("inf")]}),
+    (thm31_bound.draw, {"series": {"relu": {"p_active": [0.01, 0.1], "gap": [1e-4, 1e-2], "ci95_half": [1e-6, 1e-4],
+                                            "bound_lo": [1e-3, 1e-1], "bound_hi": [2e-3, 2e-1]}}}),
 ]
 
 

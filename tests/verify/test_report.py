@@ -1,4 +1,5 @@
 """The report renders the same blocks as Markdown and as self-contained HTML."""
+import numpy as np
 from sdlscape.figures import resampling
 from sdlscape.verify.report import Document, Figure, Heading, Paragraph, Table, to_html, to_markdown
 
@@ -12,3 +13,22 @@ def test_markdown_and_html_agree(tmp_path):
     assert "| thm3.6 | fails |" in md and "0.1235" in md and "![caption one](f.png)" in md
     page = to_html(doc, tmp_path)
     assert "<td>fails</td>" in page and "data:image/png;base64," in page and "caption one" in page
+
+
+def test_fig4_data_is_zero_loss_without_recovery():
+    from sdlscape.verify.report_build import fig4_data
+
+    d = fig4_data()
+    assert d["loss"] < 1e-20
+    assert d["best_cosine"] < 0.9  # no encoder row or decoder column within 0.9 of any feature
+
+
+def test_thm31_data_shows_jumprelu_gap_is_first_order():
+    from sdlscape.verify.report_build import thm31_data
+
+    d = thm31_data(mc=500)
+    relu, jump = d["series"]["relu"], d["series"]["jumprelu(theta=0.5)"]
+    # relu: the gap shrinks like p^2 (homogeneous); jumprelu: like p (the one-feature term differs from L~)
+    r = np.log(relu["gap"][0] / relu["gap"][-1]) / np.log(relu["p_active"][0] / relu["p_active"][-1])
+    j = np.log(jump["gap"][-2] / jump["gap"][-1]) / np.log(jump["p_active"][-2] / jump["p_active"][-1])
+    assert 1.8 < r < 2.2 and 0.8 < j < 1.2
