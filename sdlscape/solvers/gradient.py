@@ -492,7 +492,8 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
             since_fired = torch.where(fired, torch.zeros_like(since_fired), since_fired + 1)
             fired_window |= fired
             n_res = 0
-            if config.resample_every and step % config.resample_every == 0:
+            # never on the last step: a run must not end with freshly reset latents
+            if config.resample_every and step % config.resample_every == 0 and step < config.steps:
                 n_res = resample_dead_latents(model, opt, x_in, x_out, ~fired_window, gen, config.resample_pool)
                 fired_window.zero_()
             if step % config.log_every == 0 or step == config.steps or n_res:

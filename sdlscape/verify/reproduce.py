@@ -33,10 +33,10 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale("small", "quick", landscape_starts=3, crosscheck_starts=2000, crosscheck_steps=1500,
+    "small": Scale("small", "quick", landscape_starts=3, crosscheck_starts=4000, crosscheck_steps=5000,
                    bench_scale="small", bench_tables=("table1", "table4", "table5", "table6", "table7"),
                    real_scale="small"),
-    "paper": Scale("paper", "full", landscape_starts=6, crosscheck_starts=10_000, crosscheck_steps=3000,
+    "paper": Scale("paper", "full", landscape_starts=4, crosscheck_starts=10_000, crosscheck_steps=10_000,
                    bench_scale="paper", bench_tables=("table1", "table4", "table5", "table6", "table7"),
                    real_scale="paper"),
 }
@@ -52,6 +52,8 @@ def canonical_instances() -> dict[str, Any]:
                                       name="relu_n3_np2_q2"),
         "topk1_n4_np2_q3": random_unit(4, 2, activation=Activation("topk", k=1), n_latents=3, seed=0,
                                        name="topk1_n4_np2_q3"),
+        "jumprelu_n3_np2_q2": random_unit(3, 2, activation=Activation("jumprelu", theta=0.2), n_latents=2, seed=0,
+                                          name="jumprelu_n3_np2_q2"),
         "hier_relu_3_np2_q2": hierarchical((3,), n_p=2, activation=Activation("relu"), n_latents=2, seed=0,
                                            name="hier_relu_3_np2_q2"),
     }
@@ -70,19 +72,25 @@ class StageCache:
         text = json.dumps(to_jsonable({"stage": name, "config": config, "version": __version__}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def path(self, name: str, config: dict) -> Path:
+        return self.folder / f"{name}-{self.key(name, config)}.json"
+
+    def store(self, name: str, config: dict, result: Any, seconds: float) -> Any:
+        result = to_jsonable(result)
+        write_json(self.path(name, config), {"stage": name, "config": config, "seconds": seconds, "result": result})
+        self.log(f"[{name}] done in {seconds:.1f} s")
+        return result
+
     def run(self, name: str, config: dict, fn: Callable[[], Any]) -> Any:
-        path = self.folder / f"{name}-{self.key(name, config)}.json"
+        path = self.path(name, config)
         if path.is_file():
             cached = read_json(path)
             self.log(f"[{name}] cached ({cached['seconds']:.1f} s when computed): {path.name}")
             return cached["result"]
         self.log(f"[{name}] running ...")
         t0 = time.perf_counter()
-        result = to_jsonable(fn())
-        seconds = time.perf_counter() - t0
-        write_json(path, {"stage": name, "config": config, "seconds": seconds, "result": result})
-        self.log(f"[{name}] done in {seconds:.1f} s")
-        return result
+        result = fn()
+        return self.store(name, config, result, time.perf_counter() - t0)
 
 
 def _stderr(msg: str) -> None:
@@ -118,8 +126,43 @@ def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int
 def stage_bench(table: str, scale: Scale, device: str, seed: int, cache: Path, progress: bool) -> dict:
     from sdlscape.bench.experiments import run_table
 
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)  # one table per core beats two threads per table on small models
     return run_table(table, scale=scale.bench_scale, device=device, seed=seed, cache_dir=cache / "bench-rows",
                      progress=progress)
+
+
+def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cache_dir: Path,
+                     progress: bool) -> dict[str, dict]:
+    """The bench tables, cached per table; on the CPU, independent tables train in parallel processes."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    configs = {t: {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed} for t in sc.bench_tables}
+    workers = min(len(configs), os.cpu_count() or 1) if device == "cpu" else 1
+    if workers <= 1:
+        return {t: cache.run(f"bench-{t}", c, lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
+                for t, c in configs.items()}
+    todo = [t for t, c in configs.items() if not cache.path(f"bench-{t}", c).is_file()]
+    if todo:
+        cache.log(f"[bench] training {', '.join(todo)} in {workers} processes ...")
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_timed, stage_bench, t, sc, device, seed, cache_dir, False): t for t in todo}
+            for fut in as_completed(futures):
+                t = futures[fut]
+                result, seconds = fut.result()
+                cache.store(f"bench-{t}", configs[t], result, seconds)
+    return {t: cache.run(f"bench-{t}", c, lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
+            for t, c in configs.items()}
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - t0
 
 
 def stage_real(scale: Scale, device: str, seed: int, progress: bool) -> dict:
@@ -180,12 +223,9 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
                                                    "steps": sc.crosscheck_steps, "device": device, "seed": seed},
                             lambda name=name, inst=inst: stage_crosscheck(inst, report["landscapes"][name], sc, device,
                                                                           seed, progress))
-            for name, inst in instances.items()}
+            for name, inst in instances.items() if inst.parents is None}
     if want("bench"):
-        report["bench"] = {
-            t: cache.run(f"bench-{t}", {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed},
-                         lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
-            for t in sc.bench_tables}
+        report["bench"] = run_bench_stages(cache, sc, device, seed, cache_dir, progress)
     if want("real"):
         report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
                                    lambda: stage_real(sc, device, seed, progress))
