@@ -13,10 +13,10 @@ def draw(data: dict, out_dir: str | Path, name: str = "fig9_bench3d") -> list[Pa
     W = np.asarray(data["W_p"], dtype=float)
     X = np.asarray(data["samples"], dtype=float)
     fig, ax = new_figure(5.5, 5.0, subplot_kw={"projection": "3d"})
-    ax.scatter(X[:, 0], X[:, 1], X[:, 2], s=3, alpha=0.35, c="#7570b3", label="samples x_p = W_p x")
-    scale = float(np.percentile(np.linalg.norm(X, axis=1), 95)) if len(X) else 1.0
+    ax.scatter(X[:, 0], X[:, 1], X[:, 2], s=7, alpha=0.6, c="#1b4f8a", depthshade=False, label="samples x_p = W_p x")
+    scale = float(np.percentile(np.linalg.norm(X, axis=1), 75)) if len(X) else 1.0
     for j, w in enumerate(W.T):
-        ax.plot([0, scale * w[0]], [0, scale * w[1]], [0, scale * w[2]], color="#d95f02", lw=2)
+        ax.plot([0, scale * w[0]], [0, scale * w[1]], [0, scale * w[2]], color="#d95f02", lw=1.5, alpha=0.8)
         ax.text(*(1.08 * scale * w), f"f{j + 1}", fontsize=8)
     ax.set_title(f"{W.shape[1]} features in R^3, max interference {data.get('max_interference', float('nan')):.2f}, "
                  f"p_active {data.get('p_active', float('nan')):g}", fontsize=9)

@@ -13,8 +13,11 @@ def draw(data: dict, out_dir: str | Path, name: str = "fig6_recovery_curve") -> 
     "+FA" are drawn dashed (feature anchoring)."""
     taus = np.asarray(data["taus"], dtype=float)
     fig, ax = new_figure(6.0, 4.0)
+    methods = list(dict.fromkeys(label.removesuffix("+FA") for label in data["curves"]))
     for label, ys in data["curves"].items():
-        ax.plot(taus, 100 * np.asarray(ys, dtype=float), ls="--" if label.endswith("+FA") else "-", label=label)
+        colour = f"C{methods.index(label.removesuffix('+FA')) % 10}"  # one colour per method, dashed = anchored
+        ax.plot(taus, 100 * np.asarray(ys, dtype=float), ls="--" if label.endswith("+FA") else "-", color=colour,
+                label=label)
     ax.set_xlabel("threshold tau on best |cos| with a ground-truth feature")
     ax.set_ylabel("M_GT (%)")
     ax.set_ylim(-2, 102)

@@ -13,6 +13,7 @@ import numpy as np
 from sdlscape.verify.report import Document, Figure, Heading, Paragraph, Table, fmt, pct
 
 ACTIVATION_ORDER = ("relu", "jumprelu", "topk", "topk_relu")
+TABLE_VARIES = {"table4": "n", "table5": "M", "table6": "p_active", "table7": "k"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,10 +84,18 @@ def recovery_curve_data(report: dict, table: str = "table1") -> dict:
 
 
 def resampling_data(report: dict) -> dict:
+    """Loss curves of the bench SAE with and without resampling (the cross-check's bench experiment)."""
     for res in report.get("crosscheck", {}).values():
-        curves = (res.get("resampling") or {}).get("bench_curves")
-        if curves:
-            return curves
+        b = res.get("bench_resampling")
+        if b and b.get("runs"):
+            st = b.get("setting", {})
+            curves = {name.replace("_", " "): {"step": run["history"]["step"], "loss": run["history"]["loss"]}
+                      for name, run in b["runs"].items()}
+            every = st.get("resample_every")
+            steps = st.get("steps", 0)
+            return {"curves": curves, "resample_steps": list(range(every, steps, every)) if every else [],
+                    "title": f"ReLU SAE on a small bench (n={st.get('n')}, d={st.get('d')}, "
+                             f"{st.get('n_latents')} latents, L1 {st.get('l1_coef')}): resampling every {every} steps"}
     return {}
 
 
@@ -234,16 +243,28 @@ def bench_blocks(report: dict) -> list:
                                 f"Metrics: {conv.get('metrics', '')}."))
     for table, t in bench.items():
         rows = []
+        varied = TABLE_VARIES.get(table)
         for r in t["rows"]:
             setting = r.get("settings", {})
             label = r.get("label", r["method"])
-            vary = ", ".join(f"{k}={setting[k]}" for k in ("n", "M", "p_active", "k") if k in (r.get("varied") or ()))
-            rows.append([label + (f" [{vary}]" if vary else ""), r["anchoring"], pct(r["M_GT"]), fmt(r["M_IP"], 3),
+            if varied:  # the paper-unit value of the swept parameter, and the value this scale used
+                paper_v, used_v = setting.get(f"{varied}_paper", setting.get(varied)), setting.get(f"{varied}_used")
+                label += f" [{varied} = {paper_v}" + (f", used {used_v}" if used_v not in (None, paper_v) else "") + "]"
+            rows.append([label, r["anchoring"], pct(r["M_GT"]), fmt(r["M_IP"], 3),
                          pct(r.get("paper_M_GT")), fmt(r.get("paper_M_IP"), 3), pct(r.get("M_GT_decoder")),
                          fmt(r.get("mcc_decoder"), 3)])
         blocks.append(Heading(f"{table}: {t.get('title', '')} ({t.get('scale')} scale, {t.get('seconds', 0):.0f} s)", 3))
         blocks.append(Table(["method", "anchoring", "ours M_GT", "ours M_IP", "paper M_GT", "paper M_IP",
                              "ours M_GT (decoder)", "ours MCC (decoder)"], rows))
+    t1 = {(r["method"], r["anchoring"]): r for r in bench.get("table1", {}).get("rows", [])}
+    topk = t1.get(("topk", False))
+    if topk:
+        blocks.append(Paragraph(
+            f"Measured here: the paper scores encoder rows against W_p; our TopK SAE reaches encoder M_GT "
+            f"{pct(topk['M_GT'])} (M_IP {fmt(topk['M_IP'], 3)}) but decoder M_GT {pct(topk.get('M_GT_decoder'))} "
+            f"(paper, encoder: {pct(topk.get('paper_M_GT'))}). With features in superposition the squared-error-"
+            f"optimal linear read-out of feature j is (W_p W_p^T)^-1 w_p^j, not w_p^j, so trained encoder rows "
+            f"move toward those readers while decoder columns approach the features; see results/bench/README.md."))
     f = _fig(report, "fig6_recovery_curve", "Fig. 6 analogue: M_GT of encoder rows as a function of tau.")
     if f:
         blocks.append(f)

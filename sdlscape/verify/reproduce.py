@@ -100,9 +100,14 @@ def _stderr(msg: str) -> None:
 def stage_verify(scale: Scale, seed: int, out: Path, progress: bool) -> dict:
     from sdlscape.verify.claims import run_checks
 
-    results = run_checks(budget=scale.verify_budget, seed=seed, counterexample_dir=out / "counterexamples",
-                         progress=progress)
-    return {"results": [r.to_dict() for r in results]}
+    results = [r.to_dict() for r in run_checks(budget=scale.verify_budget, seed=seed,
+                                                 counterexample_dir=out / "counterexamples", progress=progress)]
+    for r in results:  # counterexample files relative to the report, so the folder can be moved
+        ce = r.get("counterexample") or {}
+        if isinstance(ce.get("instance"), str) and Path(ce["instance"]).is_absolute():
+            ce["instance"] = str(Path(ce["instance"]).relative_to(out.resolve()) if Path(ce["instance"]).is_relative_to(out.resolve())
+                                 else ce["instance"])
+    return {"results": results}
 
 
 def stage_landscape(name: str, inst, scale: Scale, seed: int, cache: Path, progress: bool) -> dict:
@@ -116,11 +121,12 @@ def stage_landscape(name: str, inst, scale: Scale, seed: int, cache: Path, progr
     return d
 
 
-def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int, progress: bool) -> dict:
+def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int, progress: bool,
+                     bench: bool = False) -> dict:
     from sdlscape.verify.crosscheck import run_crosscheck
 
     return run_crosscheck(inst, scale.crosscheck_starts, steps=scale.crosscheck_steps, device=device, seed=seed,
-                          landscape=landscape, progress=progress)
+                          landscape=landscape, progress=progress, bench=bench)
 
 
 def stage_bench(table: str, scale: Scale, device: str, seed: int, cache: Path, progress: bool) -> dict:
@@ -220,9 +226,10 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
     if want("crosscheck"):
         report["crosscheck"] = {
             name: cache.run(f"crosscheck-{name}", {"instance": inst.to_dict(), "starts": sc.crosscheck_starts,
-                                                   "steps": sc.crosscheck_steps, "device": device, "seed": seed},
+                                                   "steps": sc.crosscheck_steps, "device": device, "seed": seed,
+                                                   "bench_resampling": name == "example-3.5"},
                             lambda name=name, inst=inst: stage_crosscheck(inst, report["landscapes"][name], sc, device,
-                                                                          seed, progress))
+                                                                          seed, progress, bench=name == "example-3.5"))
             for name, inst in instances.items() if inst.parents is None}
     if want("bench"):
         report["bench"] = run_bench_stages(cache, sc, device, seed, cache_dir, progress)

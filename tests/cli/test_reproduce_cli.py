@@ -1,0 +1,51 @@
+"""reproduce and figures: report files, resume from the stage cache, redraw from saved results."""
+import json
+
+import pytest
+
+from sdlscape.cli import main
+from sdlscape.verify import reproduce as R
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep")
+    code = main(["reproduce", "--out", str(out), "--only", "landscape", "--no-progress"])
+    return out, code
+
+
+def test_reproduce_writes_report(small_run):
+    out, code = small_run
+    assert code == 0
+    md = (out / "report.md").read_text()
+    assert "## Landscapes of small instances" in md and "example-3.5" in md
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    report = json.loads((out / "report.json").read_text())
+    ex = report["landscapes"]["example-3.5"]["summary"]
+    assert ex["counts"]["global"] >= 1 and ex["counts"]["spurious"] >= 1  # Example 3.5 has both kinds
+    assert (out / "figures" / "landscape_example-3.5.png").stat().st_size > 1000
+
+
+def test_rerun_resumes_from_cache(small_run, monkeypatch):
+    out, _ = small_run
+
+    def boom(*a, **k):
+        raise AssertionError("a finished stage was recomputed")
+
+    monkeypatch.setattr(R, "stage_landscape", boom)
+    assert main(["reproduce", "--out", str(out), "--only", "landscape", "--no-progress"]) == 0
+
+
+def test_figures_from_saved_results_do_not_recompute(small_run, tmp_path, monkeypatch):
+    out, _ = small_run
+    monkeypatch.setattr(R, "reproduce", lambda *a, **k: pytest.fail("figures --from recomputed"))
+    listing = tmp_path / "figs.json"
+    assert main(["figures", "--out", str(tmp_path / "f"), "--from", str(out), "--json", str(listing)]) == 0
+    names = json.loads(listing.read_text())
+    assert "landscape_example-3.5" in names and "fig4_zero_loss" in names and "thm31_bound" in names
+
+
+def test_bad_inputs_exit_2(tmp_path):
+    assert main(["figures", "--out", str(tmp_path), "--from", str(tmp_path / "missing")]) == 2
+    assert main(["reproduce", "--out", str(tmp_path / "r"), "--device", "tpu"]) == 2
+    assert not (tmp_path / "r" / "report.md").exists()
