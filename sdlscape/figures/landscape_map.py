@@ -18,6 +18,12 @@ def draw(landscape: dict, out_dir: str | Path, name: str = "landscape_map", titl
             xs, ys, ms = zip(*pts)
             ax.scatter(xs, ys, s=[18 + 4 * min(m, 30) for m in ms], c=colour, label=f"{cls} ({len(pts)})",
                        edgecolors="k", linewidths=0.3, alpha=0.85)
+    if len(pieces) <= 12:  # few pieces: name each by its pattern (latent sets of feature indices)
+        for i, p in enumerate(pieces):
+            ax.annotate(str(p["pattern"]).replace(" ", ""), (i, p["loss"]), textcoords="offset points",
+                        xytext=(4, 6), fontsize=7, rotation=20)
+        ax.set_xticks(range(len(pieces)))
+        ax.margins(x=0.1, y=0.12)
     gv = landscape.get("summary", {}).get("global_value")
     if isinstance(gv, (int, float)):
         ax.axhline(gv, color=CLASS_COLOURS["global"], lw=0.8, ls="--", label=f"global value {gv:.3g}")

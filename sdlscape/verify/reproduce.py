@@ -104,9 +104,10 @@ def stage_verify(scale: Scale, seed: int, out: Path, progress: bool) -> dict:
                                                  counterexample_dir=out / "counterexamples", progress=progress)]
     for r in results:  # counterexample files relative to the report, so the folder can be moved
         ce = r.get("counterexample") or {}
-        if isinstance(ce.get("instance"), str) and Path(ce["instance"]).is_absolute():
-            ce["instance"] = str(Path(ce["instance"]).relative_to(out.resolve()) if Path(ce["instance"]).is_relative_to(out.resolve())
-                                 else ce["instance"])
+        if isinstance(ce.get("instance"), str):
+            path = Path(ce["instance"]).resolve()
+            if path.is_relative_to(out.resolve()):
+                ce["instance"] = str(path.relative_to(out.resolve()))
     return {"results": results}
 
 
@@ -158,12 +159,19 @@ def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cac
         cache.log(f"[bench] training {', '.join(todo)} in {workers} processes ...")
         # Pool's context manager terminates the workers on the way out, also on Ctrl-C; finished rows
         # are already in the row cache, so a rerun resumes inside a table.
-        with get_context("spawn").Pool(workers) as pool:
+        with get_context("spawn").Pool(workers, initializer=_ignore_sigint) as pool:
             jobs = [(t, sc, device, seed, cache_dir) for t in todo]
             for t, result, seconds in pool.imap_unordered(_bench_job, jobs):
                 cache.store(f"bench-{t}", configs[t], result, seconds)
     return {t: cache.run(f"bench-{t}", c, lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
             for t, c in configs.items()}
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which terminates them (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _bench_job(job):
