@@ -145,6 +145,13 @@ def _fig(report: dict, name: str, caption: str) -> Figure | None:
     return Figure(png, caption) if png else None
 
 
+def _add_figure(blocks: list, report: dict, name: str, caption: str) -> None:
+    """Append the figure `name` if the report drew it."""
+    f = _fig(report, name, caption)
+    if f:
+        blocks.append(f)
+
+
 def verdict_blocks(report: dict) -> list:
     results = report.get("verify", {}).get("results", [])
     if not results:
@@ -202,9 +209,7 @@ def landscape_blocks(report: dict) -> list:
     blocks.append(Table(["instance", "activation", "n", "n_p", "n_latents", "cells/latent", "pieces", "global value",
                          "global", "spurious", "leaves region", "inconclusive"], rows))
     for name in lands:
-        f = _fig(report, f"landscape_{name}", f"Pieces of {name} by ACS loss, coloured by class.")
-        if f:
-            blocks.append(f)
+        _add_figure(blocks, report, f"landscape_{name}", f"Pieces of {name} by ACS loss, coloured by class.")
     return blocks
 
 
@@ -222,12 +227,8 @@ def crosscheck_blocks(report: dict) -> list:
                      pct(o.get("leaves_region")), pct(o.get("not_converged")), res.get("disagreements")])
     blocks.append(Table(["instance", "starts", "global", "spurious", "region boundary", "not converged",
                          "disagreements with ACS"], rows))
-    f = _fig(report, "crosscheck_outcomes", "Where gradient descent from random starts ends.")
-    if f:
-        blocks.append(f)
-    f = _fig(report, "fig7_resampling", "Fig. 7 analogue: loss with and without resampling dead latents.")
-    if f:
-        blocks.append(f)
+    _add_figure(blocks, report, "crosscheck_outcomes", "Where gradient descent from random starts ends.")
+    _add_figure(blocks, report, "fig7_resampling", "Fig. 7 analogue: loss with and without resampling dead latents.")
     return blocks
 
 
@@ -265,12 +266,8 @@ def bench_blocks(report: dict) -> list:
             f"(paper, encoder: {pct(topk.get('paper_M_GT'))}). With features in superposition the squared-error-"
             f"optimal linear read-out of feature j is (W_p W_p^T)^-1 w_p^j, not w_p^j, so trained encoder rows "
             f"move toward those readers while decoder columns approach the features; see results/bench/README.md."))
-    f = _fig(report, "fig6_recovery_curve", "Fig. 6 analogue: M_GT of encoder rows as a function of tau.")
-    if f:
-        blocks.append(f)
-    f = _fig(report, "fig9_bench3d", "Fig. 9 analogue: a small bench in R^3.")
-    if f:
-        blocks.append(f)
+    _add_figure(blocks, report, "fig6_recovery_curve", "Fig. 6 analogue: M_GT of encoder rows as a function of tau.")
+    _add_figure(blocks, report, "fig9_bench3d", "Fig. 9 analogue: a small bench in R^3.")
     return blocks
 
 
@@ -289,9 +286,7 @@ def real_blocks(report: dict) -> list:
     blocks.append(Table(["method", "anchoring", "ours M_GT", "ours M_IP", "ours M_IP without anchored latents",
                          "paper M_GT (CLIP/ImageNet)", "paper M_IP (CLIP/ImageNet)", "anchored latent cos to class mean",
                          "anchored latent precision", "anchored latent recall"], rows))
-    f = _fig(report, "top_activations", "Top-activating examples of a few latents, with and without anchoring.")
-    if f:
-        blocks.append(f)
+    _add_figure(blocks, report, "top_activations", "Top-activating examples of a few latents, with and without anchoring.")
     return blocks
 
 
@@ -301,9 +296,7 @@ def theory_figure_blocks(report: dict) -> list:
                                        "features in R^2, 4 latents).")
     if f:
         blocks += [Heading("Non-identifiability and the loss approximation"), f]
-    f = _fig(report, "thm31_bound", "Thm 3.1: measured |L_SDL - L~| against the bound of eq. 12 over sparsity.")
-    if f:
-        blocks.append(f)
+    _add_figure(blocks, report, "thm31_bound", "Thm 3.1: measured |L_SDL - L~| against the bound of eq. 12 over sparsity.")
     return blocks
 
 
