@@ -14,9 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-from sdlscape.solvers.arrangement import (brute_force_cells, enumerate_joint_patterns, latent_cells,
-                                          zaslavsky_affine, zaslavsky_central)
+from sdlscape.solvers.arrangement import (
+    brute_force_cells,
+    enumerate_joint_patterns,
+    latent_cells,
+    zaslavsky_affine,
+    zaslavsky_central,
+)
 from sdlscape.storage import provenance, write_json
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
 from sdlscape.theory.instance import Activation, random_unit
 
 SCALING = [  # (activation, n, n_p, n_latents)
@@ -30,8 +36,8 @@ SOLVE_MAX_PIECES = 60
 
 
 def act_of(name: str) -> Activation:
-    return {"relu": Activation("relu"), "jumprelu": Activation("jumprelu", theta=0.3),
-            "topk": Activation("topk", k=1), "topk_relu": Activation("topk_relu", k=1)}[name]
+    return {"relu": ReLU(), "jumprelu": JumpReLU(theta=0.3),
+            "topk": TopK(k=1), "topk_relu": TopKReLU(k=1)}[name]
 
 
 def lp_comparison(seeds: int) -> list[dict]:

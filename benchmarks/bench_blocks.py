@@ -14,7 +14,13 @@ import time
 
 import numpy as np
 
-from sdlscape.solvers.blocks import DecoderBlock, EncoderBlock, decoder_closed_form, encoder_problem_fresh
+from sdlscape.theory.piece import linear_piece
+from sdlscape.solvers.blocks import (
+    DecoderBlock,
+    EncoderBlock,
+    decoder_closed_form,
+    encoder_problem_fresh,
+)
 from sdlscape.theory.instance import random_unit
 from sdlscape.theory.patterns import read_pattern, realize
 
@@ -38,7 +44,7 @@ def main(argv=None) -> int:
             for _ in range(args.repeats)]
 
     t0 = time.perf_counter()
-    block = EncoderBlock(inst, pattern, solver=args.solver)
+    block = EncoderBlock(linear_piece(inst, pattern), solver=args.solver)
     first = block.solve(W_Ds[0])
     build_and_first = time.perf_counter() - t0
 
@@ -49,7 +55,7 @@ def main(argv=None) -> int:
         dpp.append(time.perf_counter() - t)
     for W_D in W_Ds:
         t = time.perf_counter()
-        fresh_sol.append(encoder_problem_fresh(inst, pattern, W_D, solver=args.solver))
+        fresh_sol.append(encoder_problem_fresh(linear_piece(inst, pattern), W_D, solver=args.solver))
         fresh.append(time.perf_counter() - t)
     worst = 0.0
     for a, b in zip(dpp_sol, fresh_sol):
@@ -57,7 +63,7 @@ def main(argv=None) -> int:
         worst = max(worst, abs(a.value - b.value) / max(1.0, b.value))
     fallbacks = sum("fallback" in a.solver for a in dpp_sol)
 
-    dec = DecoderBlock(inst, pattern, solver=args.solver)
+    dec = DecoderBlock(linear_piece(inst, pattern), solver=args.solver)
     dec.solve(W_E)
     dec_t = []
     for k in range(args.repeats):

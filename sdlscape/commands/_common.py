@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sdlscape.errors import InputError
-
 
 def add_instance_argument(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     if optional:
@@ -35,6 +33,19 @@ def parse_pattern_arg(text: str, inst) -> Any:
     if text and not text.lstrip().startswith("[") and Path(text).is_file():
         text = Path(text).read_text()
     return Pattern.parse(text, inst.n, inst.n_latents)
+
+
+def add_reading_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reading", choices=("def3.1", "selection"), default="def3.1",
+                        help="how a pattern is read: Def. 3.1 (sigma(.)_i > 0, the paper's) or the selected set "
+                             "(differs for plain TopK only; default def3.1)")
+
+
+def make_piece(inst, pattern, eps: float, reading: str):
+    from sdlscape.outcomes import Reading
+    from sdlscape.theory.piece import Piece
+
+    return Piece(inst, pattern, eps, Reading(reading))
 
 
 def positive_int(text: str) -> int:

@@ -1,8 +1,14 @@
 """`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
 from __future__ import annotations
 
-from sdlscape.commands._common import (add_instance_argument, add_json_argument, load_instance_arg, positive_float,
-                                       positive_int, write_result)
+from sdlscape.commands._common import (
+    add_instance_argument,
+    add_json_argument,
+    load_instance_arg,
+    positive_float,
+    positive_int,
+    write_result,
+)
 
 
 def register(sub) -> None:

@@ -17,7 +17,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from sdlscape.errors import InputError
     from sdlscape.storage import read_json, write_json
-    from sdlscape.verify.report_build import draw_figures
+    from sdlscape.pipeline.report import draw_figures
 
     if args.source:
         src = Path(args.source)
@@ -33,7 +33,7 @@ def run(args) -> int:
         report.pop("figures", None)
     else:
         # Without saved results: the figures that need no training (theory, landscapes, a 3-D bench).
-        from sdlscape.verify.reproduce import reproduce
+        from sdlscape.pipeline.reproduce import reproduce
 
         report = reproduce(Path(args.out) / "_run", scale="small", seed=args.seed, progress=False,
                            only=("landscape",))

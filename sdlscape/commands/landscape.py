@@ -5,8 +5,13 @@ import csv
 import io
 import json
 
-from sdlscape.commands._common import (add_instance_argument, add_json_argument, load_instance_arg, positive_float,
-                                       positive_int)
+from sdlscape.commands._common import (
+    add_instance_argument,
+    add_json_argument,
+    load_instance_arg,
+    positive_float,
+    positive_int,
+)
 
 
 def register(sub) -> None:

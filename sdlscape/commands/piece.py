@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import time
 
-from sdlscape.commands._common import (add_instance_argument, add_json_argument, fmt_matrix, load_instance_arg,
-                                       parse_pattern_arg, positive_float, positive_int, write_result)
+from sdlscape.commands._common import (add_reading_argument, make_piece, 
+    add_instance_argument,
+    add_json_argument,
+    fmt_matrix,
+    load_instance_arg,
+    parse_pattern_arg,
+    positive_float,
+    positive_int,
+    write_result,
+)
 
 
 def register(sub) -> None:
@@ -23,6 +31,7 @@ def register(sub) -> None:
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts: the LP witness + random (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
     p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
+    add_reading_argument(p)
     p.add_argument("--solver", default="CLARABEL", type=str.upper, choices=("CLARABEL", "OSQP"),
                    help="QP solver of the encoder block (default CLARABEL)")
     p.add_argument("--max-iter", type=positive_int, default=500, help="ACS iteration budget per start (default 500)")
@@ -32,17 +41,19 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sdlscape.errors import InputError
+    from sdlscape.outcomes import Outcome
     from sdlscape.solvers.acs import solve_piece
     from sdlscape.storage import provenance
 
     inst = load_instance_arg(args.instance, args.normalize)
     pattern = parse_pattern_arg(args.pattern, inst)
     t0 = time.perf_counter()
-    res = solve_piece(inst, pattern, starts=args.starts, seed=args.seed, eps=args.eps, solver=args.solver,
+    res = solve_piece(make_piece(inst, pattern, args.eps, args.reading), starts=args.starts, seed=args.seed,
+                      solver=args.solver,
                       max_iter=args.max_iter)
     if not res.realizable:
         rz = res.realizability
-        why = "a Farkas certificate proves it" if rz.certificate is not None else rz.status
+        why = "a Farkas certificate proves it" if rz.certificate is not None else rz.detail
         raise InputError(f"pattern {pattern} is not realizable for {inst.activation} with margin eps = {args.eps:g} "
                          f"({why}); see `sdlscape realizable`")
     seconds = time.perf_counter() - t0
@@ -53,17 +64,17 @@ def run(args) -> int:
     for k, s in enumerate(res.starts):
         loss = "n/a" if s.loss is None else f"{s.loss:.10g}"
         extra = ""
-        if s.outcome == "partial_optimum":
+        if s.outcome is Outcome.PARTIAL_OPTIMUM:
             c = s.certificate
-            extra = f" gaps dec {c['decoder_gap']:.2g} enc {c['encoder_gap']:.2g}"
+            extra = f" gaps dec {c.decoder_gap:.2g} enc {c.encoder_gap:.2g}"
             if s.hessian:
                 extra += f"; joint Hessian: {s.hessian['classification']}"
-        elif s.outcome == "leaves_region" and s.pressing:
+        elif s.outcome is Outcome.LEAVES_REGION and s.pressing:
             p = s.pressing[0]
-            extra = f" presses '{p['describe']}' (multiplier {p['multiplier']:.3g}) toward {s.toward}"
+            extra = f" presses '{p.describe}' (multiplier {p.multiplier:.3g}) toward {s.toward}"
         else:
             extra = f" ({s.reason})"
-        print(f"  start {k}: {s.outcome:15s} L~ = {loss} after {s.iterations} iterations;{extra}")
+        print(f"  start {k}: {s.outcome.value:15s} L~ = {loss} after {s.iterations} iterations;{extra}")
     best = res.best
     print(f"piece outcome: {res.outcome}; best loss: "
           f"{'n/a' if res.best_loss is None else f'{res.best_loss:.10g}'}")

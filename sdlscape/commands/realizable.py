@@ -1,8 +1,15 @@
 """`sdlscape realizable INSTANCE --pattern JSON`: is an activation pattern realizable? Witness or certificate."""
 from __future__ import annotations
 
-from sdlscape.commands._common import (add_instance_argument, add_json_argument, fmt_matrix, load_instance_arg,
-                                       parse_pattern_arg, positive_float, write_result)
+from sdlscape.commands._common import (add_reading_argument, make_piece, 
+    add_instance_argument,
+    add_json_argument,
+    fmt_matrix,
+    load_instance_arg,
+    parse_pattern_arg,
+    positive_float,
+    write_result,
+)
 
 
 def register(sub) -> None:
@@ -13,19 +20,19 @@ def register(sub) -> None:
     p.add_argument("--pattern", required=True,
                    help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
     p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
+    add_reading_argument(p)
     add_json_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from sdlscape.theory.patterns import realize
-
     inst = load_instance_arg(args.instance, args.normalize)
     pattern = parse_pattern_arg(args.pattern, inst)
-    res = realize(inst, pattern, eps=args.eps)
+    piece = make_piece(inst, pattern, args.eps, args.reading)
+    res = piece.realizability
     out = {"instance": inst.name, "activation": inst.activation.to_dict(), "pattern": pattern.to_json(),
            "polysemantic": pattern.polysemantic, "partition": pattern.is_partition,
-           "dead_latents": list(pattern.dead_latents), **res.to_dict()}
+           "dead_latents": list(pattern.dead_latents), "reading": piece.reading.value, **res.to_dict()}
     print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
           f"activation {inst.activation}")
     print(f"pattern {pattern}: ", end="")

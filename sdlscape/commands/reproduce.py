@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sdlscape.storage import write_json
-    from sdlscape.verify.reproduce import reproduce
+    from sdlscape.pipeline.reproduce import reproduce
 
     report = reproduce(args.out, scale=args.scale, device=args.device, seed=args.seed,
                        progress=not args.no_progress, only=tuple(args.only) if args.only else None)

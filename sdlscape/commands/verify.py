@@ -5,7 +5,9 @@ import time
 
 
 def register(sub) -> None:
-    from sdlscape.theory.instance import ACTIVATIONS
+    from sdlscape.theory.activations import names
+
+    ACTIVATIONS = names()
     from sdlscape.verify.claims import CLAIMS
 
     p = sub.add_parser("verify", help="check the paper's statements per activation (counterexample search)",

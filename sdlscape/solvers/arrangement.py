@@ -27,12 +27,15 @@ import numpy as np
 from scipy.linalg import null_space
 from scipy.optimize import linprog
 
+from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import DEFAULT_EPS, region_inequalities
+from sdlscape.outcomes import Reading
 from sdlscape.theory.instance import Instance
-from sdlscape.theory.patterns import Pattern, feasible_point
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.region import feasible_point, pattern_region
 
-TOL = 1e-9           # |<w, p>| below this (unit p, unit-scale w) counts as on the hyperplane
+TOL = numerics.HYPERPLANE_TOL
+DEFAULT_EPS = numerics.MARGIN_EPS
 DEFAULT_MAX_CELLS = 20000
 
 
@@ -79,11 +82,10 @@ def zaslavsky_affine(n: int, k: int) -> int:
 
 def cell_upper_bound(inst: Instance) -> int:
     """An a-priori bound on the number of single-latent cells (generic position is the worst case), +1 for {}."""
-    if inst.activation.name == "relu":
+    _check_single(inst)
+    if inst.activation.threshold == 0:
         return zaslavsky_central(inst.n, inst.n_p) + 1
-    if inst.activation.name == "jumprelu":
-        return zaslavsky_affine(inst.n, inst.n_p) + 1
-    raise InputError(f"single-latent cells are defined for relu and jumprelu, not {inst.activation.name}")
+    return zaslavsky_affine(inst.n, inst.n_p) + 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,8 +259,8 @@ def _is_chamber(P: np.ndarray, F: frozenset[int], w: np.ndarray, ctr: _Counter) 
 
 
 def _check_single(inst: Instance) -> None:
-    if inst.activation.name not in ("relu", "jumprelu"):
-        raise InputError(f"single-latent cells exist for relu and jumprelu; {inst.activation.name} couples "
+    if not inst.activation.separable:
+        raise InputError(f"single-latent cells exist for separable activations (relu, jumprelu); {inst.activation} couples "
                          "the latents (use enumerate_joint_patterns)")
 
 
@@ -266,7 +268,7 @@ def single_region(inst: Instance, F: frozenset[int], eps: float):
     """The region of one latent with set F (eq. 13 for n_latents = 1)."""
     mask = np.zeros((1, inst.n), dtype=bool)
     mask[0, sorted(F)] = True
-    return region_inequalities(inst.activation, inst.W_p, mask, eps)
+    return pattern_region(inst.activation, inst.W_p, mask, eps, Reading.DEF_3_1)
 
 
 def latent_cells(inst: Instance, eps: float = DEFAULT_EPS, max_cells: int = DEFAULT_MAX_CELLS) -> CellEnumeration:
@@ -281,10 +283,11 @@ def latent_cells(inst: Instance, eps: float = DEFAULT_EPS, max_cells: int = DEFA
     t0 = time.perf_counter()
     ctr = _Counter()
     n, k = inst.n, inst.n_p
-    if inst.activation.name == "relu":
+    theta = float(inst.activation.threshold)
+    homogenized = theta != 0
+    if not homogenized:
         P, required = inst.W_p, frozenset()
     else:
-        theta = float(inst.activation.theta)
         P = np.vstack([np.hstack([inst.W_p, np.zeros((k, 1))]), np.r_[np.full(n, -theta), 1.0][None, :]])
         required = frozenset([n])
     sets = _central_sets(np.asarray(P, dtype=float), required, ctr, max_cells)
@@ -296,7 +299,7 @@ def latent_cells(inst: Instance, eps: float = DEFAULT_EPS, max_cells: int = DEFA
         cell = frozenset(j for j in F if j < n)
         if chamber:
             chambers.append(cell)
-        if inst.activation.name == "jumprelu":
+        if homogenized:
             w = w[:k] / w[k]
         reg = single_region(inst, cell, eps)
         w = _with_margin(inst, reg, cell, w, eps)
@@ -321,7 +324,7 @@ def _normalized(P: np.ndarray) -> np.ndarray:
 def _with_margin(inst: Instance, reg, F: frozenset[int], w: np.ndarray, eps: float) -> np.ndarray | None:
     """A witness of F meeting the region with margin eps (relu: rescaled, a cone), or None."""
     w = np.asarray(w, dtype=float)
-    if inst.activation.name == "relu" and F:
+    if inst.activation.threshold == 0 and F:
         v = w @ inst.W_p[:, sorted(F)]
         if np.min(v) <= 0:
             return None
@@ -359,13 +362,12 @@ class JointEnumeration:
     nodes: int
 
 
-def _selections(act_name: str, k: int, n_latents: int, history: list[tuple]) -> list[tuple[int, ...]]:
+def _selections(sizes: range, n_latents: int, history: list[tuple]) -> list[tuple[int, ...]]:
     """Candidate selected sets for the next feature, one per class of interchangeable latents.
 
     Latents with the same history (membership in every earlier selection) are interchangeable:
     choosing which of them are selected, only the lowest-indexed ones are tried.
     """
-    sizes = [k] if act_name == "topk" else range(0, k + 1)
     groups: dict[tuple, list[int]] = {}
     for i in range(n_latents):
         groups.setdefault(history[i], []).append(i)
@@ -383,16 +385,18 @@ def _selections(act_name: str, k: int, n_latents: int, history: list[tuple]) -> 
     return out
 
 
-def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patterns: int = 100000
-                             ) -> JointEnumeration:
+def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patterns: int = 100000,
+                             reading: Reading | None = None) -> JointEnumeration:
     """Joint patterns of a topk / topk_relu instance by depth-first search over features with LP pruning.
 
     A branch (selections for features 0..d) is kept iff its region (eq. 13 on those features) is
     feasible with margin eps: checked first on the parent's witness, else by one LP. Returns the
     realizable patterns up to latent relabelling (canonical, deduplicated).
     """
-    if inst.activation.name not in ("topk", "topk_relu"):
-        raise InputError(f"joint enumeration is for topk / topk_relu, not {inst.activation.name}")
+    if inst.activation.separable:
+        raise InputError(f"joint enumeration is for activations that couple latents, not {inst.activation} "
+                         "(use latent_cells)")
+    reading = inst.activation.linear_reading if reading is None else reading
     t0 = time.perf_counter()
     ctr = _Counter()
     act, nl, n = inst.activation, inst.n_latents, inst.n
@@ -400,7 +404,7 @@ def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patte
     nodes = 0
 
     def feasible(mask: np.ndarray, W_parent: np.ndarray) -> np.ndarray | None:
-        reg = region_inequalities(act, inst.W_p[:, :mask.shape[1]], mask, eps)
+        reg = pattern_region(act, inst.W_p[:, :mask.shape[1]], mask, eps, reading)
         if reg.contains(W_parent, tol=0.0):
             return W_parent
         ctr.lp_calls += 1
@@ -423,7 +427,7 @@ def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patte
                                      "to enumerate")
             return
         history = [tuple(mask[i]) for i in range(nl)]
-        for sel in _selections(act.name, act.k, nl, history):
+        for sel in _selections(act.column_sizes(nl, reading), nl, history):
             col = np.zeros((nl, 1), dtype=bool)
             col[list(sel), 0] = True
             child = np.hstack([mask, col])
@@ -436,10 +440,12 @@ def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patte
     return JointEnumeration(pats, [found[p] for p in pats], ctr.lp_calls, time.perf_counter() - t0, nodes)
 
 
-def brute_force_joint(inst: Instance, eps: float = DEFAULT_EPS) -> tuple[set[Pattern], int]:
+def brute_force_joint(inst: Instance, eps: float = DEFAULT_EPS, reading: Reading | None = None
+                      ) -> tuple[set[Pattern], int]:
     """Every joint selection (one selected set per feature) tested by one LP: (canonical patterns, LP calls)."""
     act, nl = inst.activation, inst.n_latents
-    sizes = [act.k] if act.name == "topk" else range(act.k + 1)
+    reading = act.linear_reading if reading is None else reading
+    sizes = act.column_sizes(nl, reading)
     per_feature = [s for r in sizes for s in itertools.combinations(range(nl), r)]
     out, calls = set(), 0
     for choice in itertools.product(per_feature, repeat=inst.n):
@@ -447,7 +453,7 @@ def brute_force_joint(inst: Instance, eps: float = DEFAULT_EPS) -> tuple[set[Pat
         for d, s in enumerate(choice):
             mask[list(s), d] = True
         calls += 1
-        x, _ = feasible_point(region_inequalities(act, inst.W_p, mask, eps), 0.0)
+        x, _ = feasible_point(pattern_region(act, inst.W_p, mask, eps, reading), 0.0)
         if x is not None:
             out.add(Pattern.from_mask(mask).canonical())
     return out, calls

@@ -13,7 +13,6 @@ with sdlscape.theory.loss (the one loss implementation), never read off the solv
 from __future__ import annotations
 
 import functools
-
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,18 +21,20 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import DEFAULT_EPS, Region
 from sdlscape.theory.instance import Instance
-from sdlscape.theory.loss import approx_loss, check_weights, feature_selection
-from sdlscape.theory.patterns import Pattern, region
+from sdlscape.theory.loss import approx_loss, check_weights, passed_mask
+from sdlscape.theory.piece import Piece
+from sdlscape.theory.region import Region
 
 SOLVERS = ("CLARABEL", "OSQP")
 
 # Tight tolerances (tighter ones make Clarabel report almost-solved): certificates compare values to ~1e-8.
+_TOL = numerics.SOLVER_TOL
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
-    "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500},
-    "OSQP": {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iter": 200000, "polishing": True, "polish_refine_iter": 50},
+    "CLARABEL": {"tol_gap_abs": _TOL, "tol_gap_rel": _TOL, "tol_feas": _TOL, "max_iter": 500},
+    "OSQP": {"eps_abs": _TOL, "eps_rel": _TOL, "max_iter": 200000, "polishing": True, "polish_refine_iter": 50},
 }
 
 
@@ -52,7 +53,7 @@ def check_solver(name: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BlockSolution:
     """One block solve: the minimizer W, L~ there (from theory.loss), the solver's status and name.
 
@@ -85,19 +86,18 @@ def decoder_closed_form(inst: Instance, W_E: np.ndarray, mask: np.ndarray | None
     W_E = np.asarray(W_E, dtype=float)
     check_weights(inst, W_E=W_E)
     if mask is None:
-        mask = feature_selection(inst, W_E)
+        mask = passed_mask(inst, W_E)
     Q = np.where(mask, W_E @ inst.W_p, 0.0)
     s = np.sqrt(inst.M)[:, None]
     sol, *_ = np.linalg.lstsq(s * Q.T, s * inst.W_r.T, rcond=None)
     return sol.T
 
 
-def _check_pattern(inst: Instance, pattern: Pattern) -> None:
-    if not isinstance(pattern, Pattern):
-        raise InputError("pattern must be a sdlscape.theory.patterns.Pattern")
-    if pattern.n != inst.n or pattern.n_latents != inst.n_latents:
-        raise InputError(f"pattern is {pattern.n_latents} latents x {pattern.n} features but the instance has "
-                         f"n_latents = {inst.n_latents}, n = {inst.n}")
+def _check_piece(piece: Piece) -> Piece:
+    if not isinstance(piece, Piece):
+        raise InputError("the block solvers take a sdlscape.theory.piece.Piece")
+    piece.loss_mask  # noqa: B018  (raises for a piece that is a union of linear pieces)
+    return piece
 
 
 # If the first solve does not end "optimal", the same block is re-solved with the next settings;
@@ -148,11 +148,12 @@ class DecoderBlock:
     does not enter L~; it is fixed to 0 (the minimum-norm choice, as in decoder_closed_form).
     """
 
-    def __init__(self, inst: Instance, pattern: Pattern, solver: str = "CLARABEL", fallback: bool = True):
-        _check_pattern(inst, pattern)
-        self.inst, self.pattern, self.solver, self.fallback = inst, pattern, check_solver(solver), fallback
-        self.mask = pattern.mask
-        self.live = np.flatnonzero(self.mask.any(axis=1))
+    def __init__(self, piece: Piece, solver: str = "CLARABEL", fallback: bool = True):
+        self.piece = _check_piece(piece)
+        inst = self.inst = piece.instance
+        self.solver, self.fallback = check_solver(solver), fallback
+        self.mask = piece.loss_mask
+        self.live = piece.live_latents
         sqrtM = np.sqrt(inst.M)[None, :]
         self.problem = None
         if len(self.live):  # with every latent dead there is nothing to solve: W_D = 0
@@ -167,8 +168,8 @@ class DecoderBlock:
         check_weights(self.inst, W_E=W_E)
         W_D = np.zeros((self.inst.n_r, self.inst.n_latents))
         if self.problem is None:
-            return BlockSolution(W_D, approx_loss(self.inst, W_D, W_E, self.mask), "optimal",
-                                 "none (every latent dead)", None, 0.0)
+            return BlockSolution(W=W_D, value=approx_loss(self.inst, W_D, W_E, self.mask), status=cp.OPTIMAL,
+                                 solver="none (every latent dead)")
         Q = np.where(self.mask, W_E @ self.inst.W_p, 0.0)
         self._Q.value = Q[self.live]
         t0 = time.perf_counter()
@@ -178,7 +179,7 @@ class DecoderBlock:
             W_D[:, self.live] = self._W.value
         ok = self._W.value is not None and status == cp.OPTIMAL
         value = approx_loss(self.inst, W_D, W_E, self.mask) if ok else float("nan")
-        return BlockSolution(W_D, value, status, used, None, seconds)
+        return BlockSolution(W=W_D, value=value, status=status, solver=used, seconds=seconds)
 
 
 class EncoderBlock:
@@ -188,13 +189,12 @@ class EncoderBlock:
     region's rows G vec(W_E) <= h, so `BlockSolution.duals[r]` is the multiplier of region row r.
     """
 
-    def __init__(self, inst: Instance, pattern: Pattern, eps: float = DEFAULT_EPS, solver: str = "CLARABEL",
-                 fallback: bool = True):
-        _check_pattern(inst, pattern)
-        self.inst, self.pattern, self.solver, self.eps = inst, pattern, check_solver(solver), float(eps)
-        self.fallback = fallback
-        self.mask = pattern.mask
-        self.region: Region = region(inst, pattern, eps)
+    def __init__(self, piece: Piece, solver: str = "CLARABEL", fallback: bool = True):
+        self.piece = _check_piece(piece)
+        inst = self.inst = piece.instance
+        self.solver, self.fallback = check_solver(solver), fallback
+        self.mask = piece.loss_mask
+        self.region: Region = piece.region
         nl, n_p = inst.n_latents, inst.n_p
         self._W_D = cp.Parameter((inst.n_r, nl), name="W_D")
         self._w = cp.Variable(nl * n_p, name="vec_W_E")
@@ -215,26 +215,23 @@ class EncoderBlock:
         seconds = time.perf_counter() - t0
         if self._w.value is None or status != cp.OPTIMAL:
             nan = np.full(self.region.shape, np.nan)
-            return BlockSolution(nan, float("nan"), status, used, None, seconds)
+            return BlockSolution(W=nan, value=float("nan"), status=status, solver=used, seconds=seconds)
         W_E = np.asarray(self._w.value, dtype=float).reshape(self.region.shape)
         duals = (np.asarray(self._cons[0].dual_value, dtype=float).reshape(-1) if self._cons
                  else np.zeros(0))
-        return BlockSolution(W_E, approx_loss(self.inst, W_D, W_E, self.mask), status, used, duals, seconds)
+        return BlockSolution(W=W_E, value=approx_loss(self.inst, W_D, W_E, self.mask), status=status, solver=used,
+                             duals=duals, seconds=seconds)
 
 
-def encoder_problem_fresh(inst: Instance, pattern: Pattern, W_D: np.ndarray, eps: float = DEFAULT_EPS,
-                          solver: str = "CLARABEL", fallback: bool = True, drop_rows=()) -> BlockSolution:
+def encoder_problem_fresh(piece: Piece, W_D: np.ndarray, solver: str = "CLARABEL", fallback: bool = True,
+                          drop_rows=()) -> BlockSolution:
     """The encoder block built from scratch with W_D as a constant (no Parameters): for benchmarks
     and as an independent cross-check of EncoderBlock. drop_rows: region rows left out (the block
     over a relaxed region; duals are then returned for the kept rows only, in order)."""
-    _check_pattern(inst, pattern)
-    solver = check_solver(solver)
-    reg = region(inst, pattern, eps)
-    if len(drop_rows):
-        keep = np.setdiff1d(np.arange(reg.n_rows), np.asarray(drop_rows, dtype=int))
-        reg = Region(reg.G[keep], reg.h[keep], reg.strict[keep], tuple(reg.constraints[k] for k in keep),
-                     reg.shape, reg.eps)
-    mask = pattern.mask
+    _check_piece(piece)
+    inst, solver = piece.instance, check_solver(solver)
+    reg = piece.region.without(drop_rows) if len(drop_rows) else piece.region
+    mask = piece.loss_mask
     t0 = time.perf_counter()
     w = cp.Variable(inst.n_latents * inst.n_p)
     W_E = cp.reshape(w, reg.shape, order="C")
@@ -244,7 +241,58 @@ def encoder_problem_fresh(inst: Instance, pattern: Pattern, W_D: np.ndarray, eps
     status, used = _solve(prob, solver, fallback)
     seconds = time.perf_counter() - t0
     if w.value is None or status != cp.OPTIMAL:
-        return BlockSolution(np.full(reg.shape, np.nan), float("nan"), status, used, None, seconds)
+        return BlockSolution(W=np.full(reg.shape, np.nan), value=float("nan"), status=status, solver=used,
+                             seconds=seconds)
     W = np.asarray(w.value).reshape(reg.shape)
     duals = np.asarray(cons[0].dual_value).reshape(-1) if cons else np.zeros(0)
-    return BlockSolution(W, approx_loss(inst, W_D, W, mask), status, used, duals, seconds)
+    return BlockSolution(W=W, value=approx_loss(inst, W_D, W, mask), status=status, solver=used, duals=duals,
+                         seconds=seconds)
+
+
+def encoder_design(inst: Instance, mask: np.ndarray, W_D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For fixed W_D, L~ on the region = || b - A vec(W_E) ||^2 (eq. 11 with sigma = the mask): (A, b)."""
+    nl, n_p = mask.shape[0], inst.n_p
+    sqrtM = np.sqrt(inst.M)
+    A = np.zeros((inst.n * inst.n_r, nl * n_p))
+    for d in range(inst.n):
+        rows = slice(d * inst.n_r, (d + 1) * inst.n_r)
+        for i in np.flatnonzero(mask[:, d]):
+            A[rows, i * n_p:(i + 1) * n_p] = sqrtM[d] * np.outer(W_D[:, i], inst.W_p[:, d])
+    b = (inst.W_r * sqrtM[None, :]).T.reshape(-1)
+    return A, b
+
+
+def encoder_active_set(piece: Piece, W_D: np.ndarray, W_E: np.ndarray, active: tuple[int, ...] = ()
+                       ) -> BlockSolution | None:
+    """The encoder block solved exactly by guessing its active set: minimize ||b - A w||^2 subject to
+    G_S w = h_S (S = `active`, empty: unconstrained least squares) from the KKT system, taking the
+    minimum-norm step from the current W_E (so directions that do not enter L~ keep their values).
+    The answer is returned only if it is a KKT point of the whole block: G w <= h on every row and
+    multipliers >= 0 (sufficient for this convex QP); otherwise None (the caller then runs CVXPY)."""
+    inst, reg, mask = piece.instance, piece.region, piece.loss_mask
+    A, b = encoder_design(inst, mask, W_D)
+    w0 = W_E.reshape(-1)
+    S = list(active)
+    dim = w0.size
+    if S:
+        Gs = reg.G[S]
+        K = np.block([[2.0 * A.T @ A, Gs.T], [Gs, np.zeros((len(S), len(S)))]])
+        rhs = np.concatenate([2.0 * A.T @ (b - A @ w0), reg.h[S] - Gs @ w0])
+        sol, *_ = np.linalg.lstsq(K, rhs, rcond=None)
+        if np.abs(K @ sol - rhs).max() > numerics.KKT_RESIDUAL_REL * max(1.0, np.abs(rhs).max()):
+            return None
+        step, lam_S = sol[:dim], sol[dim:]
+    else:
+        step, *_ = np.linalg.lstsq(A, b - A @ w0, rcond=None)
+        lam_S = np.zeros(0)
+    w = w0 + step
+    lam = np.zeros(reg.n_rows)
+    lam[S] = lam_S
+    slack = reg.h - reg.G @ w
+    feas = 1e-12 * max(1.0, float(np.abs(w).max()))
+    if np.any(slack < -feas) or (lam_S.size and lam_S.min() < -1e-10 * max(1.0, float(np.abs(lam_S).max()))):
+        return None
+    lam = np.maximum(lam, 0.0)
+    W = w.reshape(W_E.shape)
+    return BlockSolution(W=W, value=approx_loss(inst, W_D, W, mask), status=cp.OPTIMAL,
+                         solver="active-set KKT" if S else "least squares", duals=lam)

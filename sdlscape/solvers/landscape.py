@@ -35,15 +35,22 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.solvers.arrangement import (DEFAULT_MAX_CELLS, enumerate_joint_patterns, latent_cells)
-from sdlscape.theory.activations import DEFAULT_EPS
+from sdlscape.outcomes import Outcome, PieceClass
+from sdlscape.solvers.arrangement import (
+    DEFAULT_MAX_CELLS,
+    enumerate_joint_patterns,
+    latent_cells,
+)
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss
-from sdlscape.theory.patterns import Pattern, absorptions, region
+from sdlscape.theory.patterns import Pattern, absorptions
+from sdlscape.theory.piece import Piece
 
 DEFAULT_MAX_PIECES = 2000
-CLASSES = ("global", "spurious", "leaves_region", "inconclusive")
+DEFAULT_EPS = numerics.MARGIN_EPS
+CLASSES = tuple(PieceClass)
 CHECKPOINT_VERSION = 1
 DASK_CONNECT_TIMEOUT = "10s"
 
@@ -86,7 +93,7 @@ def count_pieces(inst: Instance, eps: float = DEFAULT_EPS, max_pieces: int = DEF
         raise InputError(f"max_pieces must be >= 1, got {max_pieces}")
     t0 = time.perf_counter()
     nl = inst.n_latents
-    if inst.activation.name in ("relu", "jumprelu"):
+    if inst.activation.separable:
         ce = latent_cells(inst, eps, max_cells=max_cells)
         c = len(ce.cells)
         total = math.comb(c + nl - 1, nl)
@@ -185,10 +192,10 @@ def solve_one(task: dict[str, Any]) -> dict[str, Any]:
     pattern = Pattern.parse(task["pattern"], inst.n, inst.n_latents)
     t0 = time.perf_counter()
     try:
-        pr = solve_piece(inst, pattern, starts=task["starts"], seed=task["seed"], eps=task["eps"],
-                         max_iter=task.get("max_iter", 500))
+        piece = Piece(inst, pattern, task["eps"], inst.activation.linear_reading)
+        pr = solve_piece(piece, starts=task["starts"], seed=task["seed"], max_iter=task.get("max_iter", 500))
     except Exception as exc:  # noqa: BLE001 - a solver failure is an inconclusive piece, with the reason
-        return {"pattern": pattern.to_json(), "outcome": "inconclusive", "realizable": None, "best_loss": None,
+        return {"pattern": pattern.to_json(), "outcome": Outcome.INCONCLUSIVE, "realizable": None, "best_loss": None,
                 "starts": [], "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - t0}
     starts = []
     for s in pr.starts:
@@ -228,8 +235,8 @@ def _finite(x: Any) -> bool:
 
 def _verified_upper(inst: Instance, pattern: Pattern, starts: list[dict], eps: float) -> float | None:
     """The least L~ over the starts' final points that lie in the piece's region (re-checked here)."""
-    reg = region(inst, pattern, eps)
-    mask = pattern.mask
+    piece = Piece(inst, pattern, eps, inst.activation.linear_reading)
+    reg, mask = piece.region, piece.loss_mask
     vals = []
     for s in starts:
         if s.get("W_E") is None or s.get("W_D") is None:
@@ -249,7 +256,7 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
     po_losses = {}
     for spec in specs:
         r = raw[str(spec.pattern)]
-        ls = [s["loss"] for s in r["starts"] if s["outcome"] == "partial_optimum" and _finite(s["loss"])]
+        ls = [s["loss"] for s in r["starts"] if s["outcome"] == Outcome.PARTIAL_OPTIMUM and _finite(s["loss"])]
         if ls:
             po_losses[str(spec.pattern)] = min(ls)
     global_value = min(po_losses.values()) if po_losses else None
@@ -262,24 +269,24 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
         lower = piece_lower_bound(inst, spec.pattern)
         if key in po_losses:
             loss = po_losses[key]
-            cls = "global" if loss <= global_value + tol else "spurious"
-            best = min((s for s in starts if s["outcome"] == "partial_optimum" and _finite(s["loss"])),
+            cls = PieceClass.GLOBAL if loss <= global_value + tol else PieceClass.SPURIOUS
+            best = min((s for s in starts if s["outcome"] == Outcome.PARTIAL_OPTIMUM and _finite(s["loss"])),
                        key=lambda s: s["loss"])
             reason = f"{outcomes.count('partial_optimum')} of {len(starts)} starts certified a partial optimum"
-        elif starts and all(o == "leaves_region" for o in outcomes):
-            loss, cls = None, "leaves_region"
+        elif starts and all(o == Outcome.LEAVES_REGION for o in outcomes):
+            loss, cls = None, PieceClass.LEAVES_REGION
             best = min(starts, key=lambda s: s["loss"] if _finite(s["loss"]) else math.inf)
             reason = f"all {len(starts)} starts converged onto the region boundary and press outward"
         else:
-            loss, cls = None, "inconclusive"
+            loss, cls = None, PieceClass.INCONCLUSIVE
             cands = [s for s in starts if _finite(s["loss"])]
             best = min(cands, key=lambda s: s["loss"]) if cands else None
-            reason = r.get("error") or "; ".join(sorted({s["reason"] for s in starts if s["outcome"] == "inconclusive"}))
+            reason = r.get("error") or "; ".join(sorted({s["reason"] for s in starts if s["outcome"] == Outcome.INCONCLUSIVE}))
             if not reason:
                 reason = f"start outcomes {dict(Counter(outcomes))}"
         upper = _verified_upper(inst, spec.pattern, starts, eps)
         gap = None if upper is None else max(upper - lower, 0.0)
-        towards = sorted({json.dumps(s["toward"]) for s in starts if s["outcome"] == "leaves_region" and s["toward"]})
+        towards = sorted({json.dumps(s["toward"]) for s in starts if s["outcome"] == Outcome.LEAVES_REGION and s["toward"]})
         rec = recovery(inst, None if best is None or best["W_E"] is None else np.array(best["W_E"]),
                        None if best is None or best["W_D"] is None else np.array(best["W_D"]))
         pieces.append({
@@ -299,12 +306,12 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
                        for s in starts],
             "error": r.get("error"), "seconds": r.get("seconds"),
         })
-    counts = {c: sum(p["class"] == c for p in pieces) for c in CLASSES}
-    weighted = {c: sum(p["multiplicity"] for p in pieces if p["class"] == c) for c in CLASSES}
+    counts = {c.value: sum(p["class"] == c for p in pieces) for c in CLASSES}
+    weighted = {c.value: sum(p["multiplicity"] for p in pieces if p["class"] == c) for c in CLASSES}
     lbs = [p["lower_bound"] for p in pieces]
     glb = min(lbs) if lbs else None
     certified = global_value is not None and glb is not None and global_value - glb <= tol
-    glob = [p for p in pieces if p["class"] == "global" and p["recovery"]]
+    glob = [p for p in pieces if p["class"] == PieceClass.GLOBAL and p["recovery"]]
     best_rec = None
     if glob:
         b = max(glob, key=lambda p: (p["recovery"]["encoder_mean"] + p["recovery"]["decoder_mean"]))
@@ -323,8 +330,8 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
                "upper_bound_only": sum(1 for p in pieces if p["upper_bound"] is not None and not p["certified"]),
                "certified_pieces": sum(1 for p in pieces if p["certified"]),
                "best_recovery": best_rec,
-               "spurious_polysemantic": sum(1 for p in pieces if p["class"] == "spurious" and p["polysemantic"]),
-               "spurious_by_hessian": dict(Counter(str(p["hessian"]) for p in pieces if p["class"] == "spurious"))}
+               "spurious_polysemantic": sum(1 for p in pieces if p["class"] == PieceClass.SPURIOUS and p["polysemantic"]),
+               "spurious_by_hessian": dict(Counter(str(p["hessian"]) for p in pieces if p["class"] == PieceClass.SPURIOUS))}
     return pieces, summary
 
 
@@ -461,7 +468,8 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
     pieces, summary = classify(inst, pc.pieces, done, tol, eps)
     pieces.sort(key=lambda p: (CLASSES.index(p["class"]), p["loss"] if p["loss"] is not None else math.inf,
                                p["key"]))
-    summary = {"instance": inst.name, "activation": inst.activation.to_dict(), "n": inst.n, "n_p": inst.n_p,
+    summary = {"instance": inst.name, "activation": inst.activation.to_dict(),
+               "reading": inst.activation.linear_reading.value, "n": inst.n, "n_p": inst.n_p,
                "n_r": inst.n_r, "n_latents": inst.n_latents, "cells_per_latent": pc.cells_per_latent,
                "pieces": pc.n_pieces, "labelled_patterns": sum(s.multiplicity for s in pc.pieces),
                **summary,

@@ -48,31 +48,9 @@ def check_device(device: str) -> torch.device:
 # so that every product over the tiny instance dimensions is a contiguous, vectorised elementwise
 # operation over the N starts (much faster on a CPU than N tiny bmm's).
 
-def topk_mask(Z: torch.Tensor, k: int) -> torch.Tensor:
-    """Mask of the k largest entries along axis 0, ties broken toward the lower index (as a stable sort).
-
-    The rank of latent i is #{j : z_j > z_i} + #{j < i : z_j = z_i}; it is selected iff rank < k.
-    """
-    q = Z.shape[0]
-    before = torch.ones(q, q, dtype=torch.bool, device=Z.device).tril(-1)   # before[i, j] = j < i
-    shape = (q, q) + (1,) * (Z.dim() - 1)
-    Zi, Zj = Z.unsqueeze(1), Z.unsqueeze(0)                                # [i, j, ...]
-    rank = ((Zj > Zi) | ((Zj == Zi) & before.view(shape))).sum(1)
-    return rank < k
-
-
 def selection(inst: Instance, Z: torch.Tensor) -> torch.Tensor:
-    """The latents sigma passes through, latents along axis 0 (the rule of theory.activations.selection)."""
-    act = inst.activation
-    if act.name == "relu":
-        return Z > 0
-    if act.name == "jumprelu":
-        return Z > act.theta
-    if act.name == "topk":
-        return topk_mask(Z, act.k)
-    if act.name == "topk_relu":
-        return topk_mask(Z, act.k) & (Z > 0)
-    raise InputError(f"unknown activation {act.name!r}")
+    """The latents sigma passes, latents along axis 0: the activation's own rule (theory/activations)."""
+    return inst.activation.passes(Z, axis=0)
 
 
 def apply(inst: Instance, Z: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
+from sdlscape import numerics
 from sdlscape.errors import InputError
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import feature_codes
@@ -134,7 +135,7 @@ class LatentAnalysis:
     signed_codes: bool = False  # plain TopK only: no positive eigenvector, the codes have mixed signs
 
 
-def _eigenspaces(K: np.ndarray, tol: float = 1e-9):
+def _eigenspaces(K: np.ndarray, tol: float = numerics.EIGENSPACE_REL):
     lam, V = np.linalg.eigh(K)
     groups, start = [], 0
     for j in range(1, len(lam) + 1):
@@ -148,20 +149,28 @@ def full_column_rank(inst: Instance) -> bool:
     return bool(np.linalg.matrix_rank(inst.W_p, tol=1e-9) == inst.n)
 
 
-def partition_stationary_points(inst: Instance, pattern: Pattern, eps: float = 1e-3, scale: float = 1.0,
-                                sign_free: bool | None = None) -> tuple[list[LatentAnalysis], tuple[np.ndarray, np.ndarray] | None]:
+def partition_stationary_points(piece, scale: float = 1.0, sign_free: bool | None = None
+                                ) -> tuple[list[LatentAnalysis], tuple[np.ndarray, np.ndarray] | None]:
     """For a partition pattern and W_p of full column rank: per-latent fixed-point analysis, and a
-    block-stationary point (W_D, W_E) inside the pattern's region if one exists (else None).
+    block-stationary point (W_D, W_E) inside the piece's region if one exists (else None).
 
-    Needs sign-free codes for plain TopK (k = 1: the selected latent only has to rank first) and
-    positive codes (above theta for jumprelu, reached by scaling) for relu, jumprelu and topk_relu.
+    Codes may take any sign when the region only orders them (plain TopK, k = 1, selection reading: the
+    selected latent only has to rank first); otherwise they must be positive (above the threshold,
+    reached by scaling). sign_free overrides that rule (a deliberately false rule, for tests).
     """
+    from sdlscape.theory.region import ConstraintKind
+
+    inst, pattern, eps = piece.instance, piece.pattern, piece.margin
+    if not piece.linear:
+        raise InputError("partition_stationary_points needs a linear piece (see Piece.parts)")
     if not pattern.is_partition:
         raise InputError("partition_stationary_points needs a partition pattern")
     if not full_column_rank(inst):
         raise InputError("partition_stationary_points needs W_p of full column rank")
     act = inst.activation
-    sign_free = act.name == "topk" if sign_free is None else sign_free  # override: a false rule, for tests
+    if sign_free is None:
+        sign_free = not any(c.kind is ConstraintKind.ON for c in piece.region.constraints)
+    t = act.threshold if act.separable else 0.0
     G = inst.W_r.T @ inst.W_r
     Z = np.zeros((inst.n_latents, inst.n))
     W_D = np.zeros((inst.n_r, inst.n_latents))
@@ -186,7 +195,7 @@ def partition_stationary_points(inst: Instance, pattern: Pattern, eps: float = 1
             lam, v = found
             a = v / np.sqrt(m)
             if not sign_free:
-                floor = (act.theta if act.name == "jumprelu" else 0.0) + 2 * eps
+                floor = t + 2 * eps
                 a = a * max(scale, floor / float(a.min()))
             else:
                 a = a / float(np.max(np.abs(a))) * scale
@@ -202,9 +211,7 @@ def partition_stationary_points(inst: Instance, pattern: Pattern, eps: float = 1
     if not ok:
         return out, None
     # Off entries: far below every selected code, so no off / order constraint is near binding.
-    low = min(0.0, float(Z.min())) - 1.0 - (act.theta or 0.0)
-    if act.name == "jumprelu":
-        low = min(low, act.theta - 1.0)
+    low = min(0.0, float(Z.min())) - 1.0 - t
     Z = np.where(pattern.mask, Z, low)
     W_E = Z @ np.linalg.pinv(inst.W_p)
     return out, (W_D, W_E)

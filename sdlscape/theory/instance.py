@@ -14,69 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from sdlscape import numerics
 from sdlscape.errors import InputError
+from sdlscape.theory.activations import Activation, TopKReLU, activation_from
 
-ACTIVATIONS = ("relu", "jumprelu", "topk", "topk_relu")
-UNIT_NORM_TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class Activation:
-    """A per-sample activation with sigma(z)_i in {0, z_i} (eq. 10).
-
-    relu; jumprelu(theta > 0): z * H(z - theta); topk(k): keep the k largest entries;
-    topk_relu(k): TopK o ReLU, the k largest entries that are also positive.
-    """
-
-    name: str
-    theta: float | None = None
-    k: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.name not in ACTIVATIONS:
-            raise InputError(f"unknown activation {self.name!r}; expected one of {', '.join(ACTIVATIONS)}")
-        if self.name == "jumprelu":
-            if self.theta is None or not math.isfinite(self.theta) or self.theta <= 0:
-                raise InputError(f"jumprelu needs a threshold theta > 0, got {self.theta!r}")
-        elif self.theta is not None:
-            object.__setattr__(self, "theta", None)
-        if self.name in ("topk", "topk_relu"):
-            if self.k is None or int(self.k) != self.k or self.k < 1:
-                raise InputError(f"{self.name} needs an integer k >= 1, got {self.k!r}")
-            object.__setattr__(self, "k", int(self.k))
-        elif self.k is not None:
-            object.__setattr__(self, "k", None)
-
-    @property
-    def positively_homogeneous(self) -> bool:
-        """sigma(c z) = c sigma(z) for all c > 0: true for relu, topk, topk_relu; false for jumprelu."""
-        return self.name != "jumprelu"
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name}
-        if self.theta is not None:
-            d["theta"] = float(self.theta)
-        if self.k is not None:
-            d["k"] = int(self.k)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | str) -> "Activation":
-        if isinstance(d, str):
-            return cls(d)
-        if not isinstance(d, dict) or "name" not in d:
-            raise InputError("activation must be an object with a 'name'")
-        unknown = set(d) - {"name", "theta", "k"}
-        if unknown:
-            raise InputError(f"activation has unknown keys {sorted(unknown)}")
-        return cls(d["name"], d.get("theta"), d.get("k"))
-
-    def __str__(self) -> str:
-        if self.name == "jumprelu":
-            return f"jumprelu(theta={self.theta:g})"
-        if self.k is not None:
-            return f"{self.name}(k={self.k})"
-        return self.name
+UNIT_NORM_TOL = numerics.UNIT_NORM_TOL
 
 
 @dataclass(frozen=True)
@@ -175,8 +117,7 @@ class Instance:
             raise InputError(f"W_r has {W_r.shape[1]} columns but W_p has {W_p.shape[1]}: "
                              "both need one column per ground-truth feature")
         n = W_p.shape[1]
-        if isinstance(self.activation, (dict, str)):
-            object.__setattr__(self, "activation", Activation.from_dict(self.activation))
+        object.__setattr__(self, "activation", activation_from(self.activation))
         if isinstance(self.law, dict):
             object.__setattr__(self, "law", FeatureLaw(**self.law))
         if self.M is None:
@@ -190,9 +131,7 @@ class Instance:
         if int(self.n_latents) != self.n_latents or self.n_latents < 1:
             raise InputError(f"n_latents must be a positive integer, got {self.n_latents!r}")
         object.__setattr__(self, "n_latents", int(self.n_latents))
-        k = self.activation.k
-        if k is not None and k > self.n_latents:
-            raise InputError(f"k = {k} exceeds n_latents = {self.n_latents}")
+        self.activation.check_latents(self.n_latents)
         if self.parents is not None:
             parents = tuple(tuple(int(d) for d in group) for group in self.parents)
             flat = [d for g in parents for d in g]
@@ -425,11 +364,9 @@ def transcoder_pair(n: int, n_p: int, n_r: int, activation: Activation | str = "
 
 def example_3_5() -> Instance:
     """The paper's Example 3.5: n = n_p = n_q = n_r = 2, Top-1 o ReLU, W_p = W_r = I, M = (1, 1)."""
-    return Instance(W_p=np.eye(2), activation=Activation("topk_relu", k=1), n_latents=2, M=np.ones(2),
+    return Instance(W_p=np.eye(2), activation=TopKReLU(k=1), n_latents=2, M=np.ones(2),
                     name="example-3.5")
 
 
 def _act(a: Activation | str | dict) -> Activation:
-    if isinstance(a, Activation):
-        return a
-    return Activation.from_dict(a)
+    return activation_from(a)

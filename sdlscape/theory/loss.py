@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import apply, selection
+from sdlscape.outcomes import Reading
 from sdlscape.theory.instance import Instance
 
 
@@ -26,12 +26,18 @@ def check_weights(inst: Instance, W_E: np.ndarray | None = None, W_D: np.ndarray
 
 def feature_codes(inst: Instance, W_E: np.ndarray) -> np.ndarray:
     """Q = sigma(W_E w_p^d) for each feature d alone: n_latents x n (column d is feature d's code)."""
-    return apply(inst.activation, (W_E @ inst.W_p).T).T
+    return inst.activation.apply(np.asarray(W_E, dtype=float) @ inst.W_p, axis=0)
 
 
-def feature_selection(inst: Instance, W_E: np.ndarray) -> np.ndarray:
-    """The activation pattern as a boolean n_latents x n mask: mask[i, d] iff d activates latent i."""
-    return selection(inst.activation, (W_E @ inst.W_p).T).T
+def feature_mask(inst: Instance, W_E: np.ndarray, reading: Reading = Reading.DEF_3_1) -> np.ndarray:
+    """The activation pattern as a boolean n_latents x n mask: mask[i, d] iff d activates latent i
+    (Def. 3.1: sigma(W_E w_p^d)_i > 0; Reading.SELECTION: sigma passes z_id, the linear piece)."""
+    return inst.activation.pattern_mask(np.asarray(W_E, dtype=float) @ inst.W_p, reading, axis=0)
+
+
+def passed_mask(inst: Instance, W_E: np.ndarray) -> np.ndarray:
+    """The latents sigma passes for each feature alone: the linear piece W_E lies in (sigma = mask * z)."""
+    return inst.activation.passes(np.asarray(W_E, dtype=float) @ inst.W_p, axis=0)
 
 
 def approx_residuals(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -41,7 +47,7 @@ def approx_residuals(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask: np.
     which equals sigma inside that region.
     """
     Z = W_E @ inst.W_p
-    Q = apply(inst.activation, Z.T).T if mask is None else np.where(mask, Z, 0.0)
+    Q = inst.activation.apply(Z, axis=0) if mask is None else np.where(mask, Z, 0.0)
     return inst.W_r - W_D @ Q
 
 
@@ -65,7 +71,7 @@ def approx_grad(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask: np.ndarr
       dL/dW_D = -2 R diag(M) (A*Z)^T,  dL/dW_E = -2 (A * (W_D^T R diag(M))) W_p^T.
     """
     if mask is None:
-        mask = feature_selection(inst, W_E)
+        mask = passed_mask(inst, W_E)
     Z = W_E @ inst.W_p
     Q = np.where(mask, Z, 0.0)
     RM = (inst.W_r - W_D @ Q) * inst.M
@@ -86,5 +92,5 @@ def exact_sample_errors(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, X: np.
     """Per-sample squared errors || x_r(s) - W_D sigma(W_E x_p(s)) ||^2."""
     Xp = X @ inst.W_p.T
     Xr = X @ inst.W_r.T
-    recon = apply(inst.activation, Xp @ W_E.T) @ W_D.T
+    recon = inst.activation.apply(Xp @ W_E.T, axis=-1) @ W_D.T
     return np.sum((Xr - recon) ** 2, axis=1)

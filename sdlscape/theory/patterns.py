@@ -1,9 +1,8 @@
-"""Activation patterns (Def. 3.1): reading them off W_E, their predicates, and realizability by LP.
+"""Activation patterns (Def. 3.1): the Pattern type, reading patterns off W_E, and their predicates.
 
-A pattern P = (F_1, ..., F_{n_q}) lists, for each latent i, the features d that activate it when
-d appears alone. The file format is a list of lists of 0-based feature indices, one per latent.
-Realizability asks whether some W_E lies in Omega_P (eq. 13) with margin eps; it is decided by a
-linear program (scipy HiGHS), which returns a witness W_E or a Farkas certificate of infeasibility.
+A pattern P = (F_1, ..., F_{n_q}) lists, for each latent i, the features d that activate it when d
+appears alone. The file format is a list of lists of 0-based feature indices, one per latent. The region
+and realizability of a pattern belong to its Piece (theory/piece.py).
 """
 from __future__ import annotations
 
@@ -12,12 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from scipy.optimize import linprog
 
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import DEFAULT_EPS, Region, check_selection_counts, region_inequalities
-from sdlscape.theory.instance import Instance
-from sdlscape.theory.loss import check_weights, feature_selection
+from sdlscape.outcomes import Reading
 
 
 @dataclass(frozen=True)
@@ -68,6 +64,10 @@ class Pattern:
             m[i, sorted(s)] = True
         return m
 
+    def column(self, d: int) -> frozenset[int]:
+        """The latents feature d activates."""
+        return frozenset(i for i, s in enumerate(self.sets) if d in s)
+
     def to_json(self) -> list[list[int]]:
         return [sorted(s) for s in self.sets]
 
@@ -104,26 +104,17 @@ class Pattern:
         """The representative of this pattern up to a permutation of latents (sets sorted)."""
         return Pattern(tuple(sorted(self.sets, key=lambda s: (len(s), sorted(s)))), self.n)
 
+    def canonical_order(self) -> list[int]:
+        """The latent order canonical() uses: canonical().sets[j] = sets[order[j]]."""
+        return sorted(range(self.n_latents), key=lambda i: (len(self.sets[i]), sorted(self.sets[i])))
 
-def read_pattern(inst: Instance, W_E: np.ndarray) -> Pattern:
-    """The activation pattern of W_E on the instance's features (Def. 3.1)."""
+
+def read_pattern(inst, W_E: np.ndarray, reading: Reading = Reading.DEF_3_1) -> Pattern:
+    """The activation pattern of W_E on the instance's features (Def. 3.1, or the selection reading)."""
+    from sdlscape.theory.loss import check_weights, feature_mask
+
     check_weights(inst, W_E=W_E)
-    return Pattern.from_mask(feature_selection(inst, np.asarray(W_E, dtype=float)))
-
-
-def region(inst: Instance, pattern: Pattern, eps: float = DEFAULT_EPS) -> Region:
-    """Omega_P for the instance's activation, strict inequalities tightened by eps."""
-    _check_sizes(inst, pattern)
-    return region_inequalities(inst.activation, inst.W_p, pattern.mask, eps)
-
-
-def _check_sizes(inst: Instance, pattern: Pattern) -> None:
-    if pattern.n != inst.n:
-        raise InputError(f"pattern is over {pattern.n} features but the instance has {inst.n}")
-    if pattern.n_latents != inst.n_latents:
-        raise InputError(f"pattern has {pattern.n_latents} latent sets but the instance has "
-                         f"n_latents = {inst.n_latents}")
-    check_selection_counts(inst.activation, pattern.mask)
+    return Pattern.from_mask(feature_mask(inst, np.asarray(W_E, dtype=float), reading))
 
 
 def absorptions(pattern: Pattern, parents: Sequence[Sequence[int]]) -> list[dict[str, int]]:
@@ -143,85 +134,5 @@ def absorptions(pattern: Pattern, parents: Sequence[Sequence[int]]) -> list[dict
     return out
 
 
-@dataclass(frozen=True)
-class Realizability:
-    """The answer of the realizability LP: a witness W_E in Omega_P, or a Farkas certificate y.
-
-    certificate y >= 0 with G^T y = 0 and h^T y < 0 proves G w <= h has no solution.
-    """
-
-    realizable: bool
-    witness: np.ndarray | None
-    certificate: np.ndarray | None
-    eps: float
-    status: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"realizable": self.realizable,
-                "witness": None if self.witness is None else self.witness.tolist(),
-                "certificate": None if self.certificate is None else {
-                    "farkas_y": self.certificate.tolist(),
-                    "meaning": "y >= 0, G^T y = 0, h^T y < 0 for the region G vec(W_E) <= h (margin eps)"},
-                "eps": self.eps, "status": self.status}
-
-
-def check_farkas(reg: Region, y: np.ndarray, tol: float = 1e-8) -> bool:
-    """Independent re-check of an infeasibility certificate for G w <= h."""
-    y = np.asarray(y, dtype=float)
-    if y.shape != (reg.n_rows,) or np.any(y < -tol):
-        return False
-    scale = max(1.0, float(np.abs(y).sum()))
-    return bool(np.max(np.abs(reg.G.T @ y), initial=0.0) <= tol * scale and reg.h @ y < -tol * scale)
-
-
-def feasible_point(reg: Region, slack: float = 0.0) -> tuple[np.ndarray | None, str]:
-    """A point of {G w <= h - slack} of least L1 norm (HiGHS), or None with the LP status."""
-    dim = reg.G.shape[1]
-    if reg.n_rows == 0:
-        return np.zeros(dim), "optimal"
-    # w = u - v, u, v >= 0; minimize sum(u + v) subject to G (u - v) <= h - slack.
-    A = np.hstack([reg.G, -reg.G])
-    res = linprog(np.ones(2 * dim), A_ub=A, b_ub=reg.h - slack, bounds=(0, None), method="highs")
-    if res.status == 0:
-        return res.x[:dim] - res.x[dim:], "optimal"
-    if res.status == 2:
-        return None, "infeasible"
-    return None, f"lp status {res.status}: {res.message}"
-
-
-def farkas_certificate(reg: Region) -> tuple[np.ndarray | None, str]:
-    """Solve min h^T y s.t. G^T y = 0, y >= 0, sum y = 1; a negative optimum is a certificate."""
-    m, dim = reg.G.shape
-    A_eq = np.vstack([reg.G.T, np.ones((1, m))])
-    b_eq = np.concatenate([np.zeros(dim), [1.0]])
-    res = linprog(reg.h, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-    if res.status != 0:
-        return None, f"farkas lp status {res.status}: {res.message}"
-    return (res.x, "optimal") if res.fun < 0 else (None, f"farkas optimum {res.fun:.3g} >= 0")
-
-
-def realize(inst: Instance, pattern: Pattern, eps: float = DEFAULT_EPS) -> Realizability:
-    """Is the pattern realizable for the instance's activation with margin eps?
-
-    Returns a witness W_E (re-checked: its pattern is `pattern`), or a Farkas certificate
-    (re-checked by check_farkas). If neither can be confirmed the status says so.
-    """
-    reg = region(inst, pattern, eps)
-    # First look for a witness strictly inside every inequality (non-strict ones too), so that
-    # reading its pattern back is not at the mercy of round-off at z = threshold; else any point.
-    for slack in (eps, 0.0):
-        w, status = feasible_point(reg, slack)
-        if w is None:
-            continue
-        W_E = w.reshape(reg.shape)
-        if reg.contains(W_E, tol=1e-7) and (slack == 0.0 or read_pattern(inst, W_E) == pattern):
-            return Realizability(True, W_E, None, eps, "optimal" if slack else "optimal (on the boundary)")
-        status = "witness failed re-check"
-    y, fstatus = farkas_certificate(reg)
-    if y is not None and check_farkas(reg, y):
-        return Realizability(False, None, y, eps, "infeasible")
-    return Realizability(False, None, None, eps, f"undecided: {status}; {fstatus}")
-
-
-def parse_patterns(objs: Iterable[Any], inst: Instance) -> list[Pattern]:
+def parse_patterns(objs: Iterable[Any], inst) -> list[Pattern]:
     return [Pattern.parse(o, inst.n, inst.n_latents) for o in objs]

@@ -1,1 +1,1 @@
-"""Verification: one check per paper statement (ClaimResult), the torch-vs-exact cross-check, the report."""
+"""Verification: one check per paper statement (ClaimResult) and the torch-vs-exact cross-check."""

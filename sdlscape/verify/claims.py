@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdlscape.errors import InputError
-from sdlscape.theory.instance import ACTIVATIONS, Activation, Instance, save_instance
+from sdlscape.theory.activations import Activation, activation_class
+from sdlscape.theory.activations import names as activation_names
+from sdlscape.theory.instance import Instance, save_instance
 
 BUDGETS = ("quick", "full")
+ACTIVATIONS = activation_names()
 
 CLAIMS = ("thm3.1", "thm3.1-corrected", "thm3.2", "thm3.3", "thm3.4", "ex3.5", "thm3.6",
           "thm3.6-corrected", "thm3.8")
@@ -74,22 +77,14 @@ class Context:
         return str(path)
 
 
-def default_activation(name: str, theta: float = 0.5, k: int = 1) -> Activation:
+def default_activation(name: str) -> Activation:
     """The activation `name` with the checks' default parameters (jumprelu theta = 0.5, TopK k = 1)."""
-    if name == "jumprelu":
-        return Activation(name, theta=theta)
-    if name in ("topk", "topk_relu"):
-        return Activation(name, k=k)
-    return Activation(name)
+    return activation_class(name).default()
 
 
 def activation_variants(name: str, full: bool) -> list[Activation]:
     """The parameter values a check tries for one activation name."""
-    if name == "jumprelu":
-        return [Activation(name, theta=t) for t in ((0.5, 1.5) if not full else (0.25, 0.5, 1.0, 1.5))]
-    if name in ("topk", "topk_relu"):
-        return [Activation(name, k=k) for k in ((1, 2) if not full else (1, 2, 3))]
-    return [Activation(name)]
+    return activation_class(name).search_variants(full)
 
 
 _CHECKS = {

@@ -19,7 +19,9 @@ from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
 from sdlscape.theory.constructions import split_pattern
 from sdlscape.theory.instance import Activation, Instance
-from sdlscape.theory.patterns import Pattern, check_farkas, realize, region
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
+from sdlscape.theory.region import check_farkas
 from sdlscape.verify.claims import ClaimResult, Context, instance_for, user_activations
 
 
@@ -45,7 +47,7 @@ def _family(ctx: Context, act: Activation) -> list[Instance]:
                 h = I.hierarchical(sizes, n_p, act, spread=spread, seed=ctx.seed + s,
                                    n_latents=len(sizes) + 1)
                 out.append(h.with_(name=f"{h.name}-sp{spread:g}"))
-    return [i for i in out if act.k is None or act.k <= i.n_latents]
+    return [i for i in out if act.fits(i.n_latents)]
 
 
 def parent_pattern(inst: Instance) -> Pattern:
@@ -57,7 +59,7 @@ def _lp_recheck(inst: Instance, P: Pattern, solver: str = "CLARABEL") -> str:
     """Second route: feasibility of the same region with CVXPY (another LP code path)."""
     import cvxpy as cp
 
-    reg = region(inst, P)
+    reg = Piece(inst, P).region
     w = cp.Variable(reg.G.shape[1])
     prob = cp.Problem(cp.Minimize(0), [reg.G @ w <= reg.h])
     prob.solve(solver=solver)
@@ -71,14 +73,14 @@ def check_thm3_8(name: str, ctx: Context, eps: float = 1e-3) -> ClaimResult:
         for inst in _family(ctx, act):
             P = parent_pattern(inst)
             try:
-                rz = realize(inst, P, eps)
+                rz = Piece(inst, P, eps).realizability
             except InputError as exc:
                 vacuous += 1
                 recs.append({"instance": inst.name, "activation": str(act), "hypothesis": f"not a valid pattern: {exc}"})
                 continue
             if not rz.realizable:
                 recs.append({"instance": inst.name, "activation": str(act), "hypothesis": "P not realizable",
-                             "status": rz.status})
+                             "status": rz.status.value})
                 continue
             tried += 1
             dead = inst.n_latents - 1
@@ -89,10 +91,11 @@ def check_thm3_8(name: str, ctx: Context, eps: float = 1e-3) -> ClaimResult:
                 for j in subs:
                     Pp = split_pattern(P, p, j, dead)
                     try:
-                        r = realize(inst, Pp, eps)
-                        per_sub[j] = {"realizable": r.realizable, "status": r.status,
+                        pc = Piece(inst, Pp, eps)
+                        r = pc.realizability
+                        per_sub[j] = {"realizable": r.realizable, "status": r.status.value,
                                       "farkas_ok": None if r.certificate is None else
-                                      check_farkas(region(inst, Pp, eps), r.certificate)}
+                                      check_farkas(pc.region, r.certificate)}
                     except InputError as exc:
                         per_sub[j] = {"realizable": False, "status": f"invalid: {exc}", "farkas_ok": None}
                 rec = {"instance": inst.name, "activation": str(act), "parent": p, "subconcepts": list(subs),

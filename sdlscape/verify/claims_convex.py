@@ -17,10 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from sdlscape.theory.instance import Instance
-from sdlscape.theory.loss import approx_loss, feature_selection
-from sdlscape.theory.patterns import read_pattern
+from sdlscape.theory.loss import approx_loss
+from sdlscape.theory.loss import passed_mask as feature_selection
+from sdlscape.theory.patterns import read_pattern as _read_pattern
+from sdlscape.theory.piece import Piece
 from sdlscape.verify.claims import ClaimResult, Context, instance_for, user_activations
 from sdlscape.verify.claims_families import random_draws, standard_family
+
+
+def read_pattern(inst, W_E):
+    """The linear piece W_E lies in (the reading this check has always used)."""
+    return _read_pattern(inst, W_E, inst.activation.linear_reading)
 
 TOL = 1e-9
 
@@ -41,10 +48,10 @@ def _fd_hessian(f, x: np.ndarray, h: float) -> np.ndarray:
 def _stable_step(inst: Instance, W_E: np.ndarray, mask: np.ndarray) -> float | None:
     """A finite-difference step that keeps every perturbed encoder in the same region (or None)."""
     Z = W_E @ inst.W_p
-    theta = inst.activation.theta or 0.0
+    theta = inst.activation.threshold if inst.activation.separable else 0.0
     # distance of each code from the nearest switching value, scaled by the perturbation's effect
     margins = [np.abs(Z - theta).min()]
-    if inst.activation.k is not None:
+    if not inst.activation.separable:
         s = np.sort(Z, axis=0)
         margins.append(np.abs(np.diff(s, axis=0)).min() if Z.shape[0] > 1 else np.inf)
     m = float(min(margins))
@@ -106,7 +113,8 @@ def _dcp(inst: Instance, rng: np.random.Generator) -> bool | None:
 
     P = read_pattern(inst, rng.standard_normal((inst.n_latents, inst.n_p)))
     try:
-        return bool(DecoderBlock(inst, P).problem.is_dcp() and EncoderBlock(inst, P).problem.is_dcp())
+        piece = Piece(inst, P, reading=inst.activation.linear_reading)
+        return bool(DecoderBlock(piece).problem.is_dcp() and EncoderBlock(piece).problem.is_dcp())
     except Exception:  # noqa: BLE001 - a pattern the blocks reject says nothing about convexity
         return None
 

@@ -19,7 +19,7 @@ from sdlscape.theory.patterns import Pattern
 
 
 def _fits(act: Activation, n_latents: int) -> bool:
-    return act.k is None or act.k <= n_latents
+    return act.fits(n_latents)
 
 
 def obtuse(n: int, a: float, activation: Activation, n_latents: int | None = None) -> Instance:
@@ -114,7 +114,7 @@ def _candidates(inst: Instance, pattern: Pattern | None):
                 yield _drop_feature(inst, d), (None if pattern is None else _pattern_drop_feature(pattern, d))
             except InputError:
                 pass
-    if inst.n_latents > max(1, inst.activation.k or 1):
+    if inst.n_latents > inst.activation.min_latents:
         for i in reversed(range(inst.n_latents)):
             if pattern is not None and pattern.sets[i]:
                 continue

@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from sdlscape.theory.instance import Activation, Instance
+from sdlscape.theory.activations import Activation, activation_class
+from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss, exact_sample_errors
 from sdlscape.verify.claims import ClaimResult, Context, instance_for, user_activations
 from sdlscape.verify.claims_families import shrink, standard_family
@@ -82,17 +83,16 @@ def one_feature_term_exact(inst: Instance, W_D, W_E, p: float, lo: float = LO, h
     each interval between the switching magnitudes (theta / z_i for jumprelu; none for positively
     homogeneous sigma), where the error is x^2 ||w_r^d - W_D (s * z)||^2: integrate x^2 exactly.
     """
-    from sdlscape.theory.activations import selection
-
+    act = inst.activation
     total = 0.0
     for d in range(inst.n):
         z = W_E @ inst.W_p[:, d]
         cuts = [lo, hi]
-        if inst.activation.name == "jumprelu":
-            cuts += [inst.activation.theta / zi for zi in z if zi > 0 and lo < inst.activation.theta / zi < hi]
+        if not act.positively_homogeneous:  # a separable threshold t: switches at magnitude t / z_i
+            cuts += [act.threshold / zi for zi in z if zi > 0 and lo < act.threshold / zi < hi]
         cuts = sorted(set(cuts))
         for a, b in zip(cuts[:-1], cuts[1:]):
-            s = selection(inst.activation, ((a + b) / 2 * z)[None, :])[0]
+            s = act.passes((a + b) / 2 * z)
             r = inst.W_r[:, d] - W_D @ np.where(s, z, 0.0)
             total += float(r @ r) * (b ** 3 - a ** 3) / 3.0 / (hi - lo)
     return p * (1 - p) ** (inst.n - 1) * total
@@ -180,8 +180,7 @@ def check_thm3_1(name: str, ctx: Context, bound_factor: float = 1.0) -> ClaimRes
                 "counts": counts, "bound_factor": bound_factor,
                 "exponential_law": "vacuous: with exponential magnitudes C = sup err = inf unless every sample is "
                                    "reconstructed exactly (err(t x) = t^2 err(x) for homogeneous sigma)",
-                "positively_homogeneous": Activation(name, theta=0.5, k=1).positively_homogeneous
-                if name != "jumprelu" else False,
+                "positively_homogeneous": activation_class(name).positively_homogeneous,
                 "max_abs_one_term_minus_Ltilde": max((abs(r["one_term_minus_Ltilde"]) for r in records), default=0.0),
                 "worst": sorted(records, key=lambda r: -(abs(r["diff"]) / max(r["bound_with_C_hi"], 1e-300)))[:3]}
     if violation is not None:

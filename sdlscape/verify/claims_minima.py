@@ -23,33 +23,39 @@ from typing import Iterator
 import numpy as np
 
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import DEFAULT_EPS
-from sdlscape.theory.constructions import eq55_decoder, full_column_rank, partition_stationary_points
+from sdlscape import numerics
+from sdlscape.theory.activations import TopKReLU
+from sdlscape.theory.constructions import (
+    eq55_decoder,
+    full_column_rank,
+    partition_stationary_points,
+)
 from sdlscape.theory.instance import Activation, Instance
 from sdlscape.theory.loss import approx_loss
-from sdlscape.theory.patterns import Pattern, read_pattern, realize, region
+from sdlscape.theory.patterns import Pattern, read_pattern
+from sdlscape.theory.piece import Piece
 from sdlscape.verify.claims import ClaimResult, Context, instance_for, user_activations
 from sdlscape.verify.claims_families import random_draws, shrink, standard_family
 
-GAP_REL = 1e-7
+GAP_REL = numerics.BLOCK_GAP_REL
+DEFAULT_EPS = numerics.MARGIN_EPS
+
+
+def legacy_piece(inst: Instance, P: Pattern, eps: float = DEFAULT_EPS) -> Piece:
+    """The piece in the reading these checks have used so far (the linear pieces of sigma)."""
+    return Piece(inst, P, eps, inst.activation.linear_reading)
 
 
 def certify_partial_optimum(inst: Instance, pattern: Pattern, W_D: np.ndarray, W_E: np.ndarray,
                             eps: float = DEFAULT_EPS, solver: str = "CLARABEL") -> dict:
-    """Re-solve both convex blocks at (W_D, W_E): gaps, statuses, region membership, loss."""
-    from sdlscape.solvers.blocks import DecoderBlock, EncoderBlock
+    """Re-solve both convex blocks at (W_D, W_E) (solvers/certificate.py): gaps, statuses, region, loss."""
+    from sdlscape.solvers.certificate import certify_point
 
-    L = approx_loss(inst, W_D, W_E)
-    d = DecoderBlock(inst, pattern, solver).solve(W_E)
-    e = EncoderBlock(inst, pattern, eps, solver).solve(W_D)
-    reg = region(inst, pattern, eps)
-    tol = GAP_REL * max(1.0, L)
-    in_region = bool(reg.contains(W_E, tol=1e-9)) and read_pattern(inst, W_E) == pattern
-    ok_status = d.optimal and e.optimal
-    return {"loss": L, "decoder_gap": L - d.value, "encoder_gap": L - e.value, "decoder_status": d.status,
-            "encoder_status": e.status, "in_region": in_region, "gap_tolerance": tol, "solver": solver,
-            "certified": bool(ok_status and in_region and L - d.value <= tol and L - e.value <= tol),
-            "solver_ok": bool(ok_status)}
+    c = certify_point(legacy_piece(inst, pattern, eps), W_D, W_E, solver)
+    return {"loss": c.loss, "decoder_gap": c.decoder_gap, "encoder_gap": c.encoder_gap,
+            "decoder_status": c.decoder_status, "encoder_status": c.encoder_status,
+            "in_region": c.in_region and c.reads_back, "gap_tolerance": c.gap_tolerance, "solver": solver,
+            "certified": c.certified, "solver_ok": c.solver_ok, "outcome": c.outcome.value}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,8 +76,8 @@ def check_ex3_5(name: str, ctx: Context, point: tuple[np.ndarray, np.ndarray] | 
     if point is not None:
         W_D, W_E = (np.asarray(a, dtype=float) for a in point)
     rows, tried, fails = [], 0, []
-    for act in user_activations(ctx, name) if ctx.instance is None else [Activation("topk_relu", k=1)]:
-        if act.k is not None and act.k > 1:
+    for act in user_activations(ctx, name) if ctx.instance is None else [TopKReLU(k=1)]:
+        if act.min_latents > 1:
             continue
         inst = I.example_3_5().with_(activation=act)
         tried += 1
@@ -85,7 +91,7 @@ def check_ex3_5(name: str, ctx: Context, point: tuple[np.ndarray, np.ndarray] | 
         else:
             cert = certify_partial_optimum(inst, P, W_D, W_E)
             cert2 = certify_partial_optimum(inst, P, W_D, W_E, solver="OSQP")
-            piece = solve_piece(inst, P, starts=1, seed=ctx.seed)
+            piece = solve_piece(legacy_piece(inst, P), starts=1, seed=ctx.seed)
             acs_from_point = piece.starts[0].to_dict() if piece.starts else {}
             row.update({"clarabel": cert, "osqp": cert2, "acs_outcome": piece.outcome, "acs_best_loss": piece.best_loss,
                         "hessian": (acs_from_point.get("hessian") or {}).get("classification")})
@@ -155,19 +161,20 @@ def analyze_pattern(inst: Instance, P: Pattern, starts: int, seed: int, eps: flo
     from sdlscape.solvers.blocks import EncoderBlock
 
     try:
-        rz = realize(inst, P, eps)
+        pc = legacy_piece(inst, P, eps)
+        rz = pc.realizability
     except InputError as exc:  # impossible for structural reasons (TopK counts)
         return {"pattern": P.to_json(), "verdict": "unrealizable", "reason": str(exc)}
     if not rz.realizable:
         return {"pattern": P.to_json(), "verdict": "unrealizable" if rz.certificate is not None else "undecided",
-                "reason": rz.status}
+                "reason": rz.detail}
     out: dict = {"pattern": P.to_json()}
     # the paper's eq. 55 point, for the record: is its encoder block optimal?
     W_D55 = eq55_decoder(inst, rz.witness, P)
-    e55 = EncoderBlock(inst, P, eps).solve(W_D55)
+    e55 = EncoderBlock(pc).solve(W_D55)
     out["eq55_encoder_gap"] = approx_loss(inst, W_D55, rz.witness) - e55.value if e55.optimal else None
     if full_column_rank(inst):
-        lat, cand = partition_stationary_points(inst, P, eps, sign_free=sign_free)
+        lat, cand = partition_stationary_points(pc, sign_free=sign_free)
         out["route"] = "per-latent eigen analysis (W_p full column rank) + block solves"
         out["latents"] = [vars(a) for a in lat]
         if cand is not None:
@@ -183,9 +190,10 @@ def analyze_pattern(inst: Instance, P: Pattern, starts: int, seed: int, eps: flo
                 out["verdict"], out["reason"] = "undecided", "stationary candidate failed the block re-solve"
             return out
         bad = [a.latent for a in lat if a.positive_eigenvalue is None]
-        piece = solve_piece(inst, P, starts=starts, seed=seed, eps=eps)
+        piece = solve_piece(pc, starts=starts, seed=seed)
         out["acs_outcome"] = piece.outcome
-        out["acs_pressing"] = [s.pressing[:2] for s in piece.starts if s.outcome == "leaves_region"][:2]
+        out["acs_pressing"] = [[p.to_dict() for p in s.pressing[:2]] for s in piece.starts
+                               if s.outcome == "leaves_region"][:2]
         if piece.outcome == "partial_optimum":
             out["verdict"] = "undecided"
             out["reason"] = "ACS certified a partial optimum the eigen analysis excludes: contradiction"
@@ -195,7 +203,7 @@ def analyze_pattern(inst: Instance, P: Pattern, starts: int, seed: int, eps: flo
                          f"positive orthant, so no point inside Omega_P is optimal for both blocks; "
                          f"ACS ({starts} starts): {piece.outcome}")
         return out
-    piece = solve_piece(inst, P, starts=starts, seed=seed, eps=eps)
+    piece = solve_piece(pc, starts=starts, seed=seed)
     out["route"] = f"ACS, {starts} starts (W_p not of full column rank)"
     out["acs_outcome"] = piece.outcome
     if piece.outcome == "partial_optimum" and piece.best_loss is not None and piece.best_loss > 1e-9:
@@ -219,9 +227,10 @@ def _fails_36(inst: Instance, P: Pattern | None) -> bool:
     if P is None or not P.polysemantic or not P.is_partition or not full_column_rank(inst) \
             or inst.n < 2 or inst.n_latents < inst.n:
         return False
-    if not realize(inst, P).realizable:
+    pc = legacy_piece(inst, P)
+    if not pc.realizable:
         return False
-    _, cand = partition_stationary_points(inst, P)
+    _, cand = partition_stationary_points(pc)
     return cand is None
 
 
@@ -293,7 +302,7 @@ def check_thm3_6(name: str, ctx: Context, corrected: bool = False, sign_free: bo
         path = ctx.save_counterexample("thm3.6", name, small)
         r_small = analyze_pattern(small, Ps, max(starts, 3), ctx.seed)
         # independent routes: ACS with a second solver, and exact rational eigenvectors
-        piece2 = solve_piece(small, Ps, starts=3, seed=ctx.seed + 1, solver="OSQP")
+        piece2 = solve_piece(legacy_piece(small, Ps), starts=3, seed=ctx.seed + 1, solver="OSQP")
         G = small.W_r.T @ small.W_r
         exact = []
         for F in Ps.sets:
@@ -302,7 +311,7 @@ def check_thm3_6(name: str, ctx: Context, corrected: bool = False, sign_free: bo
                 m = np.sqrt(small.M[F])
                 exact.append({"features": F, "eigen": exact_positive_eigenvectors(m[:, None] * G[np.ix_(F, F)] * m[None, :])})
         recheck = {"acs_osqp_outcome": piece2.outcome,
-                   "acs_osqp_pressing": [s.pressing[:1] for s in piece2.starts],
+                   "acs_osqp_pressing": [[p.to_dict() for p in s.pressing[:1]] for s in piece2.starts],
                    "exact_eigenvectors": exact,
                    "agrees": piece2.outcome != "partial_optimum" and r_small["verdict"] == "none"}
         why = (f"pattern {Ps} is realizable, polysemantic and a partition (n = {small.n} >= 2, n_q = "

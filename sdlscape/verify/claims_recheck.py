@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from sdlscape.theory.instance import Instance, load_instance
-from sdlscape.theory.patterns import Pattern, check_farkas, realize, region
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
+from sdlscape.theory.region import check_farkas
 
 
 def _instance(cx: dict) -> Instance:
@@ -45,7 +47,7 @@ def recheck(result: dict[str, Any]) -> tuple[bool, dict]:
 
         P = Pattern.parse(cx["pattern"], inst.n, inst.n_latents)
         hyp = (inst.n >= 2 and inst.n_latents >= inst.n and P.polysemantic and P.is_partition
-               and realize(inst, P).realizable and full_column_rank(inst))
+               and Piece(inst, P, reading=inst.activation.linear_reading).realizable and full_column_rank(inst))
         G = inst.W_r.T @ inst.W_r
         blocked = False
         for F in P.sets:
@@ -54,7 +56,7 @@ def recheck(result: dict[str, Any]) -> tuple[bool, dict]:
                 m = np.sqrt(inst.M[F])
                 eig = exact_positive_eigenvectors(m[:, None] * G[np.ix_(F, F)] * m[None, :])
                 blocked |= all(e["positive"] is False for e in eig)
-        piece = solve_piece(inst, P, starts=3, seed=7, solver="OSQP")
+        piece = solve_piece(Piece(inst, P, reading=inst.activation.linear_reading), starts=3, seed=7, solver="OSQP")
         ok = bool(hyp and blocked and piece.outcome != "partial_optimum")
         return ok, {"hypotheses": hyp, "exact_no_positive_eigenvector": blocked, "acs_osqp": piece.outcome}
     if claim == "thm3.8":
@@ -62,13 +64,14 @@ def recheck(result: dict[str, Any]) -> tuple[bool, dict]:
 
         P = Pattern.parse(cx["pattern"], inst.n, inst.n_latents)
         p = int(cx["parent"])
-        if not realize(inst, P).realizable:
+        if not Piece(inst, P).realizable:
             return False, {"why": "P not realizable"}
         certs = []
         for j in inst.parents[p]:
             Pp = split_pattern(P, p, j, inst.n_latents - 1)
-            r = realize(inst, Pp)
-            certs.append(r.certificate is not None and check_farkas(region(inst, Pp), r.certificate))
+            pc = Piece(inst, Pp)
+            r = pc.realizability
+            certs.append(r.certificate is not None and check_farkas(pc.region, r.certificate))
         return all(certs), {"farkas_verified": certs}
     # other claims: re-run the check on the saved instance alone
     from sdlscape.verify.claims import Context, check_function

@@ -16,12 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdlscape.theory.constructions import (bound_3_3, construction_3_3, random_zero_loss, recovery,
-                                           zero_loss_decoder)
-from sdlscape.theory.instance import Activation, Instance
-from sdlscape.theory.loss import approx_loss, approx_residuals, feature_selection
+from sdlscape.theory.constructions import (
+    bound_3_3,
+    construction_3_3,
+    random_zero_loss,
+    recovery,
+    zero_loss_decoder,
+)
+from sdlscape.theory.instance import Instance
+from sdlscape.theory.loss import approx_loss, approx_residuals
+from sdlscape.theory.loss import passed_mask as feature_selection
 from sdlscape.verify.claims import ClaimResult, Context, instance_for, user_activations
-from sdlscape.verify.claims_families import obtuse, random_draws, shrink, standard_family
+from sdlscape.verify.claims_families import (
+    obtuse,
+    random_draws,
+    shrink,
+    standard_family,
+)
 
 TOL = 1e-9
 TAU = 0.95  # recovery threshold of the paper's Table 1
@@ -64,7 +75,7 @@ def check_thm3_3(name: str, ctx: Context, bound_factor: float = 1.0) -> ClaimRes
         else:
             insts = standard_family(act, ctx.full, ctx.seed)
             insts += [obtuse(n, a, act, n_latents=q) for n in (3, 4) for a in (0.05, 0.1, 0.3) for q in (n, n + 1)
-                      if act.k is None or act.k <= q]
+                      if act.fits(q)]
             insts += list(random_draws(act, 40 if ctx.full else 10, ctx.seed))
         for inst in insts:
             if inst.n_latents < inst.n:
@@ -130,20 +141,20 @@ def check_thm3_4(name: str, ctx: Context, statement: str = "non_identifiable") -
         base = []
         inst_u = instance_for(ctx, act)
         if inst_u is not None:
-            base = [inst_u.with_(n_latents=q) for q in (inst_u.n_latents,) if act.k is None or act.k <= q]
+            base = [inst_u.with_(n_latents=q) for q in (inst_u.n_latents,) if act.fits(q)]
         else:
             from sdlscape.theory import instance as I
             for q in (2, 3, 4):
-                if act.k is None or act.k <= q:
+                if act.fits(q):
                     base.append(I.orthogonal(2, act, n_latents=q))
             t = np.radians([0.0, 45.0, 90.0, 135.0])  # Fig. 4: 4 features in 2-D
             fig4 = np.vstack([np.cos(t), np.sin(t)])
             for q in (4, 5, 6):
-                if act.k is None or act.k <= q:
+                if act.fits(q):
                     base.append(Instance(W_p=fig4, activation=act, n_latents=q, name="fig4-4-in-2d"))
             if ctx.full:
                 base += [I.random_unit(3, 3, act, n_latents=q, seed=ctx.seed) for q in (3, 4, 5)
-                         if act.k is None or act.k <= q]
+                         if act.fits(q)]
         for inst in base:
             tried += 1
             found_any = random_zero_loss(inst, rng, tries, tau=TAU, want_no_recovery=False)
@@ -164,7 +175,7 @@ def check_thm3_4(name: str, ctx: Context, statement: str = "non_identifiable") -
                 R = approx_residuals(inst, W_D, W_E)
                 if (Lr <= TOL) != (np.abs(R).max() <= np.sqrt(TOL / inst.M.min())):
                     iff_bad += 1
-            if act.name in ("topk", "topk_relu") and act.k == 1:
+            if not act.separable and act.min_latents == 1:
                 forced = True
                 for _ in range(tries // 4):
                     W_E = rng.standard_normal((inst.n_latents, inst.n_p))

@@ -34,10 +34,13 @@ from typing import Any
 import numpy as np
 
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import DEFAULT_EPS, selection
+from sdlscape import numerics
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss_per_feature
-from sdlscape.theory.patterns import Pattern, region
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
+
+DEFAULT_EPS = numerics.MARGIN_EPS
 
 OUTCOMES = ("global", "spurious", "leaves_region", "not_converged")
 VALUED = ("global", "spurious")
@@ -50,12 +53,12 @@ VALUED = ("global", "spurious")
 def read_masks(inst: Instance, W_E: np.ndarray) -> np.ndarray:
     """Activation patterns of stacked encoders (N x q x n_p) as N x q x n boolean masks.
 
-    Batched read_pattern: theory.activations.selection on every (start, feature) row at once.
+    Batched read of the linear piece of each start (the passed latents), the landscape's pieces.
     """
     W_E = np.asarray(W_E, dtype=float)
     Z = np.einsum("sqp,pd->sdq", W_E, inst.W_p)                 # start, feature, latent
     N, n, q = Z.shape
-    return selection(inst.activation, Z.reshape(N * n, q)).reshape(N, n, q).transpose(0, 2, 1)
+    return inst.activation.passes(Z.reshape(N * n, q)).reshape(N, n, q).transpose(0, 2, 1)
 
 
 def boundary_distance(inst: Instance, W_E: np.ndarray, masks: np.ndarray, eps: float = DEFAULT_EPS
@@ -85,7 +88,7 @@ def boundary_distance(inst: Instance, W_E: np.ndarray, masks: np.ndarray, eps: f
         key = str(pat.canonical())
         for s in idx:
             keys[s] = key
-        reg = region(inst, pat, eps)
+        reg = Piece(inst, pat, eps, inst.activation.linear_reading).region
         strict = reg.strict
         if not strict.any():
             continue
@@ -184,7 +187,7 @@ def recheck_with_acs(inst: Instance, pattern: Pattern, W_E: np.ndarray, gd_loss:
 
     t0 = time.perf_counter()
     try:
-        r = run_acs(inst, pattern, W_E0=W_E, seed=seed, eps=eps)
+        r = run_acs(Piece(inst, pattern, eps, inst.activation.linear_reading), W_E0=W_E, seed=seed)
     except Exception as exc:  # noqa: BLE001 - a solver failure is reported with the flagged start, not fatal
         return {"acs_outcome": "error", "acs_loss": None,
                 "verdict": f"ACS from this point failed: {type(exc).__name__}: {exc}",

@@ -6,8 +6,14 @@ import torch
 from sdlscape.bench.lrb import BenchConfig, make_bench
 from sdlscape.bench.metrics import feature_recovery
 from sdlscape.errors import InputError
-from sdlscape.solvers.gradient import (ACTIVATIONS, SDLModel, TrainConfig, resample_dead_latents, sdl_loss,
-                                       train_sdl)
+from sdlscape.solvers.gradient import (
+    ACTIVATIONS,
+    SDLModel,
+    TrainConfig,
+    resample_dead_latents,
+    sdl_loss,
+    train_sdl,
+)
 
 
 @pytest.fixture(scope="module")

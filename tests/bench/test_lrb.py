@@ -3,9 +3,16 @@ import math
 
 import pytest
 import torch
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from sdlscape.bench.lrb import BenchConfig, interference, make_bench, make_dictionary, sample_coefficients
+from sdlscape.bench.lrb import (
+    BenchConfig,
+    interference,
+    make_bench,
+    make_dictionary,
+    sample_coefficients,
+)
 from sdlscape.errors import InputError
 
 

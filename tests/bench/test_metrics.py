@@ -1,7 +1,8 @@
 """Tests of the recovery metrics (M_GT, M_IP, curves, MCC, uniqueness, FVU, dead fraction)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdlscape.bench import metrics as mt
 

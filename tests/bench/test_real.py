@@ -10,7 +10,6 @@ from hypothesis.extra.numpy import arrays
 from sdlscape.bench import real
 from sdlscape.errors import InputError
 
-
 # ---------------------------------------------------------------- anchors (eq. 23-24)
 
 @settings(max_examples=40, deadline=None)

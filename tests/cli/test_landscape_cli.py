@@ -5,7 +5,8 @@ import json
 import pytest
 
 from sdlscape.cli import main
-from sdlscape.theory.instance import Activation, example_3_5, random_unit, save_instance
+from sdlscape.theory.activations import TopK
+from sdlscape.theory.instance import example_3_5, random_unit, save_instance
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_too_large_instance_exits_2_before_starting(tmp_path, capsys):
 
 def test_too_many_topk_patterns_exits_2(tmp_path, capsys):
     inst_file = tmp_path / "t.json"
-    save_instance(random_unit(4, 2, Activation("topk", k=1), n_latents=3, seed=0), inst_file)
+    save_instance(random_unit(4, 2, TopK(k=1), n_latents=3, seed=0), inst_file)
     assert main(["landscape", str(inst_file), "--max-pieces", "2"]) == 2
     assert "--max-pieces 2" in capsys.readouterr().err
 

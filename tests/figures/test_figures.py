@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from sdlscape.figures import (bench3d, crosscheck_outcomes, landscape_map, recovery_curve, resampling,
-                              thm31_bound, zero_loss)
+from sdlscape.figures import (
+    bench3d,
+    crosscheck_outcomes,
+    landscape_map,
+    recovery_curve,
+    resampling,
+    thm31_bound,
+    zero_loss,
+)
 
 
 def _not_blank(png):

@@ -3,13 +3,22 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
-from sdlscape.solvers.arrangement import (brute_force_cells, brute_force_joint, enumerate_joint_patterns,
-                                          latent_cells, zaslavsky_affine, zaslavsky_central)
-from sdlscape.theory.instance import Activation, Instance, example_3_5, random_unit
-from sdlscape.theory.patterns import Pattern, realize, region
+from sdlscape.solvers.arrangement import (
+    brute_force_cells,
+    brute_force_joint,
+    enumerate_joint_patterns,
+    latent_cells,
+    zaslavsky_affine,
+    zaslavsky_central,
+)
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.instance import Instance, example_3_5, random_unit
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece, linear_piece
 
 S2 = math.sqrt(0.5)
 # non-generic: a repeated column, an antipodal pair, three coplanar columns, a parallel pair
@@ -42,7 +51,7 @@ def test_zaslavsky_central_counts(n, k):
        theta=st.floats(0.05, 0.9))
 def test_zaslavsky_affine_counts_jumprelu(n, k, seed, theta):
     # (k >= 2: in R^1 unit columns are +-1, so hyperplanes coincide and the arrangement is not generic)
-    inst = random_unit(n, k, Activation("jumprelu", theta=theta), n_latents=1, seed=seed)
+    inst = random_unit(n, k, JumpReLU(theta=theta), n_latents=1, seed=seed)
     ce = latent_cells(inst, eps=1e-6)
     assert len(ce.chambers) == zaslavsky_affine(n, k)
     # generic affine arrangement, theta > 0: every cell is a region (unless too thin for the margin)
@@ -52,13 +61,13 @@ def test_zaslavsky_affine_counts_jumprelu(n, k, seed, theta):
 
 
 def test_thin_region_dropped_for_margin():
-    inst = random_unit(12, 3, Activation("jumprelu", theta=0.3), n_latents=1, seed=0)
+    inst = random_unit(12, 3, JumpReLU(theta=0.3), n_latents=1, seed=0)
     wide, narrow = latent_cells(inst, eps=1e-3), latent_cells(inst, eps=1e-7)
     assert len(wide.chambers) == len(narrow.chambers) == zaslavsky_affine(12, 3)
     assert wide.dropped_thin and set(wide.cells) | set(wide.dropped_thin) == set(narrow.cells)
     for F in wide.dropped_thin:   # the LP confirms: no encoder row gives F with margin 1e-3
-        assert not realize(inst, Pattern((F,), 12), eps=1e-3).realizable
-        assert realize(inst, Pattern((F,), 12), eps=1e-7).realizable
+        assert not Piece(inst, Pattern((F,), 12), 1e-3).realizability.realizable
+        assert Piece(inst, Pattern((F,), 12), 1e-7).realizability.realizable
 
 
 @settings(max_examples=25, deadline=None)
@@ -71,7 +80,7 @@ def test_relu_cells_agree_with_brute_force_random(n, k, seed):
     assert calls == 2 ** n
 
 
-@pytest.mark.parametrize("act", [Activation("relu"), Activation("jumprelu", theta=0.5), Activation("jumprelu", theta=0.05)])
+@pytest.mark.parametrize("act", [ReLU(), JumpReLU(theta=0.5), JumpReLU(theta=0.05)])
 def test_degenerate_instance_agrees_with_brute_force(act):
     inst = Instance(W_p=DEGENERATE, activation=act, n_latents=1)
     ce = latent_cells(inst)
@@ -98,7 +107,7 @@ def test_cells_match_realize_per_pattern():
     cells = set(ce.cells)
     for mask in range(2 ** 5):
         F = frozenset(d for d in range(5) if mask >> d & 1)
-        assert realize(inst, Pattern((F,), 5)).realizable == (F in cells)
+        assert Piece(inst, Pattern((F,), 5)).realizability.realizable == (F in cells)
 
 
 def test_enumerator_needs_far_fewer_lps_than_brute_force():
@@ -125,9 +134,9 @@ def test_joint_patterns_example_3_5():
     assert set(je.patterns) == bf and calls == 9
 
 
-@pytest.mark.parametrize("act, n, n_p, nl", [(Activation("topk", k=1), 3, 2, 2), (Activation("topk", k=1), 4, 2, 3),
-                                              (Activation("topk_relu", k=1), 4, 2, 3),
-                                              (Activation("topk", k=2), 4, 3, 3)])
+@pytest.mark.parametrize("act, n, n_p, nl", [(TopK(k=1), 3, 2, 2), (TopK(k=1), 4, 2, 3),
+                                              (TopKReLU(k=1), 4, 2, 3),
+                                              (TopK(k=2), 4, 3, 3)])
 def test_joint_patterns_agree_with_brute_force(act, n, n_p, nl):
     inst = random_unit(n, n_p, act, n_latents=nl, seed=3)
     je = enumerate_joint_patterns(inst)
@@ -135,13 +144,13 @@ def test_joint_patterns_agree_with_brute_force(act, n, n_p, nl):
     assert set(je.patterns) == bf
     assert je.lp_calls < calls
     for p, W in zip(je.patterns, je.witnesses):   # each witness lies in its pattern's region
-        assert region(inst, p, 1e-3).contains(W, tol=1e-9)
+        assert linear_piece(inst, p, 1e-3).region.contains(W, tol=1e-9)
 
 
 @settings(max_examples=40, deadline=None)
 @given(k=st.integers(2, 3), n=st.integers(1, 7), seed=st.integers(0, 10**6),
-       act=st.sampled_from([Activation("relu"), Activation("jumprelu", theta=0.5),
-                            Activation("jumprelu", theta=math.sqrt(0.5))]))
+       act=st.sampled_from([ReLU(), JumpReLU(theta=0.5),
+                            JumpReLU(theta=math.sqrt(0.5))]))
 def test_lattice_instances_agree_with_brute_force(k, n, seed, act):
     """Columns from {-1, 0, 1}^k: repeated, antipodal, coplanar columns, and thresholds hit exactly."""
     rng = np.random.default_rng(seed)

@@ -6,12 +6,19 @@ from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
 from sdlscape.solvers import blocks
-from sdlscape.solvers.blocks import (DecoderBlock, EncoderBlock, decoder_closed_form, encoder_problem_fresh)
-from sdlscape.theory.instance import Activation, random_unit, transcoder_pair
 from sdlscape.solvers.acs import scaled_witness
-from sdlscape.theory.patterns import read_pattern, realize, region
+from sdlscape.solvers.blocks import (
+    DecoderBlock,
+    EncoderBlock,
+    decoder_closed_form,
+    encoder_problem_fresh,
+)
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.instance import random_unit, transcoder_pair
+from sdlscape.theory.patterns import read_pattern
+from sdlscape.theory.piece import linear_piece
 
-ACTS = [Activation("relu"), Activation("jumprelu", theta=0.2), Activation("topk", k=2), Activation("topk_relu", k=2)]
+ACTS = [ReLU(), JumpReLU(theta=0.2), TopK(k=2), TopKReLU(k=2)]
 
 
 def _piece(seed, act, n=6, n_p=4, n_latents=4, transcoder=False):
@@ -22,11 +29,12 @@ def _piece(seed, act, n=6, n_p=4, n_latents=4, transcoder=False):
         inst = random_unit(n, n_p, act, n_latents=n_latents, seed=seed)
     rng = np.random.default_rng(seed + 1000)
     inst = inst.with_(M=rng.uniform(0.2, 2.0, n))
-    pattern = read_pattern(inst, rng.standard_normal((n_latents, n_p)))
-    rz = realize(inst, pattern)
+    pattern = read_pattern(inst, rng.standard_normal((n_latents, n_p)), act.linear_reading)
+    piece = linear_piece(inst, pattern)
+    rz = piece.realizability
     assert rz.realizable
     # the LP witness has codes of the size of the margin; scaled to unit rows where the region is a cone
-    W_E = scaled_witness(inst, region(inst, pattern), rz.witness)
+    W_E = scaled_witness(piece, rz.witness)
     return inst, pattern, W_E, rng
 
 
@@ -56,7 +64,7 @@ def test_decoder_cvxpy_matches_closed_form(seed, act, solver, transcoder, n_late
     if act.positively_homogeneous:
         W_E = W_E * rng.uniform(1.0, 3.0)  # any point of the region (cones: scaling up stays inside)
     cf = decoder_closed_form(inst, W_E, pattern.mask)
-    sol = DecoderBlock(inst, pattern, solver).solve(W_E)
+    sol = DecoderBlock(linear_piece(inst, pattern), solver).solve(W_E)
     assert sol.status == "optimal"
     from sdlscape.theory.loss import approx_loss
     L_cf = approx_loss(inst, cf, W_E, pattern.mask)
@@ -91,7 +99,7 @@ def test_encoder_block_satisfies_kkt(seed, act, solver, transcoder):
     """Stationarity of the Lagrangian (numpy), complementary slackness, primal and dual feasibility."""
     inst, pattern, W_E, rng = _piece(seed, act, transcoder=transcoder)
     W_D = rng.standard_normal((inst.n_r, inst.n_latents))
-    block = EncoderBlock(inst, pattern, solver=solver)
+    block = EncoderBlock(linear_piece(inst, pattern), solver=solver)
     sol = block.solve(W_D)
     assert sol.status == "optimal", sol.solver
     reg = block.region
@@ -113,7 +121,7 @@ def test_encoder_block_satisfies_kkt(seed, act, solver, transcoder):
 @given(seed=st.integers(0, 10_000), act=st.sampled_from(ACTS))
 def test_encoder_dpp_resolve_matches_fresh_build(seed, act):
     inst, pattern, _, rng = _piece(seed, act)
-    block = EncoderBlock(inst, pattern)
+    block = EncoderBlock(linear_piece(inst, pattern))
     assert block.problem.is_dpp()
     first_prog = None
     for _ in range(3):
@@ -121,7 +129,7 @@ def test_encoder_dpp_resolve_matches_fresh_build(seed, act):
         a = block.solve(W_D)
         if first_prog is None:
             first_prog = block.problem._cache.param_prog
-        b = encoder_problem_fresh(inst, pattern, W_D)
+        b = encoder_problem_fresh(linear_piece(inst, pattern), W_D)
         assert a.status == b.status == "optimal"
         assert abs(a.value - b.value) <= 1e-7 * max(1.0, b.value)
     assert block.problem._cache.param_prog is first_prog, "re-solving recompiled the problem"
@@ -131,8 +139,8 @@ def test_encoder_block_lower_than_any_region_point():
     """The block minimum is no larger than L~ at random feasible points of the region."""
     from sdlscape.solvers.acs import random_region_point
     from sdlscape.theory.loss import approx_loss
-    inst, pattern, W_E, rng = _piece(3, Activation("relu"), n=5, n_p=3, n_latents=3)
-    block = EncoderBlock(inst, pattern)
+    inst, pattern, W_E, rng = _piece(3, ReLU(), n=5, n_p=3, n_latents=3)
+    block = EncoderBlock(linear_piece(inst, pattern))
     W_D = rng.standard_normal((inst.n_r, inst.n_latents))
     sol = block.solve(W_D)
     for _ in range(30):
@@ -143,25 +151,25 @@ def test_encoder_block_lower_than_any_region_point():
 
 def test_non_optimal_status_is_reported(monkeypatch):
     """A solve stopped early reports its status (never 'optimal'), and fallback=False keeps it."""
-    inst, pattern, _, rng = _piece(5, Activation("relu"))
+    inst, pattern, _, rng = _piece(5, ReLU())
     monkeypatch.setitem(blocks.SOLVER_OPTIONS, "CLARABEL", {"max_iter": 1})
-    sol = EncoderBlock(inst, pattern, fallback=False).solve(rng.standard_normal((inst.n_r, inst.n_latents)))
+    sol = EncoderBlock(linear_piece(inst, pattern), fallback=False).solve(rng.standard_normal((inst.n_r, inst.n_latents)))
     assert sol.status != "optimal" and not sol.optimal
     assert np.isnan(sol.value)
     # with the fallback another solver answers, and says so
-    sol2 = EncoderBlock(inst, pattern).solve(rng.standard_normal((inst.n_r, inst.n_latents)))
+    sol2 = EncoderBlock(linear_piece(inst, pattern)).solve(rng.standard_normal((inst.n_r, inst.n_latents)))
     assert sol2.status == "optimal" and "fallback" in sol2.solver
 
 
 def test_bad_inputs_raise_input_error():
-    inst, pattern, W_E, _ = _piece(1, Activation("relu"))
+    inst, pattern, W_E, _ = _piece(1, ReLU())
     with pytest.raises(InputError):
-        EncoderBlock(inst, pattern, solver="NOPE")
+        EncoderBlock(linear_piece(inst, pattern), solver="NOPE")
     with pytest.raises(InputError):
-        DecoderBlock(inst, pattern).solve(W_E[:, :2])
+        DecoderBlock(linear_piece(inst, pattern)).solve(W_E[:, :2])
     other = random_unit(7, 4, "relu", n_latents=4, seed=0)
     with pytest.raises(InputError):
-        DecoderBlock(other, pattern)
+        DecoderBlock(linear_piece(other, pattern))
 
 
 def test_every_latent_dead():
@@ -171,9 +179,9 @@ def test_every_latent_dead():
     inst = orthogonal(2, "relu")
     P = Pattern.parse([[], []], 2, 2)
     W_E = -np.eye(2)
-    sol = DecoderBlock(inst, P).solve(W_E)
+    sol = DecoderBlock(linear_piece(inst, P)).solve(W_E)
     assert sol.optimal and np.array_equal(sol.W, np.zeros((2, 2)))
     assert np.array_equal(decoder_closed_form(inst, W_E, P.mask), np.zeros((2, 2)))
     assert sol.value == pytest.approx(2.0)
-    enc = EncoderBlock(inst, P).solve(np.ones((2, 2)))
+    enc = EncoderBlock(linear_piece(inst, P)).solve(np.ones((2, 2)))
     assert enc.optimal and enc.value == pytest.approx(2.0)

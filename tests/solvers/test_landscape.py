@@ -4,12 +4,21 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
-from sdlscape.solvers.landscape import (checkpoint_path, count_pieces, enumerate_pieces, map_landscape, multiplicity,
-                                        piece_lower_bound, settings_key)
-from sdlscape.theory.instance import Activation, example_3_5, random_unit, transcoder_pair
+from sdlscape.solvers.landscape import (
+    checkpoint_path,
+    count_pieces,
+    enumerate_pieces,
+    map_landscape,
+    multiplicity,
+    piece_lower_bound,
+    settings_key,
+)
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK
+from sdlscape.theory.instance import example_3_5, random_unit, transcoder_pair
 from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.patterns import Pattern, read_pattern
 
@@ -105,13 +114,13 @@ def test_relu_pieces_are_multisets_of_cells():
 @given(seed=st.integers(0, 10**6), act=st.sampled_from(["relu", "topk", "jumprelu"]))
 def test_lower_bound_below_loss_everywhere(seed, act):
     """piece_lower_bound(P) <= L~(W_D, W_E) for every W_E with pattern P and every W_D."""
-    activation = {"relu": Activation("relu"), "topk": Activation("topk", k=1),
-                  "jumprelu": Activation("jumprelu", theta=0.2)}[act]
+    activation = {"relu": ReLU(), "topk": TopK(k=1),
+                  "jumprelu": JumpReLU(theta=0.2)}[act]
     inst = transcoder_pair(4, 3, 3, activation, n_latents=3, seed=seed % 7)
     rng = np.random.default_rng(seed)
     W_E = rng.standard_normal((3, 3))
     W_D = rng.standard_normal((3, 3))
-    pattern = read_pattern(inst, W_E)
+    pattern = read_pattern(inst, W_E, inst.activation.linear_reading)
     from sdlscape.solvers.blocks import decoder_closed_form
 
     best_D = decoder_closed_form(inst, W_E, pattern.mask)
@@ -131,7 +140,7 @@ def test_too_many_pieces_refused_before_solving():
     with pytest.raises(InputError, match=r"has \d+ pieces .* more than --max-pieces 10"):
         enumerate_pieces(inst, max_pieces=10)
     with pytest.raises(InputError, match="more than --max-pieces 3"):
-        map_landscape(random_unit(4, 2, Activation("topk", k=1), n_latents=3, seed=0), max_pieces=3)
+        map_landscape(random_unit(4, 2, TopK(k=1), n_latents=3, seed=0), max_pieces=3)
 
 
 def test_scheduler_without_dask_is_input_error(monkeypatch):
@@ -190,7 +199,7 @@ def test_jumprelu_landscape_orthogonal():
     column reconstructs one direction, so the nonempty cells have minimum 1 (the rank-1 bound), {} has 2."""
     from sdlscape.theory.instance import orthogonal
 
-    inst = orthogonal(2, Activation("jumprelu", theta=0.5), n_latents=1)
+    inst = orthogonal(2, JumpReLU(theta=0.5), n_latents=1)
     res = map_landscape(inst, starts=2, seed=0)
     pieces = _by_key(res)
     assert set(pieces) == {"[[]]", "[[0]]", "[[1]]", "[[0,1]]"}

@@ -1,86 +1,161 @@
-"""Activations: eq. 10, positive homogeneity, TopK selection and the regions Omega_P."""
+"""Activations as objects: eq. 10, one rule for NumPy and torch, Def. 3.1 vs the selection reading, regions."""
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sdlscape.errors import InputError
-from sdlscape.theory import activations as A
-from sdlscape.theory.instance import Activation
+from sdlscape.outcomes import Reading
+from sdlscape.theory.activations import (
+    REGISTRY,
+    JumpReLU,
+    ReLU,
+    TopK,
+    TopKReLU,
+    activation_from,
+    names,
+)
+from sdlscape.theory.region import ConstraintKind, pattern_region
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
-ACTS = [Activation("relu"), Activation("jumprelu", theta=0.5), Activation("topk", k=2), Activation("topk_relu", k=2)]
+ACTS = [ReLU(), JumpReLU(theta=0.5), TopK(k=2), TopKReLU(k=2)]
 
 
 @given(Z=arrays(float, (5, 4), elements=finite))
 def test_eq10_every_output_is_zero_or_passthrough(Z):
     for act in ACTS:
-        out = A.apply(act, Z)
+        out = act.apply(Z)
         assert np.all((out == 0) | (out == Z))
-        sel = A.selection(act, Z)
-        assert np.array_equal(np.where(sel, Z, 0.0), out)
+        assert np.array_equal(np.where(act.passes(Z), Z, 0.0), out)
+
+
+@given(Z=arrays(float, (4, 5), elements=st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0])), axis=st.sampled_from([0, 1]))
+def test_numpy_and_torch_follow_the_same_rule_with_ties(Z, axis):
+    """Ties (repeated values, zeros) are where two implementations of TopK usually differ."""
+    for act in ACTS:
+        a = act.passes(Z, axis=axis)
+        t = act.passes(torch.tensor(Z), axis=axis).numpy()
+        assert np.array_equal(a, t), act
+        assert np.array_equal(act.apply(Z, axis=axis), act.apply(torch.tensor(Z), axis=axis).numpy())
+
+
+def test_topk_ties_break_toward_the_lower_index():
+    Z = np.array([[1.0, 1.0, 1.0, 0.0]])
+    assert TopK(k=2).passes(Z).tolist() == [[True, True, False, False]]
 
 
 @given(Z=arrays(float, (3, 4), elements=finite), c=st.floats(0.01, 100))
 def test_relu_and_topk_are_positively_homogeneous(Z, c):
     for act in ACTS:
         if act.positively_homogeneous:
-            assert np.allclose(A.apply(act, c * Z), c * A.apply(act, Z), rtol=1e-12, atol=1e-12)
+            assert np.allclose(act.apply(c * Z), c * act.apply(Z), rtol=1e-12, atol=1e-12)
 
 
 def test_jumprelu_is_not_positively_homogeneous():
-    act = Activation("jumprelu", theta=1.0)
+    act = JumpReLU(theta=1.0)
     z = np.array([[0.8]])
-    assert A.apply(act, z)[0, 0] == 0.0
-    assert A.apply(act, 2 * z)[0, 0] == pytest.approx(1.6)  # sigma(2z) = 1.6 != 2 sigma(z) = 0
+    assert act.apply(z)[0, 0] == 0.0
+    assert act.apply(2 * z)[0, 0] == pytest.approx(1.6)  # sigma(2z) = 1.6 != 2 sigma(z) = 0
     assert not act.positively_homogeneous
 
 
 def test_topk_keeps_k_largest_and_topk_relu_drops_negatives():
     Z = np.array([[3.0, -1.0, 2.0, -0.5]])
-    assert np.array_equal(A.topk(Z, 2), [[3.0, 0, 2.0, 0]])
-    assert np.array_equal(A.topk(Z, 3), [[3.0, 0, 2.0, -0.5]])
-    assert np.array_equal(A.topk_relu(Z, 3), [[3.0, 0, 2.0, 0]])
+    assert np.array_equal(TopK(k=2).apply(Z), [[3.0, 0, 2.0, 0]])
+    assert np.array_equal(TopK(k=3).apply(Z), [[3.0, 0, 2.0, -0.5]])
+    assert np.array_equal(TopKReLU(k=3).apply(Z), [[3.0, 0, 2.0, 0]])
     with pytest.raises(InputError, match="exceeds"):
-        A.topk(Z, 5)
+        TopK(k=5).apply(Z)
 
 
-def test_batchtopk_selects_over_the_batch():
-    Z = np.array([[5.0, 4.0, 3.0], [0.1, 0.2, 0.3]])
-    out = A.batchtopk(Z, 1)  # 2 entries kept in all, both from the first row
-    assert np.count_nonzero(out) == 2 and np.count_nonzero(out[0]) == 2
+def test_def31_and_selection_readings_differ_only_for_plain_topk():
+    Z = np.array([[3.0, -1.0, 2.0, -0.5]])
+    sel = TopK(k=3).pattern_mask(Z, Reading.SELECTION)
+    fired = TopK(k=3).pattern_mask(Z, Reading.DEF_3_1)
+    assert sel.tolist() == [[True, False, True, True]]
+    assert fired.tolist() == [[True, False, True, False]]   # the selected -0.5 does not fire (Def. 3.1)
+    for act in (ReLU(), JumpReLU(theta=0.5), TopKReLU(k=3)):
+        assert np.array_equal(act.pattern_mask(Z, Reading.SELECTION), act.pattern_mask(Z, Reading.DEF_3_1))
+    assert TopK(k=1).readings == (Reading.DEF_3_1, Reading.SELECTION)
+    assert ReLU().readings == (Reading.DEF_3_1,)
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), act_i=st.integers(0, 3))
-def test_region_contains_encoder_whose_pattern_it_is(seed, act_i):
+@given(seed=st.integers(0, 10_000), act_i=st.integers(0, 3), reading=st.sampled_from(list(Reading)))
+def test_region_contains_encoder_whose_pattern_it_is(seed, act_i, reading):
     rng = np.random.default_rng(seed)
     act = ACTS[act_i]
     W_p = rng.standard_normal((3, 4))
     W_p /= np.linalg.norm(W_p, axis=0)
     W_E = rng.standard_normal((3, 3))
-    mask = A.selection(act, (W_E @ W_p).T).T
-    reg = A.region_inequalities(act, W_p, mask, eps=1e-12)
-    slack = reg.slack(W_E)
-    # strict rows may be violated only by ties within 1e-12, which random data does not produce
-    assert np.all(slack >= -1e-9)
+    mask = act.pattern_mask(W_E @ W_p, reading, axis=0)
+    reg = pattern_region(act, W_p, mask, 1e-12, reading)
+    assert np.all(reg.slack(W_E) >= -1e-9)
+    # and a random encoder with another pattern lies outside it
+    W2 = rng.standard_normal((3, 3))
+    if not np.array_equal(act.pattern_mask(W2 @ W_p, reading, axis=0), mask):
+        assert not reg.contains(W2, tol=1e-9)
 
 
 def test_region_rows_describe_constraints():
     W_p = np.eye(2)
-    act = Activation("topk_relu", k=1)
-    reg = A.region_inequalities(act, W_p, np.array([[True, True], [False, False]]), eps=0.01)
-    kinds = sorted({c.kind for c in reg.constraints})
-    assert kinds == ["on", "order"]
+    reg = pattern_region(TopKReLU(k=1), W_p, np.array([[True, True], [False, False]]), 0.01, Reading.DEF_3_1)
+    assert sorted({c.kind.value for c in reg.constraints}) == ["on", "order"]
     assert reg.strict.all()
     assert reg.contains(np.array([[1.0, 1.0], [0.0, 0.0]]))
     assert not reg.contains(np.array([[1.0, 1.0], [2.0, 0.0]]))
+    off = pattern_region(ReLU(), W_p, np.array([[True, False]]), 0.01, Reading.DEF_3_1)
+    assert [c.kind for c in off.constraints] == [ConstraintKind.ON, ConstraintKind.OFF]
+    assert off.strict.tolist() == [True, False]
 
 
 def test_impossible_topk_patterns_are_rejected():
     W_p = np.eye(2)
     with pytest.raises(InputError, match="exactly k"):
-        A.region_inequalities(Activation("topk", k=1), W_p, np.array([[True, True], [True, False]]))
+        pattern_region(TopK(k=1), W_p, np.array([[True, True], [True, False]]), 1e-3, Reading.SELECTION)
     with pytest.raises(InputError, match="more than k"):
-        A.region_inequalities(Activation("topk_relu", k=1), W_p, np.array([[True, False], [True, False]]))
+        pattern_region(TopKReLU(k=1), W_p, np.array([[True, False], [True, False]]), 1e-3, Reading.DEF_3_1)
+    # under Def. 3.1 plain TopK may fire fewer than k latents (the others pass non-positive codes)
+    pattern_region(TopK(k=2), W_p, np.array([[True, False], [False, False], [False, True]]), 1e-3, Reading.DEF_3_1)
+
+
+def test_def31_region_of_plain_topk_equals_topk_relu_region():
+    """sigma(z)_i > 0 picks the same latents for TopK and TopK o ReLU, so their Def. 3.1 regions coincide."""
+    rng = np.random.default_rng(3)
+    W_p = rng.standard_normal((2, 3))
+    W_p /= np.linalg.norm(W_p, axis=0)
+    mask = np.array([[True, False, False], [False, False, True], [False, False, False]])
+    a = pattern_region(TopK(k=2), W_p, mask, 1e-3, Reading.DEF_3_1)
+    b = pattern_region(TopKReLU(k=2), W_p, mask, 1e-3, Reading.DEF_3_1)
+    assert np.array_equal(a.G, b.G) and np.array_equal(a.h, b.h)
+
+
+def test_passing_sets_list_the_linear_pieces_a_def31_topk_column_covers():
+    assert TopK(k=2).passing_sets(frozenset({0}), 3, Reading.DEF_3_1) == [frozenset({0, 1}), frozenset({0, 2})]
+    assert TopK(k=2).passing_sets(frozenset({0}), 3, Reading.SELECTION) == [frozenset({0})]
+    assert TopKReLU(k=2).passing_sets(frozenset({0}), 3, Reading.DEF_3_1) == [frozenset({0})]
+
+
+def test_registry_round_trips_every_activation_and_rejects_bad_specs():
+    assert set(names()) >= {"relu", "jumprelu", "topk", "topk_relu"}
+    for act in ACTS:
+        assert activation_from(act.to_dict()) == act
+        assert REGISTRY[act.name] is type(act)
+    assert activation_from("relu") == ReLU()
+    for bad, msg in [({"name": "nope"}, "unknown activation"), ({"name": "jumprelu"}, "needs theta"),
+                     ({"name": "topk", "k": 1, "theta": 2}, "unknown keys"), ({"name": "topk", "k": True}, "integer k"),
+                     ({"name": "topk", "k": 1.5}, "integer k"), ({"name": "jumprelu", "theta": -1}, "theta > 0"),
+                     ({"name": "jumprelu", "theta": "0.5"}, "number"), ({"name": "jumprelu", "theta": float("nan")}, "finite"),
+                     (["relu"], "an object")]:
+        with pytest.raises(InputError, match=msg):
+            activation_from(bad)
+
+
+def test_activation_flags():
+    assert ReLU().separable and JumpReLU(theta=1).separable and not TopK(k=1).separable
+    assert ReLU().threshold == 0 and JumpReLU(theta=0.3).threshold == 0.3
+    with pytest.raises(TypeError):
+        TopK(k=1).threshold  # noqa: B018
+    assert str(JumpReLU(theta=0.25)) == "jumprelu(theta=0.25)" and str(ReLU()) == "relu"

@@ -6,10 +6,20 @@ from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
-from sdlscape.theory.constructions import (bound_3_3, construction_3_3, eq55_decoder, partition_stationary_points,
-                                           positive_vector_in_span, recovery, split_pattern, zero_loss_decoder)
-from sdlscape.theory.instance import Activation
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.constructions import (
+    bound_3_3,
+    construction_3_3,
+    eq55_decoder,
+    partition_stationary_points,
+    positive_vector_in_span,
+    recovery,
+    split_pattern,
+    zero_loss_decoder,
+)
 from sdlscape.theory.loss import approx_grad, approx_loss
+from sdlscape.outcomes import Reading
+from sdlscape.theory.piece import Piece
 from sdlscape.theory.patterns import Pattern, read_pattern
 
 
@@ -56,26 +66,27 @@ def test_positive_vector_in_span():
     assert np.all(v >= 1 - 1e-9)
 
 
-@pytest.mark.parametrize("act", [Activation("relu"), Activation("jumprelu", theta=0.7), Activation("topk", k=1),
-                                 Activation("topk_relu", k=1)])
+@pytest.mark.parametrize("act", [ReLU(), JumpReLU(theta=0.7), TopK(k=1),
+                                 TopKReLU(k=1)])
 def test_partition_stationary_point_is_block_stationary_and_in_region(act):
     inst = I.random_unit(3, 3, act, seed=1, M=[1.0, 2.0, 1.0])
     P = Pattern.parse([[0, 1], [2], []], 3, 3)
-    lat, cand = partition_stationary_points(inst, P)
-    if cand is None:
-        assert any(a.positive_eigenvalue is None for a in lat) and act.name != "topk"
+    piece = Piece(inst, P, reading=act.linear_reading)
+    lat, cand = partition_stationary_points(piece)
+    if cand is None:  # only where codes must be positive (not plain TopK's selection reading)
+        assert any(a.positive_eigenvalue is None for a in lat) and act.linear_reading is Reading.DEF_3_1
         return
     W_D, W_E = cand
-    assert read_pattern(inst, W_E) == P
+    assert read_pattern(inst, W_E, act.linear_reading) == P
     gD, gE = approx_grad(inst, W_D, W_E)
     assert max(np.abs(gD).max(), np.abs(gE).max()) < 1e-9
 
 
 def test_partition_stationary_points_unequal_orthogonal_has_none():
     inst = I.orthogonal(2, "relu", M=[1.0, 2.0])
-    lat, cand = partition_stationary_points(inst, Pattern.parse([[0, 1], []], 2, 2))
+    lat, cand = partition_stationary_points(Piece(inst, Pattern.parse([[0, 1], []], 2, 2)))
     assert cand is None and np.allclose(lat[0].eigenvalues, [2.0, 1.0])
-    lat, cand = partition_stationary_points(inst.with_(M=[1.0, 1.0]), Pattern.parse([[0, 1], []], 2, 2))
+    lat, cand = partition_stationary_points(Piece(inst.with_(M=[1.0, 1.0]), Pattern.parse([[0, 1], []], 2, 2)))
     assert cand is not None
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
+from sdlscape.theory.activations import JumpReLU
 
 
 def test_feature_law_weights_match_monte_carlo():
@@ -27,7 +28,7 @@ def test_second_moment_uses_mean_beta():
 
 @pytest.mark.parametrize("suffix", [".json", ".npz"])
 def test_round_trip(tmp_path, suffix):
-    inst = I.transcoder_pair(5, 3, 4, activation=I.Activation("jumprelu", theta=0.3), n_latents=6, seed=2,
+    inst = I.transcoder_pair(5, 3, 4, activation=JumpReLU(theta=0.3), n_latents=6, seed=2,
                              M=np.arange(1, 6.0))
     inst = inst.with_(parents=((0, 1), (2, 3, 4)))
     path = tmp_path / f"inst{suffix}"

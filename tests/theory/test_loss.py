@@ -6,11 +6,17 @@ from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
-from sdlscape.theory.loss import (approx_grad, approx_loss, approx_loss_per_feature, exact_loss,
-                                  feature_selection)
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.loss import (
+    approx_grad,
+    approx_loss,
+    approx_loss_per_feature,
+    exact_loss,
+    passed_mask,
+)
 
-ACTS = [I.Activation("relu"), I.Activation("jumprelu", theta=0.3), I.Activation("topk", k=2),
-        I.Activation("topk_relu", k=2)]
+ACTS = [ReLU(), JumpReLU(theta=0.3), TopK(k=2),
+        TopKReLU(k=2)]
 
 
 def _point(inst, seed):
@@ -30,7 +36,7 @@ def test_example_3_5_loss_is_one():
 def test_gradients_match_finite_differences(act):
     inst = I.transcoder_pair(5, 3, 4, activation=act, n_latents=4, seed=1, M=np.linspace(0.5, 2, 5))
     W_D, W_E = _point(inst, 2)
-    mask = feature_selection(inst, W_E)
+    mask = passed_mask(inst, W_E)
     gD, gE = approx_grad(inst, W_D, W_E, mask)
     h = 1e-6
     for W, g, which in ((W_D, gD, "D"), (W_E, gE, "E")):
@@ -49,7 +55,7 @@ def test_gradients_match_torch_autograd(act):
     import torch
     inst = I.random_unit(6, 3, activation=act, n_latents=5, seed=4, M=np.linspace(1, 3, 6))
     W_D, W_E = _point(inst, 5)
-    mask = feature_selection(inst, W_E)
+    mask = passed_mask(inst, W_E)
     tD = torch.tensor(W_D, requires_grad=True)
     tE = torch.tensor(W_E, requires_grad=True)
     Z = tE @ torch.tensor(inst.W_p)
@@ -76,7 +82,7 @@ def test_one_active_feature_exact_loss_equals_weighted_approx_terms(seed, act_i,
 
 
 def test_jumprelu_breaks_that_identity():
-    inst = I.orthogonal(2, activation=I.Activation("jumprelu", theta=0.5), n_latents=2)
+    inst = I.orthogonal(2, activation=JumpReLU(theta=0.5), n_latents=2)
     W_E, W_D = np.eye(2), np.eye(2)
     assert approx_loss(inst, W_D, W_E) == 0.0  # unit magnitude clears theta
     X = 0.4 * np.eye(2)  # magnitude 0.4 < theta: nothing passes, the error is ||0.4 w_r^d||^2

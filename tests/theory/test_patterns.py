@@ -6,10 +6,14 @@ from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
-from sdlscape.theory.patterns import Pattern, absorptions, check_farkas, read_pattern, realize, region
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.patterns import Pattern, absorptions, read_pattern
+from sdlscape.theory.region import check_farkas
+from sdlscape.outcomes import Reading
+from sdlscape.theory.piece import Piece
 
-ACTS = [I.Activation("relu"), I.Activation("jumprelu", theta=0.4), I.Activation("topk", k=2),
-        I.Activation("topk_relu", k=2)]
+ACTS = [ReLU(), JumpReLU(theta=0.4), TopK(k=2),
+        TopKReLU(k=2)]
 
 
 @settings(max_examples=50, deadline=None)
@@ -19,8 +23,8 @@ def test_pattern_read_off_random_encoder_is_realizable_and_its_region_contains_i
     W_E = np.random.default_rng(seed).standard_normal((4, 3)) * 2
     P = read_pattern(inst, W_E)
     eps = 1e-9
-    assert region(inst, P, eps).contains(W_E, tol=1e-9)
-    res = realize(inst, P, eps=1e-6)
+    assert Piece(inst, P, eps).region.contains(W_E, tol=1e-9)
+    res = Piece(inst, P, 1e-6).realizability
     assert res.realizable
     assert read_pattern(inst, res.witness) == P
 
@@ -28,11 +32,11 @@ def test_pattern_read_off_random_encoder_is_realizable_and_its_region_contains_i
 def test_infeasible_pattern_has_a_certificate_that_rechecks():
     # three directions in R^2 at 120 degrees: no half-plane contains all three
     ang = np.array([0, 2 * np.pi / 3, 4 * np.pi / 3])
-    inst = I.Instance(W_p=np.stack([np.cos(ang), np.sin(ang)]), activation=I.Activation("relu"), n_latents=1)
+    inst = I.Instance(W_p=np.stack([np.cos(ang), np.sin(ang)]), activation=ReLU(), n_latents=1)
     P = Pattern.parse([[0, 1, 2]], 3, 1)
-    res = realize(inst, P)
+    res = Piece(inst, P).realizability
     assert not res.realizable and res.certificate is not None
-    reg = region(inst, P, res.eps)
+    reg = Piece(inst, P, res.eps).region
     assert check_farkas(reg, res.certificate)
     y = res.certificate.copy()
     y[0] += 1.0  # a perturbed certificate no longer proves anything
@@ -41,8 +45,8 @@ def test_infeasible_pattern_has_a_certificate_that_rechecks():
 
 def test_example_3_5_patterns():
     inst = I.example_3_5()
-    assert realize(inst, Pattern.parse([[0, 1], []], 2, 2)).realizable
-    assert realize(inst, Pattern.parse([[0], [1]], 2, 2)).realizable
+    assert Piece(inst, Pattern.parse([[0, 1], []], 2, 2)).realizability.realizable
+    assert Piece(inst, Pattern.parse([[0], [1]], 2, 2)).realizability.realizable
 
 
 def test_predicates():
@@ -74,6 +78,9 @@ def test_bad_patterns(obj, message):
 
 
 def test_impossible_topk_pattern_is_an_input_error():
-    inst = I.orthogonal(2, activation=I.Activation("topk", k=1), n_latents=2)
-    with pytest.raises(InputError, match="exactly k"):
-        realize(inst, Pattern.parse([[0, 1], [1]], 2, 2))
+    inst = I.orthogonal(2, activation=TopK(k=1), n_latents=2)
+    with pytest.raises(InputError, match="more than k"):
+        Piece(inst, Pattern.parse([[0, 1], [1]], 2, 2))
+    with pytest.raises(InputError, match="exactly k"):   # the selection reading passes exactly k latents
+        Piece(inst, Pattern.parse([[0, 1], [1]], 2, 2), reading=Reading.SELECTION)
+    assert Piece(inst, Pattern.parse([[0, 1], []], 2, 2)).realizable   # Def. 3.1: a feature may fire none

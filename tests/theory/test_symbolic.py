@@ -2,8 +2,12 @@
 import numpy as np
 import sympy as sp
 
-from sdlscape.theory.symbolic import (block_hessian_gram_identity, example_3_5_exact, exact_positive_eigenvectors,
-                                      joint_hessian_at)
+from sdlscape.theory.symbolic import (
+    block_hessian_gram_identity,
+    exact_positive_eigenvectors,
+    example_3_5_exact,
+    joint_hessian_at,
+)
 
 
 def test_block_hessians_are_gram_matrices():

@@ -7,8 +7,14 @@ import pytest
 
 from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
-from sdlscape.theory.instance import Activation, Instance
-from sdlscape.verify.claims import CLAIMS, ClaimResult, Context, check_function, run_checks
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK
+from sdlscape.verify.claims import (
+    CLAIMS,
+    ClaimResult,
+    Context,
+    check_function,
+    run_checks,
+)
 
 
 def ctx(inst=None, tmp=None):
@@ -37,7 +43,7 @@ def test_thm3_1_bound_constant():
 
 
 def test_thm3_1_jumprelu_fails_and_rechecks(tmp_path):
-    inst = I.orthogonal(2, Activation("jumprelu", theta=0.5))
+    inst = I.orthogonal(2, JumpReLU(theta=0.5))
     res = check_function("thm3.1")("jumprelu", ctx(inst, tmp_path))
     assert res.status == "fails"
     assert res.counterexample["recheck"]["agrees"]
@@ -51,7 +57,7 @@ def test_thm3_1_corrected_wrong_constant():
 
 
 def test_thm3_2_holds_and_cross_region_chords_fail():
-    inst = I.random_unit(3, 2, Activation("topk", k=1), seed=3)
+    inst = I.random_unit(3, 2, TopK(k=1), seed=3)
     assert check_function("thm3.2")("topk", ctx(inst)).status == "holds"
     assert check_function("thm3.2")("topk", ctx(inst), same_region=False).status == "fails"
 
@@ -62,7 +68,7 @@ def test_thm3_3_wrong_bound_and_topk_counterexample(tmp_path):
     assert check_function("thm3.3")("relu", ctx(inst), bound_factor=0.0).status == "fails"
     from sdlscape.verify.claims_families import obtuse
 
-    res = check_function("thm3.3")("topk", ctx(obtuse(3, 0.1, Activation("topk", k=2)), tmp_path))
+    res = check_function("thm3.3")("topk", ctx(obtuse(3, 0.1, TopK(k=2)), tmp_path))
     assert res.status == "fails" and res.counterexample["recheck"]["agrees"]
 
 
@@ -100,10 +106,10 @@ def test_thm3_6_corrected_false_rule_fails():
 def test_thm3_8_relu_fails_jumprelu_holds():
     from sdlscape.verify.claims_absorb import angles_instance
 
-    relu = angles_instance([0, 100, 200, 300], [[0, 1], [2, 3]], Activation("relu"), "a")
+    relu = angles_instance([0, 100, 200, 300], [[0, 1], [2, 3]], ReLU(), "a")
     res = check_function("thm3.8")("relu", ctx(relu))
     assert res.status == "fails" and res.counterexample["recheck"]["agrees"]
-    jr = relu.with_(activation=Activation("jumprelu", theta=0.5))
+    jr = relu.with_(activation=JumpReLU(theta=0.5))
     assert check_function("thm3.8")("jumprelu", ctx(jr)).status == "holds"
 
 

@@ -9,8 +9,14 @@ from sdlscape.errors import InputError
 from sdlscape.solvers.landscape import map_landscape
 from sdlscape.theory.instance import example_3_5, orthogonal
 from sdlscape.theory.loss import approx_loss, approx_loss_per_feature
-from sdlscape.verify.crosscheck import (OUTCOMES, boundary_distance, classify_points, read_masks, resample_dead,
-                                        run_crosscheck)
+from sdlscape.verify.crosscheck import (
+    OUTCOMES,
+    boundary_distance,
+    classify_points,
+    read_masks,
+    resample_dead,
+    run_crosscheck,
+)
 
 TOL = {"margin": 5e-4, "grad_tol": 1e-5, "loss_tol": 1e-6, "eps": 1e-3}
 

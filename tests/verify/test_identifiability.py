@@ -4,13 +4,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
 from sdlscape.theory.constructions import construction_3_3, recovery, zero_loss_decoder
-from sdlscape.theory.instance import Activation, Instance
+from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss, approx_residuals, feature_codes
 from sdlscape.verify.claims_zero import topk1_forced
 
-ACTS = [Activation("relu"), Activation("jumprelu", theta=0.5), Activation("topk", k=1),
-        Activation("topk_relu", k=1), Activation("topk", k=2)]
+ACTS = [ReLU(), JumpReLU(theta=0.5), TopK(k=1),
+        TopKReLU(k=1), TopK(k=2)]
 
 
 @st.composite
@@ -18,7 +19,7 @@ def instances(draw, acts=ACTS):
     n = draw(st.integers(2, 4))
     n_p = draw(st.integers(2, 4))
     n_latents = draw(st.integers(max(2, n - 1), n + 2))
-    act = draw(st.sampled_from([a for a in acts if (a.k or 1) <= n_latents]))
+    act = draw(st.sampled_from([a for a in acts if a.min_latents <= n_latents]))
     seed = draw(st.integers(0, 10_000))
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((n_p, n))
@@ -66,14 +67,14 @@ def test_positive_rescaling_symmetry_homogeneous(data, c):
 
 
 def test_rescaling_is_not_a_symmetry_for_jumprelu():
-    inst = Instance(W_p=np.eye(2), activation=Activation("jumprelu", theta=0.5), n_latents=2)
+    inst = Instance(W_p=np.eye(2), activation=JumpReLU(theta=0.5), n_latents=2)
     W_D, W_E = construction_3_3(inst)
     assert approx_loss(inst, W_D, W_E) == 0.0
     assert approx_loss(inst, W_D * 4, W_E / 4) > 0.5  # codes 1/4 fall below theta
 
 
 @settings(max_examples=40, deadline=None)
-@given(instances(acts=[Activation("topk", k=1), Activation("topk_relu", k=1)]))
+@given(instances(acts=[TopK(k=1), TopKReLU(k=1)]))
 def test_topk1_zero_loss_forces_the_decoder(data):
     """TopK(k = 1) at zero loss: w_D^i z_id = w_r^d for each feature's selected latent, so the decoder
     column recovers w_r^d (|cos| = 1), while the encoder row need not."""

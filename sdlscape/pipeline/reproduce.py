@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from sdlscape.errors import InputError
 from sdlscape.storage import provenance, read_json, to_jsonable, write_json
+from sdlscape.theory.activations import JumpReLU, ReLU, TopK
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,17 @@ SCALES = {
 
 def canonical_instances() -> dict[str, Any]:
     """The small instances whose landscapes the report maps and cross-checks (as in results/landscape)."""
-    from sdlscape.theory.instance import Activation, example_3_5, hierarchical, random_unit
+    from sdlscape.theory.instance import example_3_5, hierarchical, random_unit
 
     return {
         "example-3.5": example_3_5(),
-        "relu_n3_np2_q2": random_unit(3, 2, activation=Activation("relu"), n_latents=2, seed=0,
+        "relu_n3_np2_q2": random_unit(3, 2, activation=ReLU(), n_latents=2, seed=0,
                                       name="relu_n3_np2_q2"),
-        "topk1_n4_np2_q3": random_unit(4, 2, activation=Activation("topk", k=1), n_latents=3, seed=0,
+        "topk1_n4_np2_q3": random_unit(4, 2, activation=TopK(k=1), n_latents=3, seed=0,
                                        name="topk1_n4_np2_q3"),
-        "jumprelu_n3_np2_q2": random_unit(3, 2, activation=Activation("jumprelu", theta=0.2), n_latents=2, seed=0,
+        "jumprelu_n3_np2_q2": random_unit(3, 2, activation=JumpReLU(theta=0.2), n_latents=2, seed=0,
                                           name="jumprelu_n3_np2_q2"),
-        "hier_relu_3_np2_q2": hierarchical((3,), n_p=2, activation=Activation("relu"), n_latents=2, seed=0,
+        "hier_relu_3_np2_q2": hierarchical((3,), n_p=2, activation=ReLU(), n_latents=2, seed=0,
                                            name="hier_relu_3_np2_q2"),
     }
 
@@ -248,7 +249,7 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
                                    lambda: stage_real(sc, device, seed, progress))
     report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: stage_bench3d(seed))
 
-    from sdlscape.verify.report_build import draw_figures
+    from sdlscape.pipeline.report import draw_figures
 
     figures = draw_figures(report, out / "figures")
     report["figures"] = {k: [str(p.relative_to(out)) for p in v] for k, v in figures.items()}
@@ -259,8 +260,8 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
 
 def write_report(report: dict, out: Path) -> None:
     from sdlscape.storage import write_text
-    from sdlscape.verify.report import to_html, to_markdown
-    from sdlscape.verify.report_build import build_document
+    from sdlscape.pipeline.document import to_html, to_markdown
+    from sdlscape.pipeline.report import build_document
 
     doc = build_document(report)
     write_json(out / "report.json", report)

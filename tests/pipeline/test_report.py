@@ -1,7 +1,16 @@
 """The report renders the same blocks as Markdown and as self-contained HTML."""
 import numpy as np
+
 from sdlscape.figures import resampling
-from sdlscape.verify.report import Document, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from sdlscape.pipeline.document import (
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    to_html,
+    to_markdown,
+)
 
 
 def test_markdown_and_html_agree(tmp_path):
@@ -16,7 +25,7 @@ def test_markdown_and_html_agree(tmp_path):
 
 
 def test_fig4_data_is_zero_loss_without_recovery():
-    from sdlscape.verify.report_build import fig4_data
+    from sdlscape.pipeline.report import fig4_data
 
     d = fig4_data()
     assert d["loss"] < 1e-20
@@ -24,7 +33,7 @@ def test_fig4_data_is_zero_loss_without_recovery():
 
 
 def test_thm31_data_shows_jumprelu_gap_is_first_order():
-    from sdlscape.verify.report_build import thm31_data
+    from sdlscape.pipeline.report import thm31_data
 
     d = thm31_data(mc=500)
     relu, jump = d["series"]["relu"], d["series"]["jumprelu(theta=0.5)"]

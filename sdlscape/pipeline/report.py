@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sdlscape.verify.report import Document, Figure, Heading, Paragraph, Table, fmt, pct
+from sdlscape.theory.activations import JumpReLU, ReLU
+from sdlscape.pipeline.document import Document, Figure, Heading, Paragraph, Table, fmt, pct
 
 ACTIVATION_ORDER = ("relu", "jumprelu", "topk", "topk_relu")
 TABLE_VARIES = {"table4": "n", "table5": "M", "table6": "p_active", "table7": "k"}
@@ -27,11 +28,11 @@ def fig4_data(rotation_deg: float = 45.0) -> dict:
     the decoder is the exact solution W_D = W_r Q^+ of eq. 11 = 0 (Thm 3.4), checked to be exact.
     """
     from sdlscape.theory.constructions import recovery, zero_loss_decoder
-    from sdlscape.theory.instance import Activation, Instance
+    from sdlscape.theory.instance import Instance
     from sdlscape.theory.loss import approx_loss
 
     W_p = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
-    inst = Instance(W_p=W_p, activation=Activation("relu"), n_latents=4, name="fig4")
+    inst = Instance(W_p=W_p, activation=ReLU(), n_latents=4, name="fig4")
     ang = np.deg2rad(rotation_deg + 90.0 * np.arange(4))
     W_E = np.stack([np.cos(ang), np.sin(ang)], axis=1)
     W_D = zero_loss_decoder(inst, W_E)
@@ -49,14 +50,14 @@ def thm31_data(seed: int = 0, mc: int = 3000) -> dict:
     Magnitudes U[0.1, 1] so that C is finite (with exponential magnitudes C is unbounded and eq. 12
     is vacuous; see the thm3.1 check). Uses the thm3.1 check's own estimator.
     """
-    from sdlscape.theory.instance import Activation, orthogonal
+    from sdlscape.theory.instance import orthogonal
     from sdlscape.verify.claims_loss import evaluate_point
 
     rng = np.random.default_rng(seed)
     W_E = rng.standard_normal((2, 2))
     W_D = rng.standard_normal((2, 2)) / np.sqrt(2)
     series = {}
-    for act in (Activation("relu"), Activation("jumprelu", theta=0.5)):
+    for act in (ReLU(), JumpReLU(theta=0.5)):
         inst = orthogonal(2, activation=act, n_latents=2)
         rows = [evaluate_point(inst, W_D, W_E, f / inst.n, mc, np.random.default_rng(seed))
                 for f in (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)]
@@ -101,8 +102,15 @@ def resampling_data(report: dict) -> dict:
 
 def draw_figures(report: dict, folder: Path) -> dict[str, list[Path]]:
     """Draw every figure whose data the report holds; returns {figure name: [png, pdf]}."""
-    from sdlscape.figures import (bench3d, crosscheck_outcomes, landscape_map, recovery_curve, resampling,
-                                  thm31_bound, zero_loss)
+    from sdlscape.figures import (
+        bench3d,
+        crosscheck_outcomes,
+        landscape_map,
+        recovery_curve,
+        resampling,
+        thm31_bound,
+        zero_loss,
+    )
 
     folder = Path(folder)
     out: dict[str, list[Path]] = {}

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from sdlscape.cli import main
-from sdlscape.verify import reproduce as R
+from sdlscape.pipeline import reproduce as R
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,64 @@
+"""Every tolerance and margin sdlscape decides with, named, in one place.
+
+A result records the values it used (its `tolerances`), so that a verdict can be re-derived. Relative
+tolerances are applied as ``tol * max(1, |reference|)`` unless a docstring says otherwise.
+"""
+from __future__ import annotations
+
+# -- instances ----------------------------------------------------------------------------------
+UNIT_NORM_TOL = 1e-6
+"""Columns of W_p / W_r must have norm 1 within this (else an error, or --normalize)."""
+
+# -- regions (eq. 13) ---------------------------------------------------------------------------
+MARGIN_EPS = 1e-3
+"""Margin of the strict inequalities of a region: a strict a.w < b is enforced as a.w <= b - eps."""
+REGION_MEMBERSHIP_TOL = 1e-9
+"""Slack a point may lack on a (margin-tightened) region row and still count as inside."""
+WITNESS_RECHECK_TOL = 1e-7
+"""Slack an LP witness may lack on a region row when it is re-checked."""
+FARKAS_TOL = 1e-8
+"""Tolerance of the independent re-check of a Farkas certificate (relative to sum |y|)."""
+HYPERPLANE_TOL = 1e-9
+"""|<w, p>| below this (unit p, unit-scale w) counts as lying on the hyperplane (arrangements)."""
+
+# -- block solves and partial optima -------------------------------------------------------------
+SOLVER_TOL = 1e-10
+"""Gap and feasibility tolerances passed to Clarabel / OSQP for the block problems."""
+BLOCK_GAP_REL = 1e-8
+"""A point is a partial optimum when re-solving each block improves L~ by at most this (relative)."""
+ACTIVE_ROW_REL = 1e-7
+"""A region row is active at W_E when its slack is at most this times max(1, max |W_E|)."""
+MULTIPLIER_REL = 1e-7
+"""A region row presses when its multiplier exceeds this times max(1, L~)."""
+MONOTONE_REL = 1e-9
+"""Round-off allowed on a block step that must not increase L~ (relative to max(1, L~))."""
+KKT_RESIDUAL_REL = 1e-9
+"""Residual allowed in the active-set KKT solve of the encoder block."""
+
+# -- alternating convex search -----------------------------------------------------------------
+ACS_TOL = 1e-9
+"""ACS stops when the relative decrease of L~ is at most this ..."""
+ACS_XTOL = 1e-7
+"""... and the relative change of the codes and of W_D is at most this."""
+
+# -- second order ------------------------------------------------------------------------------
+HESSIAN_REL = 1e-7
+"""Eigenvalues of the projected joint Hessian within this (relative to max |H|) count as zero."""
+RANK_REL = 1e-9
+"""Singular values below this (relative) are zero when ranks of Jacobians are taken."""
+EIGENSPACE_REL = 1e-9
+"""Eigenvalues closer than this (relative) belong to one eigenspace (Thm 3.6's K_i)."""
+
+# -- losses and values -------------------------------------------------------------------------
+ZERO_LOSS = 1e-12
+"""L~ at or below this is zero loss (the global minimum, L~ >= 0)."""
+POSITIVE_LOSS = 1e-9
+"""A partial optimum "has positive loss" (Thm 3.6) when L~ exceeds this."""
+LANDSCAPE_CLASS_TOL = 1e-6
+"""A piece is global when its value is within this of the global value (absolute)."""
+
+# -- certificates of global optimality (solvers/certify) -----------------------------------------
+CERTIFY_RTOL = 1e-7
+"""Default relative gap UB - LB <= rtol * max(UB, atol) at which a value is certified."""
+CERTIFY_ATOL = 1e-12
+"""Absolute floor of the certification gap (a zero optimum is certified by LB >= -atol)."""

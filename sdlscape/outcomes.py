@@ -1,0 +1,86 @@
+"""String enums for every outcome and status sdlscape reports (JSON only at the edge: an enum is its value).
+
+Decisions are taken on these values, never on the wording of a message.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _StrEnum(str, Enum):
+    """A str-valued enum that prints and serializes as its value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Reading(_StrEnum):
+    """How an activation pattern is read off an encoder (PAPER.md sec. 7).
+
+    DEF_3_1: F_i = {d : sigma(W_E w_p^d)_i > 0} (the paper's Def. 3.1, the default);
+    SELECTION: F_i = {d : sigma passes z_id through} (plain TopK: the selected set, whatever its sign).
+    The two coincide for every activation whose passed values are positive (ReLU, JumpReLU, TopK o ReLU).
+    """
+
+    DEF_3_1 = "def3.1"
+    SELECTION = "selection"
+
+
+class Outcome(_StrEnum):
+    """What alternating convex search reached inside one piece (solvers/acs)."""
+
+    PARTIAL_OPTIMUM = "partial_optimum"
+    LEAVES_REGION = "leaves_region"
+    INCONCLUSIVE = "inconclusive"
+
+
+OUTCOME_ORDER = (Outcome.PARTIAL_OPTIMUM, Outcome.LEAVES_REGION, Outcome.INCONCLUSIVE)
+"""A piece's outcome is the first of these that any of its starts reached."""
+
+
+class Status(_StrEnum):
+    """The verdict of one claim check."""
+
+    HOLDS = "holds"
+    FAILS = "fails"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Severity(_StrEnum):
+    """Why a claim fails: on its idea, or only on a literal reading of a hypothesis."""
+
+    SUBSTANTIVE = "substantive"
+    LITERAL = "literal"
+
+
+class PieceClass(_StrEnum):
+    """The class of a piece in a landscape."""
+
+    GLOBAL = "global"
+    SPURIOUS = "spurious"
+    LEAVES_REGION = "leaves_region"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Curvature(_StrEnum):
+    """Joint second-order classification of a stationary point (solvers/second_order)."""
+
+    LOCAL_MIN = "local_min"
+    SADDLE = "saddle"
+    UNDECIDED = "undecided"
+
+
+class Feasibility(_StrEnum):
+    """The answer of a realizability LP."""
+
+    REALIZABLE = "realizable"
+    UNREALIZABLE = "unrealizable"
+    UNDECIDED = "undecided"
+
+
+class PressKind(_StrEnum):
+    """Which way a pressed region row would move a feature (solvers/acs)."""
+
+    STOP = "stop"      # the feature wants to stop activating the latent
+    START = "start"    # the feature wants to start activating the latent
+    ORDER = "order"    # another latent wants to overtake the latent for the feature (TopK)
