@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sdlscape.errors import InputError
+from sdlscape.pipeline import bench_stages
 from sdlscape.storage import provenance, read_json, to_jsonable, write_json
 from sdlscape.theory.activations import JumpReLU, ReLU, TopK
 
@@ -131,77 +132,6 @@ def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int
                           landscape=landscape, progress=progress, bench=bench)
 
 
-def stage_bench(table: str, scale: Scale, device: str, seed: int, cache: Path, progress: bool) -> dict:
-    from sdlscape.bench.experiments import run_table
-
-    if device == "cpu":
-        import torch
-
-        torch.set_num_threads(1)  # one table per core beats two threads per table on small models
-    return run_table(table, scale=scale.bench_scale, device=device, seed=seed, cache_dir=cache / "bench-rows",
-                     progress=progress)
-
-
-def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cache_dir: Path,
-                     progress: bool) -> dict[str, dict]:
-    """The bench tables, cached per table; on the CPU, independent tables train in parallel processes."""
-    import os
-    from multiprocessing import get_context
-
-    configs = {t: {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed} for t in sc.bench_tables}
-    workers = min(len(configs), os.cpu_count() or 1) if device == "cpu" else 1
-    if workers <= 1:
-        return {t: cache.run(f"bench-{t}", c, lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
-                for t, c in configs.items()}
-    longest_first = ("table5", "table6", "table1", "table4", "table7")  # measured order of their run times
-    todo = sorted((t for t, c in configs.items() if not cache.path(f"bench-{t}", c).is_file()),
-                  key=lambda t: longest_first.index(t) if t in longest_first else -1)
-    if todo:
-        cache.log(f"[bench] training {', '.join(todo)} in {workers} processes ...")
-        # Pool's context manager terminates the workers on the way out, also on Ctrl-C; finished rows
-        # are already in the row cache, so a rerun resumes inside a table.
-        with get_context("spawn").Pool(workers, initializer=_ignore_sigint) as pool:
-            jobs = [(t, sc, device, seed, cache_dir) for t in todo]
-            for t, result, seconds in pool.imap_unordered(_bench_job, jobs):
-                cache.store(f"bench-{t}", configs[t], result, seconds)
-    return {t: cache.run(f"bench-{t}", c, lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
-            for t, c in configs.items()}
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which terminates them (no traceback per worker)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _bench_job(job):
-    t, sc, device, seed, cache_dir = job
-    t0 = time.perf_counter()
-    result = stage_bench(t, sc, device, seed, cache_dir, False)
-    return t, result, time.perf_counter() - t0
-
-
-def stage_real(scale: Scale, device: str, seed: int, progress: bool) -> dict:
-    from sdlscape.bench.real import run_real_table
-
-    return run_real_table("digits", scale=scale.real_scale, device=device, seed=seed, progress=progress)
-
-
-def stage_bench3d(seed: int) -> dict:
-    """A small bench in R^3 for the Fig. 9 analogue."""
-    import numpy as np
-
-    from sdlscape.theory.instance import FeatureLaw, superposed_dictionary
-
-    W = superposed_dictionary(6, 3, 0.5, seed=seed)
-    law = FeatureLaw(p_active=0.2)
-    X = law.sample(600, 6, seed=seed)
-    X = X[X.sum(axis=1) > 0]
-    return {"W_p": W, "samples": X @ W.T, "max_interference": float(np.max(W.T @ W - 2 * np.eye(6))),
-            "p_active": law.p_active}
-
-
 def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: int = 0, progress: bool = True,
               only: tuple[str, ...] | None = None) -> dict:
     """Run the reproduction at a scale and write DIR/report.md, report.html, report.json and figures/.
@@ -243,11 +173,11 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
                                                                           seed, progress, bench=name == "example-3.5"))
             for name, inst in instances.items() if inst.parents is None}
     if want("bench"):
-        report["bench"] = run_bench_stages(cache, sc, device, seed, cache_dir, progress)
+        report["bench"] = bench_stages.run_bench_stages(cache, sc, device, seed, cache_dir, progress)
     if want("real"):
         report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
-                                   lambda: stage_real(sc, device, seed, progress))
-    report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: stage_bench3d(seed))
+                                   lambda: bench_stages.stage_real(sc, device, seed, progress))
+    report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: bench_stages.stage_bench3d(seed))
 
     from sdlscape.pipeline.report import draw_figures
 

@@ -25,7 +25,7 @@ def test_markdown_and_html_agree(tmp_path):
 
 
 def test_fig4_data_is_zero_loss_without_recovery():
-    from sdlscape.pipeline.report import fig4_data
+    from sdlscape.pipeline.sections.theory import fig4_data
 
     d = fig4_data()
     assert d["loss"] < 1e-20
@@ -33,7 +33,7 @@ def test_fig4_data_is_zero_loss_without_recovery():
 
 
 def test_thm31_data_shows_jumprelu_gap_is_first_order():
-    from sdlscape.pipeline.report import thm31_data
+    from sdlscape.pipeline.sections.theory import thm31_data
 
     d = thm31_data(mc=500)
     relu, jump = d["series"]["relu"], d["series"]["jumprelu(theta=0.5)"]

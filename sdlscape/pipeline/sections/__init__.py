@@ -1,0 +1,1 @@
+"""Sections of the report, one module each: blocks(report) -> list of document blocks (they compute nothing)."""
