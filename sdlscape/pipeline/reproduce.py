@@ -61,17 +61,66 @@ def canonical_instances() -> dict[str, Any]:
     }
 
 
+STAGE_SOURCES: dict[str, tuple[str, ...]] = {
+    # the packages / modules whose source computes each stage (a change to any of them invalidates it)
+    "verify": ("theory", "solvers", "verify", "numerics.py", "outcomes.py"),
+    "landscape": ("theory", "solvers", "numerics.py", "outcomes.py"),
+    "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "bench", "numerics.py", "outcomes.py"),
+    "bench": ("theory", "solvers/gradient.py", "bench", "pipeline/bench_stages.py", "numerics.py"),
+    "real": ("theory", "solvers/gradient.py", "bench", "pipeline/bench_stages.py", "numerics.py"),
+    "bench3d": ("theory", "pipeline/bench_stages.py"),
+    "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
+}
+KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
+
+
+def source_hash(parts: tuple[str, ...], root: Path | None = None) -> str:
+    """sha256 over the Python sources of the given sdlscape packages / modules (paths relative to the package)."""
+    root = Path(__file__).resolve().parent.parent if root is None else Path(root)
+    h = hashlib.sha256()
+    for part in sorted(parts):
+        p = root / part
+        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes() if f.is_file() else b"<missing>")
+    return h.hexdigest()
+
+
+def library_key() -> dict[str, str]:
+    """Versions of the libraries whose numerics the results depend on."""
+    from importlib import metadata
+
+    out = {}
+    for name in KEYED_LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
 class StageCache:
-    """Results of finished stages, keyed by name and a hash of their configuration."""
+    """Results of finished stages, keyed by name, configuration, and a hash of the source that computes them.
+
+    A cached stage is reused only when its configuration, the source of the packages listed for it in
+    STAGE_SOURCES and the versions of the numerical libraries are all unchanged. Each record keeps the
+    seconds the stage took and when it was computed, so a report can state the compute time of its results.
+    """
 
     def __init__(self, folder: Path, log: Callable[[str], None]):
         self.folder = folder
         self.log = log
+        self.records: dict[str, dict] = {}
+        self._libs = library_key()
 
     def key(self, name: str, config: dict) -> str:
-        from sdlscape import __version__
-
-        text = json.dumps(to_jsonable({"stage": name, "config": config, "version": __version__}), sort_keys=True)
+        kind = name.split("-")[0] if name not in STAGE_SOURCES else name
+        sources = STAGE_SOURCES.get(kind)
+        if sources is None:
+            raise KeyError(f"stage {name!r} has no entry in STAGE_SOURCES")
+        text = json.dumps(to_jsonable({"stage": name, "config": config, "source": source_hash(sources),
+                                       "libraries": self._libs}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def path(self, name: str, config: dict) -> Path:
@@ -79,7 +128,10 @@ class StageCache:
 
     def store(self, name: str, config: dict, result: Any, seconds: float) -> Any:
         result = to_jsonable(result)
-        write_json(self.path(name, config), {"stage": name, "config": config, "seconds": seconds, "result": result})
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        write_json(self.path(name, config), {"stage": name, "config": config, "seconds": seconds,
+                                             "computed_utc": when, "result": result})
+        self.records[name] = {"seconds": seconds, "computed_utc": when, "cached": False}
         self.log(f"[{name}] done in {seconds:.1f} s")
         return result
 
@@ -87,6 +139,8 @@ class StageCache:
         path = self.path(name, config)
         if path.is_file():
             cached = read_json(path)
+            self.records[name] = {"seconds": cached["seconds"], "computed_utc": cached.get("computed_utc"),
+                                  "cached": True}
             self.log(f"[{name}] cached ({cached['seconds']:.1f} s when computed): {path.name}")
             return cached["result"]
         self.log(f"[{name}] running ...")
@@ -130,6 +184,16 @@ def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int
 
     return run_crosscheck(inst, scale.crosscheck_starts, steps=scale.crosscheck_steps, device=device, seed=seed,
                           landscape=landscape, progress=progress, bench=bench)
+
+
+def stage_theory_figures(seed: int) -> dict:
+    """The data of the theory figures (Fig. 4 analogue, the Thm 3.1 bound), computed once and cached."""
+    from sdlscape.pipeline.sections import theory
+
+    return {"fig4": theory.fig4_data(), "thm31": theory.thm31_data(seed)}
+
+
+STAGES = ("verify", "landscape", "crosscheck", "bench", "real")
 
 
 def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: int = 0, progress: bool = True,
@@ -178,12 +242,16 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
         report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
                                    lambda: bench_stages.stage_real(sc, device, seed, progress))
     report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: bench_stages.stage_bench3d(seed))
+    report.update(cache.run("theory-figures", {"seed": seed}, lambda: stage_theory_figures(seed)))
+    report["stages"] = cache.records
+    report["skipped"] = [s for s in STAGES if not want(s) and not (s == "landscape" and want("crosscheck"))]
 
     from sdlscape.pipeline.report import draw_figures
 
     figures = draw_figures(report, out / "figures")
     report["figures"] = {k: [str(p.relative_to(out)) for p in v] for k, v in figures.items()}
-    report["provenance"] = provenance(device, seconds=time.perf_counter() - t0)
+    report["provenance"] = provenance(device, seconds=time.perf_counter() - t0,
+                                      compute_seconds=sum(r["seconds"] for r in cache.records.values()))
     write_report(report, out)
     return report
 

@@ -49,3 +49,46 @@ def test_bad_inputs_exit_2(tmp_path):
     assert main(["figures", "--out", str(tmp_path), "--from", str(tmp_path / "missing")]) == 2
     assert main(["reproduce", "--out", str(tmp_path / "r"), "--device", "tpu"]) == 2
     assert not (tmp_path / "r" / "report.md").exists()
+
+
+def test_source_hash_follows_the_source(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    (tmp_path / "other.py").write_text("y = 1\n")
+    h1 = R.source_hash(("pkg",), root=tmp_path)
+    (tmp_path / "other.py").write_text("y = 2\n")           # not a source of this stage
+    assert R.source_hash(("pkg",), root=tmp_path) == h1
+    (pkg / "a.py").write_text("x = 2\n")
+    assert R.source_hash(("pkg",), root=tmp_path) != h1
+    assert R.source_hash(("pkg", "other.py"), root=tmp_path) != R.source_hash(("pkg",), root=tmp_path)
+
+
+def test_stage_cache_recomputes_when_its_source_changes(tmp_path, monkeypatch):
+    cache = R.StageCache(tmp_path, lambda m: None)
+    calls = []
+    fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
+    assert cache.run("verify", {"budget": "quick"}, fn) == {"v": 1}
+    assert cache.run("verify", {"budget": "quick"}, fn) == {"v": 1} and len(calls) == 1
+    assert cache.records["verify"]["cached"] is True and cache.records["verify"]["computed_utc"]
+    assert cache.run("verify", {"budget": "full"}, fn) == {"v": 2}          # another configuration
+    real_hash = R.source_hash
+    monkeypatch.setattr(R, "source_hash", lambda parts, root=None: real_hash(parts, root) + "changed")
+    assert cache.run("verify", {"budget": "quick"}, fn) == {"v": 3}          # the code changed: recomputed
+    with pytest.raises(KeyError):
+        cache.key("unknown-stage", {})
+
+
+def test_report_states_compute_time_and_skipped_sections(small_run):
+    out, _ = small_run
+    assert main(["reproduce", "--out", str(out), "--only", "landscape", "--no-progress"]) == 0  # all cached
+    report = json.loads((out / "report.json").read_text())
+    stages = report["stages"]
+    assert stages and all(r["cached"] for r in stages.values())
+    compute = sum(r["seconds"] for r in stages.values())
+    assert report["provenance"]["compute_seconds"] == pytest.approx(compute)
+    md = (out / "report.md").read_text()
+    assert f"Compute time of these results: {compute:.0f} s over {len(stages)} stages" in md
+    assert "reused from the cache" in md
+    assert set(report["skipped"]) == {"verify", "crosscheck", "bench", "real"}
+    assert "Not in this report" in md and "Linear Representation Bench (bench)" in md
