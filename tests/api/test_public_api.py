@@ -1,0 +1,36 @@
+"""The public API: `import sdlscape` is cheap and every advertised name resolves."""
+import subprocess
+import sys
+
+import sdlscape
+
+
+def test_import_is_cheap():
+    code = ("import sys, sdlscape; sdlscape.Piece; sdlscape.ReLU; sdlscape.Pattern; "
+            "print(sorted(m for m in ('torch', 'cvxpy', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_every_exported_name_resolves_and_has_a_docstring():
+    for name in sdlscape.__all__:
+        obj = getattr(sdlscape, name)
+        if callable(obj) and name != "InputError":
+            assert (obj.__doc__ or "").strip(), f"sdlscape.{name} has no docstring"
+    assert set(sdlscape.__all__) <= set(dir(sdlscape))
+
+
+def test_unknown_name_is_an_attribute_error():
+    import pytest
+
+    with pytest.raises(AttributeError):
+        sdlscape.no_such_thing  # noqa: B018
+
+
+def test_readme_library_example_runs():
+    import sdlscape as sdl
+
+    inst = sdl.example_3_5()
+    piece = sdl.Piece(inst, sdl.Pattern.parse([[0, 1], []], inst.n, inst.n_latents))
+    res = sdl.solve_piece(piece, starts=2)
+    assert piece.realizable and res.outcome is sdl.Outcome.PARTIAL_OPTIMUM and abs(res.best_loss - 1.0) < 1e-8
