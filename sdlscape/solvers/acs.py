@@ -139,7 +139,10 @@ def run_acs(piece: Piece, W_E0: np.ndarray | None = None, *, seed: int = 0, tol:
             max_iter: int = 500, solver: str = "CLARABEL", xtol: float = numerics.ACS_XTOL, patience: int = 10,
             press_window: int | None = None, fast_path: bool = True, classify: bool = True,
             _blocks: tuple | None = None) -> ACSResult:
-    """ACS inside `piece`, from W_E0 (default: a random region point for this seed).
+    """Alternating convex search inside `piece` from W_E0 (default: a random region point for `seed`).
+
+    Returns an `ACSResult` whose ``outcome`` is partial_optimum (certified by re-solving both blocks),
+    leaves_region (a region row presses, with ``toward`` the neighbouring pattern) or inconclusive.
 
     Each iteration: W_E <- encoder block(W_D) (the CVXPY QP; with fast_path, first the exact solution
     for the previous iteration's pressed rows, then the unconstrained least squares, each kept only
@@ -307,9 +310,33 @@ def piece_outcome(outcomes) -> Outcome:
 
 
 def solve_piece(piece: Piece, starts: int = 4, seed: int = 0, **acs_kwargs) -> PieceResult:
-    """Realizability (LP), then ACS from `starts` points of the region: the LP witness, then random
-    region points (seeded). outcome: partial_optimum if any start certified one, else leaves_region if
-    any start left, else inconclusive; best_loss is the least loss among starts with that outcome."""
+    """Alternating convex search inside one piece from several starts.
+
+    Realizability first (LP), then ACS (`run_acs`) from `starts` points of the region: the LP witness,
+    then random region points (seeded).
+
+    Parameters
+    ----------
+    piece : Piece
+        A linear piece (``piece.linear``; see ``Piece.parts`` otherwise).
+    starts : int, default 4
+        Number of ACS starts.
+    seed : int, default 0
+        Seed of the random starts.
+    **acs_kwargs
+        Passed to `run_acs` (``solver``, ``max_iter``, ``tol``, ...).
+
+    Returns
+    -------
+    PieceResult
+        ``outcome`` is partial_optimum if any start certified one, else leaves_region if any start
+        left, else inconclusive; ``best_loss`` is the least L~ among starts with that outcome.
+
+    Raises
+    ------
+    InputError
+        For a piece that is not linear, a bad number of starts, or an unknown solver.
+    """
     if not isinstance(piece, Piece):
         raise InputError("solve_piece takes a sdlscape.theory.piece.Piece")
     if isinstance(starts, bool) or int(starts) != starts or starts < 1:

@@ -133,7 +133,24 @@ def decide(*, solver_ok: bool, in_region: bool, relaxed_ok: bool, material_press
 
 def certify_point(piece: Piece, W_D: np.ndarray, W_E: np.ndarray, solver: str = "CLARABEL",
                   decoder: DecoderBlock | None = None) -> BlockCertificate:
-    """Re-solve both blocks of `piece` at (W_D, W_E) and decide what the point is."""
+    """Re-solve both blocks of `piece` at (W_D, W_E) and decide what the point is.
+
+    Parameters
+    ----------
+    piece : Piece
+        A linear piece.
+    W_D, W_E : ndarray
+        The point (n_r x n_latents and n_latents x n_p).
+    solver : {"CLARABEL", "OSQP"}
+        The QP solver of the encoder block re-solve.
+
+    Returns
+    -------
+    BlockCertificate
+        ``outcome`` (partial_optimum, leaves_region or inconclusive, by `decide`), the block gaps, the
+        solver statuses, the pressing rows, and ``certified`` (a partial optimum that reads back as the
+        piece's pattern).
+    """
     W_D, W_E = np.asarray(W_D, dtype=float), np.asarray(W_E, dtype=float)
     reg = piece.region
     L = piece.loss(W_D, W_E)

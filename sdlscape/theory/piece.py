@@ -63,7 +63,34 @@ class Realizability:
 
 @dataclass(frozen=True, eq=False)
 class Piece:
-    """One activation-pattern piece of an instance; see the module docstring."""
+    """One activation-pattern piece of an instance (eq. 13); see the module docstring.
+
+    Parameters
+    ----------
+    instance : Instance
+        The SDL instance (W_p, W_r, M, activation, n_latents).
+    pattern : Pattern
+        The activation pattern P = (F_1, ..., F_{n_q}) (Def. 3.1).
+    margin : float, default numerics.MARGIN_EPS
+        eps > 0 enforcing the strict inequalities of the region (a.w < b becomes a.w <= b - eps).
+    reading : Reading, default Reading.DEF_3_1
+        How the pattern is read: sigma(.)_i > 0 (the paper's), or the selected set (plain TopK).
+    fired : Pattern, optional
+        For a selection-reading part of a Def. 3.1 plain-TopK piece: which passed codes are positive.
+
+    Raises
+    ------
+    InputError
+        If the sizes disagree, the margin is not finite and positive, or no encoder can show the
+        pattern for structural reasons (TopK counts).
+
+    Examples
+    --------
+    >>> from sdlscape import Pattern, Piece, example_3_5
+    >>> inst = example_3_5()
+    >>> Piece(inst, Pattern.parse([[0, 1], []], 2, 2)).realizable
+    True
+    """
 
     instance: Instance
     pattern: Pattern
