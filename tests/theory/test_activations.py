@@ -159,3 +159,57 @@ def test_activation_flags():
     with pytest.raises(TypeError):
         TopK(k=1).threshold  # noqa: B018
     assert str(JumpReLU(theta=0.25)) == "jumprelu(theta=0.25)" and str(ReLU()) == "relu"
+
+
+def test_ties_break_toward_the_lower_index_on_long_rows_in_both_libraries():
+    Z = np.zeros((2, 200))
+    Z[1, ::3] = 1.0
+    for act in (TopK(k=5), TopKReLU(k=5)):
+        for arr in (Z, torch.tensor(Z)):
+            got = np.asarray(act.passes(arr))
+            if act.name == "topk":
+                assert np.flatnonzero(got[0]).tolist() == [0, 1, 2, 3, 4]
+            else:
+                assert not got[0].any()                                   # zeros do not pass TopK o ReLU
+            assert np.flatnonzero(got[1]).tolist() == [0, 3, 6, 9, 12]
+
+
+def test_codes_exactly_at_the_threshold_do_not_pass():
+    assert not ReLU().passes(np.array([[0.0]])).any()
+    assert not JumpReLU(theta=0.5).passes(np.array([[0.5]])).any()
+    assert JumpReLU(theta=0.5).passes(np.array([[0.5 + 1e-12]])).all()
+    assert TopKReLU(k=1).passes(np.array([[0.0, -1.0]])).tolist() == [[False, False]]
+    assert TopK(k=1).passes(np.array([[0.0, -1.0]])).tolist() == [[True, False]]
+    assert TopK(k=1).fires(np.array([[0.0, -1.0]])).tolist() == [[False, False]]
+
+
+def test_k_may_equal_the_number_of_latents():
+    assert TopK(k=2).passes(np.array([[1.0, -1.0]])).all()
+    with pytest.raises(InputError, match="k = 3 exceeds n_latents = 2"):
+        TopK(k=3).passes(np.array([[1.0, -1.0]]))
+    assert TopK(k=2).min_latents == 2 and TopK(k=2).fits(2) and not TopK(k=2).fits(1) and ReLU().fits(1)
+
+
+def test_selection_regions_order_and_def31_regions_sign():
+    sel = TopK(k=1).feature_constraints([1], 3, Reading.SELECTION)
+    assert [(c.kind, c.latent, c.other) for c in sel] == [(ConstraintKind.ORDER, 1, 0), (ConstraintKind.ORDER, 1, 2)]
+    d31 = TopK(k=2).feature_constraints([1], 3, Reading.DEF_3_1)
+    assert [(c.kind, c.latent) for c in d31] == [(ConstraintKind.ON, 1), (ConstraintKind.OFF, 0), (ConstraintKind.OFF, 2)]
+    with pytest.raises(InputError, match="impossible pattern for topk\\(k=2\\): a feature activates 1 latents"):
+        TopK(k=2).feature_constraints([1], 3, Reading.SELECTION)
+    assert TopK(k=2).column_sizes(4, Reading.SELECTION) == range(2, 3)
+    assert TopK(k=2).column_sizes(4, Reading.DEF_3_1) == range(0, 3) == TopKReLU(k=2).column_sizes(4, Reading.DEF_3_1)
+    assert ReLU().column_sizes(3, Reading.DEF_3_1) == range(0, 4)
+
+
+def test_parameters_are_stored_and_validated():
+    assert JumpReLU(theta=1).theta == 1.0 and isinstance(JumpReLU(theta=1).theta, float)
+    assert TopK(k=np.int64(3)).k == 3 and type(TopK(k=np.int64(3)).k) is int
+    assert JumpReLU.default() == JumpReLU(theta=0.5) and TopK.default() == TopK(k=1) and ReLU.default() == ReLU()
+    assert JumpReLU.search_variants(False) == [JumpReLU(theta=0.5), JumpReLU(theta=1.5)]
+    assert [a.k for a in TopKReLU.search_variants(True)] == [1, 2, 3]
+    with pytest.raises(InputError, match="jumprelu needs"):
+        JumpReLU(theta=0)
+    with pytest.raises(InputError, match="topk_relu needs an integer k >= 1"):
+        TopKReLU(k=0)
+    assert ReLU().linear_reading is Reading.DEF_3_1 and TopK(k=1).linear_reading is Reading.SELECTION
