@@ -127,3 +127,21 @@ def test_witness_xor_certificate_on_random_regions(seed):
         assert reg.contains(w.reshape(1, 2), tol=1e-9) and status == "optimal"
     else:
         assert check_farkas(reg, y)
+
+
+def test_farkas_tolerances_scale_with_the_size_of_y():
+    clash = _one_latent([Constraint(ConstraintKind.ON, 0, feature=0), Constraint(ConstraintKind.OFF, 0, feature=0)])
+    big = 100 * np.array([0.5, 0.5 + 1e-9])          # |G^T y| = 1e-7 <= tol * sum|y| = 1e-6
+    assert check_farkas(clash, big, tol=1e-8)
+    off = np.array([0.5, 0.5 + 1.5e-8])              # |G^T y| = 1.5e-8 > tol * max(1, sum|y|) = 1e-8
+    assert not check_farkas(clash, off, tol=1e-8)
+
+
+def test_a_zero_farkas_optimum_is_no_certificate():
+    from sdlscape.theory.region import Region
+
+    c = Constraint(ConstraintKind.OFF, 0, 0)
+    flat = Region(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.zeros(2), np.array([False, False]), (c, c), (1, 2), 1e-3)
+    y, status = farkas_certificate(flat)                 # w_0 = 0 is feasible: min h^T y = 0
+    assert y is None and status.startswith("farkas optimum")
+    assert not check_farkas(flat, np.array([0.5, 0.5]))
