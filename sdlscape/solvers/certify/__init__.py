@@ -1,0 +1,7 @@
+"""Certified global optima of L~ (eq. 11): reduction, branch and bound, interval check (CERTIFY.md).
+
+`certify_piece(piece)` -> PieceCertificate; `certify_global(instance)` -> GlobalCertificate.
+"""
+from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
+
+__all__ = ["PieceCertificate", "certify_piece", "cheap_lower_bound"]
