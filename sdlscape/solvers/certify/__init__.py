@@ -4,4 +4,6 @@
 """
 from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
 
-__all__ = ["PieceCertificate", "certify_piece", "cheap_lower_bound"]
+from sdlscape.solvers.certify.global_min import GlobalCertificate, certify_global
+
+__all__ = ["GlobalCertificate", "certify_global", "PieceCertificate", "certify_piece", "cheap_lower_bound"]

@@ -56,6 +56,10 @@ def lower_bound_interval(inst: Instance, phi_upper: float):
     return energy_interval(inst) - _iv(phi_upper)
 
 
+def zero():
+    return iv.mpf(0)
+
+
 def lo(x) -> float:
     """The lower end of an interval, as a float rounded down (mpmath rounds the end outward already)."""
     return float(mpf(x.a))

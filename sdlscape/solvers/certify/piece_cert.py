@@ -149,6 +149,8 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
     inst = piece.instance
     allowance0 = rounding_allowance(red.total, inst.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
     lower_iv = interval.lower_bound_interval(inst, red.phi0 + allowance0 + res.phi_upper)
+    if interval.lo(lower_iv) < 0:
+        lower_iv = interval.zero()                      # L~ >= 0 (a sum of squares)
     lower = interval.lo(lower_iv)
     closure_value = red.total - red.phi0 - res.phi_best
     tol_L = 0.25 * (rtol * max(closure_value, 0.0) + atol)
