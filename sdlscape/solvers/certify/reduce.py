@@ -172,8 +172,22 @@ def cell_polytope(piece: Piece, i: int) -> CellPolytope:
     n_p = inst.n_p
     s = inst.W_p[:, list(F)].sum(axis=1)
     T = inst.W_p[:, list(F)].T
-    if np.linalg.matrix_rank(T, tol=RANK_TOL * max(1.0, np.abs(T).max())) < n_p:
-        raise InputError("cell_polytope needs a cell whose codes determine the encoder row (full rank)")
+    rank = np.linalg.matrix_rank(T, tol=RANK_TOL * max(1.0, np.abs(T).max()))
+    if rank == 2 and n_p == 3:
+        # The codes span a plane: the normalised image is a segment. Its end points are the extremes of a
+        # code functional over the slice (two LPs); the encoder rows found realise them (convex cell).
+        basis = null_space(np.ones((1, len(F))))[:, 0]            # a direction along sum a = 1
+        ends = []
+        for sign in (1.0, -1.0):
+            res = linprog(sign * (T.T @ basis), A_ub=A, b_ub=np.zeros(A.shape[0]), A_eq=s[None, :], b_eq=[1.0],
+                          bounds=(None, None), method="highs")
+            if res.status != 0:
+                raise InputError(f"latent {i}: the segment LP of a rank-2 cell has status {res.status}")
+            ends.append(res.x)
+        return CellPolytope(latent=i, features=F, vertices=np.array(ends), simplices=((0, 1),), A=A, kinds=kinds,
+                            row_features=feats)
+    if rank < n_p:
+        raise InputError("cell_polytope needs a cell whose codes span at least a plane")
     # Vertices: n_p - 1 rows active plus the normalisation; keep the feasible ones.
     cands = []
     import itertools
@@ -263,8 +277,6 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
                 fixed_rows[i] = np.asarray(witness[i], dtype=float)
             fixed_codes.append(L @ witness[latents[0]])
             continue
-        if rank < inst.n_p:
-            raise InputError(f"cell {sorted(F)}: rank {rank} < n_p = {inst.n_p} is not handled by the certifier")
         P = cell_polytope(piece, latents[0])
         if len(latents) >= rank:                                       # the cell's whole image is spanned
             for i, w in zip(latents, _interior_points(P, len(latents))):
