@@ -13,7 +13,7 @@ import sys
 
 from sdlscape.errors import InputError
 
-COMMANDS = ("realizable", "piece", "landscape", "verify", "crosscheck", "bench", "figures", "reproduce")
+COMMANDS = ("realizable", "piece", "landscape", "certify", "verify", "crosscheck", "bench", "figures", "reproduce")
 
 
 class _Parser(argparse.ArgumentParser):

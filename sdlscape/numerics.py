@@ -62,3 +62,11 @@ CERTIFY_RTOL = 1e-7
 """Default relative gap UB - LB <= rtol * max(UB, atol) at which a value is certified."""
 CERTIFY_ATOL = 1e-12
 """Absolute floor of the certification gap (a zero optimum is certified by LB >= -atol)."""
+CERTIFY_ROUNDING_FACTOR = 64.0
+"""Constant p / (m + k + 1) of the stated SVD backward-error bound ||dB|| <= p u ||B|| (solvers/certify/bounds)."""
+CERTIFY_NODE_LIMIT = 200_000
+"""Default most branch-and-bound nodes per piece before the certifier stops (status inconclusive)."""
+CERTIFY_MIN_RADIUS = 1e-9
+"""A node whose rows move less than this (relative) is not split further (a degenerate corner)."""
+CERTIFY_INTERIOR_STEPS = 14
+"""How many times a boundary minimiser is pushed inward (by 10^-1 .. 10^-14) to find an interior point."""

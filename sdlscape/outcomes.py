@@ -84,3 +84,24 @@ class PressKind(_StrEnum):
     STOP = "stop"      # the feature wants to stop activating the latent
     START = "start"    # the feature wants to start activating the latent
     ORDER = "order"    # another latent wants to overtake the latent for the feature (TopK)
+
+
+class CertifyStatus(_StrEnum):
+    """What the global-optimality certifier proved about a piece or an instance (solvers/certify)."""
+
+    CERTIFIED = "certified"          # a valid lower bound matches the value within rtol (floating point included)
+    INCONCLUSIVE = "inconclusive"    # a valid lower bound and a value, but they do not meet; see the reason
+    PRUNED = "pruned"                # global mode: the piece's lower bound already exceeds the global value
+
+
+class CertifyReason(_StrEnum):
+    """Why a certificate is inconclusive (or, for PRUNED, why the piece was not solved to rtol)."""
+
+    TIME_LIMIT = "time_limit"
+    NODE_LIMIT = "node_limit"
+    DEGENERATE_CORNER = "degenerate_corner"          # nodes at a rank drop of the code matrix stay open
+    NOT_REALISED = "not_realised"                    # the relaxed optimum has no encoder in the true region
+    NOT_HOMOGENEOUS = "not_homogeneous"              # JumpReLU: the scale normalisation is not exact
+    UNSUPPORTED = "unsupported"                      # an activation / dimension the reduction does not handle
+    INTERVAL_CHECK = "interval_check"                # the gap met rtol in floats but not in interval arithmetic
+    CUTOFF = "cutoff"                                # pruned against the global incumbent

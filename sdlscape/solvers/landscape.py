@@ -51,7 +51,7 @@ from sdlscape.theory.piece import Piece
 DEFAULT_MAX_PIECES = 2000
 DEFAULT_EPS = numerics.MARGIN_EPS
 CLASSES = tuple(PieceClass)
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 DASK_CONNECT_TIMEOUT = "10s"
 
 
@@ -205,9 +205,15 @@ def solve_one(task: dict[str, Any]) -> dict[str, Any]:
                        "reason": s.reason,
                        "W_E": None if s.W_E is None else np.asarray(s.W_E).tolist(),
                        "W_D": None if s.W_D is None else np.asarray(s.W_D).tolist()})
+    cert = None
+    if task.get("certify", True):
+        from sdlscape.solvers.certify import certify_piece
+
+        cert = certify_piece(piece, rtol=task.get("rtol", numerics.CERTIFY_RTOL),
+                             time_limit=task.get("certify_time_limit", 30.0)).to_dict()
     return {"pattern": pattern.to_json(), "outcome": pr.outcome, "realizable": pr.realizable,
             "realizability_status": pr.realizability.status, "best_loss": pr.best_loss, "starts": starts,
-            "error": None, "seconds": time.perf_counter() - t0}
+            "certificate": cert, "error": None, "seconds": time.perf_counter() - t0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +240,8 @@ def _finite(x: Any) -> bool:
 
 
 def _verified_upper(inst: Instance, pattern: Pattern, starts: list[dict], eps: float) -> float | None:
-    """The least L~ over the starts' final points that lie in the piece's region (re-checked here)."""
+    """The least L~ over the starts' final points that lie in the piece's margin-tightened region (re-checked
+    here with no tolerance: a point just outside is not admitted, however large W_E is)."""
     piece = Piece(inst, pattern, eps, inst.activation.linear_reading)
     reg, mask = piece.region, piece.loss_mask
     vals = []
@@ -242,8 +249,14 @@ def _verified_upper(inst: Instance, pattern: Pattern, starts: list[dict], eps: f
         if s.get("W_E") is None or s.get("W_D") is None:
             continue
         W_E, W_D = np.asarray(s["W_E"], dtype=float), np.asarray(s["W_D"], dtype=float)
-        if reg.contains(W_E, tol=1e-7 * max(1.0, float(np.abs(W_E).max()))):
+        if reg.contains(W_E, tol=0.0) and piece.reads_back(W_E):
             vals.append(approx_loss(inst, W_D, W_E, mask))
+    return min(vals) if vals else None
+
+
+def _piece_value(cert: dict | None, upper: float | None) -> float | None:
+    """The least L~ reached at an interior point of the piece: the certifier's value or an ACS upper bound."""
+    vals = [v for v in ((cert or {}).get("value"), upper) if _finite(v)]
     return min(vals) if vals else None
 
 
@@ -251,57 +264,79 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
              eps: float = DEFAULT_EPS) -> tuple[list[dict], dict]:
     """Turn solved pieces into classified piece records and the summary numbers.
 
-    upper_bound is recomputed here: L~ at each start's final point that lies in the region.
+    A piece's `loss` is its value: the certified infimum (solvers/certify: L~ at an interior point, within
+    rtol of a valid lower bound; boundary infima included) where the certifier ran, else the least ACS
+    value at a point of the region. `lower_bound` is the larger of the certifier's and the decoupled
+    low-rank bound. global_value = least piece value over all pieces; global_certified = it is within
+    tol (relative, plus absolute floor) of the least piece lower bound. Class: global (value within tol of
+    the global value), spurious (ACS certified a partial optimum in a non-global piece), leaves_region,
+    inconclusive. `acs_excess` = ACS partial-optimum loss minus the piece's certified infimum (> 0: the
+    partial optimum is not the piece minimum).
     """
-    po_losses = {}
-    for spec in specs:
-        r = raw[str(spec.pattern)]
-        ls = [s["loss"] for s in r["starts"] if s["outcome"] == Outcome.PARTIAL_OPTIMUM and _finite(s["loss"])]
-        if ls:
-            po_losses[str(spec.pattern)] = min(ls)
-    global_value = min(po_losses.values()) if po_losses else None
-    pieces = []
+    vals, certs, uppers = {}, {}, {}
     for spec in specs:
         key = str(spec.pattern)
         r = raw[key]
+        certs[key] = r.get("certificate")
+        uppers[key] = _verified_upper(inst, spec.pattern, r["starts"], eps)
+        vals[key] = _piece_value(certs[key], uppers[key])
+    finite = [v for v in vals.values() if v is not None]
+    global_value = min(finite) if finite else None
+    pieces = []
+    for spec in specs:
+        key = str(spec.pattern)
+        r, cert, upper = raw[key], certs[key], uppers[key]
         starts = r["starts"]
         outcomes = [s["outcome"] for s in starts]
-        lower = piece_lower_bound(inst, spec.pattern)
-        if key in po_losses:
-            loss = po_losses[key]
-            cls = PieceClass.GLOBAL if loss <= global_value + tol else PieceClass.SPURIOUS
-            best = min((s for s in starts if s["outcome"] == Outcome.PARTIAL_OPTIMUM and _finite(s["loss"])),
-                       key=lambda s: s["loss"])
-            reason = f"{outcomes.count('partial_optimum')} of {len(starts)} starts certified a partial optimum"
+        lower = max(piece_lower_bound(inst, spec.pattern), (cert or {}).get("lower_bound") or 0.0)
+        value = vals[key]
+        po = [s for s in starts if s["outcome"] == Outcome.PARTIAL_OPTIMUM and _finite(s["loss"])]
+        acs_loss = min(s["loss"] for s in po) if po else None
+        is_global = value is not None and global_value is not None and value <= global_value + tol * max(1.0, abs(global_value))
+        if is_global:
+            cls = PieceClass.GLOBAL
+        elif po:
+            cls = PieceClass.SPURIOUS
         elif starts and all(o == Outcome.LEAVES_REGION for o in outcomes):
-            loss, cls = None, PieceClass.LEAVES_REGION
-            best = min(starts, key=lambda s: s["loss"] if _finite(s["loss"]) else math.inf)
-            reason = f"all {len(starts)} starts converged onto the region boundary and press outward"
+            cls = PieceClass.LEAVES_REGION
         else:
-            loss, cls = None, PieceClass.INCONCLUSIVE
+            cls = PieceClass.INCONCLUSIVE
+        if po:
+            best = min(po, key=lambda s: s["loss"])
+            reason = f"{outcomes.count('partial_optimum')} of {len(starts)} starts certified a partial optimum"
+        else:
             cands = [s for s in starts if _finite(s["loss"])]
             best = min(cands, key=lambda s: s["loss"]) if cands else None
-            reason = r.get("error") or "; ".join(sorted({s["reason"] for s in starts if s["outcome"] == Outcome.INCONCLUSIVE}))
-            if not reason:
-                reason = f"start outcomes {dict(Counter(outcomes))}"
-        upper = _verified_upper(inst, spec.pattern, starts, eps)
-        gap = None if upper is None else max(upper - lower, 0.0)
+            if starts and all(o == Outcome.LEAVES_REGION for o in outcomes):
+                reason = f"all {len(starts)} starts converged onto the region boundary and press outward"
+            else:
+                reason = r.get("error") or "; ".join(sorted({s["reason"] for s in starts
+                                                              if s["outcome"] == Outcome.INCONCLUSIVE})) \
+                    or f"start outcomes {dict(Counter(outcomes))}"
+        gap = None if value is None else max(value - lower, 0.0)
+        certified = gap is not None and gap <= tol * max(1.0, abs(value))
         towards = sorted({json.dumps(s["toward"]) for s in starts if s["outcome"] == Outcome.LEAVES_REGION and s["toward"]})
-        rec = recovery(inst, None if best is None or best["W_E"] is None else np.array(best["W_E"]),
-                       None if best is None or best["W_D"] is None else np.array(best["W_D"]))
+        mn = (cert or {}).get("minimiser")
+        W_E = mn["W_E"] if mn else (None if best is None else best["W_E"])
+        W_D = mn["W_D"] if mn else (None if best is None else best["W_D"])
+        rec = recovery(inst, None if W_E is None else np.array(W_E), None if W_D is None else np.array(W_D))
         pieces.append({
             "pattern": spec.pattern.to_json(), "key": key, "multiplicity": spec.multiplicity, "class": cls,
-            "loss": loss, "upper_bound": upper, "lower_bound": lower, "gap": gap,
-            "certified": gap is not None and gap <= tol,
-            "upper_bound_is": ("the piece minimum (upper bound = lower bound within tol)"
-                               if gap is not None and gap <= tol else
-                               "an upper bound only (L~ at a point of the region)" if upper is not None else
-                               "missing: no start's final point lies in the region"),
+            "loss": value, "acs_loss": acs_loss, "upper_bound": upper, "lower_bound": lower, "gap": gap,
+            "certified": certified,
+            "acs_excess": None if acs_loss is None or value is None or not certified else acs_loss - value,
+            "infimum_on_boundary": None if cert is None or cert.get("value") is None else cert["infimum_on_boundary"],
+            "boundary_face": None if cert is None else cert["boundary_face"],
+            "certificate": None if cert is None else {k: cert[k] for k in (
+                "value", "lower_bound", "certified", "status", "reason", "closure_value", "rank_drop", "nodes",
+                "seconds", "rtol")},
+            "upper_bound_is": ("the piece infimum (value = lower bound within tol)" if certified else
+                               "an upper bound only (L~ at a point of the region)" if value is not None else
+                               "missing: no point of the region was valued"),
             "outcome": r["outcome"], "start_outcomes": dict(Counter(outcomes)), "reason": reason,
             "toward": [json.loads(t) for t in towards],
             "hessian": None if best is None else best.get("hessian"),
-            "W_E": None if best is None else best["W_E"], "W_D": None if best is None else best["W_D"],
-            **annotations(inst, spec.pattern), "recovery": rec,
+            "W_E": W_E, "W_D": W_D, **annotations(inst, spec.pattern), "recovery": rec,
             "starts": [{k: s[k] for k in ("outcome", "loss", "toward", "hessian", "iterations", "reason")}
                        for s in starts],
             "error": r.get("error"), "seconds": r.get("seconds"),
@@ -310,7 +345,7 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
     weighted = {c.value: sum(p["multiplicity"] for p in pieces if p["class"] == c) for c in CLASSES}
     lbs = [p["lower_bound"] for p in pieces]
     glb = min(lbs) if lbs else None
-    certified = global_value is not None and glb is not None and global_value - glb <= tol
+    certified = global_value is not None and glb is not None and global_value - glb <= tol * max(1.0, abs(global_value))
     glob = [p for p in pieces if p["class"] == PieceClass.GLOBAL and p["recovery"]]
     best_rec = None
     if glob:
@@ -318,17 +353,19 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
         best_rec = {"pattern": b["pattern"], "encoder_mean": b["recovery"]["encoder_mean"],
                     "decoder_mean": b["recovery"]["decoder_mean"], "encoder_min": b["recovery"]["encoder_min"],
                     "decoder_min": b["recovery"]["decoder_min"]}
+    spurious_not_min = [p for p in pieces if p["acs_excess"] is not None and p["acs_excess"] > tol * max(1.0, p["loss"])]
     summary = {"global_value": global_value, "global_lower_bound": glb, "global_certified": certified,
                "global_rests_on": (
-                   "least ACS partial-optimum L~ over all enumerated pieces (an upper bound on min L~); "
-                   f"the least piece lower bound is {glb}; "
-                   + ("they agree within tol, so this is the minimum of L~ over encoders whose pattern is "
-                      "realizable with margin eps" if certified else
+                   "least piece value over all enumerated pieces (certified infima, boundary limits included, "
+                   f"else ACS values); the least piece lower bound is {glb}; "
+                   + ("they agree within tol: this is the minimum of L~" if certified else
                       "they differ by more than tol, so the global value is only an upper bound")
-                   if global_value is not None else "no piece reached a certified partial optimum"),
+                   if global_value is not None else "no piece was valued"),
                "counts": counts, "counts_weighted": weighted,
-               "upper_bound_only": sum(1 for p in pieces if p["upper_bound"] is not None and not p["certified"]),
+               "upper_bound_only": sum(1 for p in pieces if p["loss"] is not None and not p["certified"]),
                "certified_pieces": sum(1 for p in pieces if p["certified"]),
+               "boundary_infima": sum(1 for p in pieces if p["infimum_on_boundary"]),
+               "partial_optima_above_piece_minimum": len(spurious_not_min),
                "best_recovery": best_rec,
                "spurious_polysemantic": sum(1 for p in pieces if p["class"] == PieceClass.SPURIOUS and p["polysemantic"]),
                "spurious_by_hessian": dict(Counter(str(p["hessian"]) for p in pieces if p["class"] == PieceClass.SPURIOUS))}
@@ -416,11 +453,15 @@ def _run_dask(tasks: list[dict], address: str) -> Iterator[dict]:
 def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = DEFAULT_EPS, workers: int = 1,
                   scheduler: str | None = None, max_pieces: int = DEFAULT_MAX_PIECES,
                   checkpoint: str | os.PathLike | None = None, progress: bool = False, tol: float = 1e-6,
-                  on_count: Callable[[PieceCount], None] | None = None, max_iter: int = 500) -> LandscapeResult:
+                  on_count: Callable[[PieceCount], None] | None = None, max_iter: int = 500,
+                  keep_checkpoint: bool = False, certify: bool = True,
+                  certify_time_limit: float = 30.0) -> LandscapeResult:
     """Enumerate, solve (ACS, `starts` starts per piece) and classify every piece of a small instance.
 
     checkpoint: a file of solved pieces (keyed by instance hash + settings), written atomically as
-    pieces finish and read back on a rerun, so an interrupted run resumes.
+    pieces finish and read back on a rerun, so an interrupted run resumes; deleted when the run finishes
+    unless keep_checkpoint. certify: also run the certifier on every piece (solvers/certify,
+    certify_time_limit seconds of branch and bound per piece).
     """
     if int(starts) != starts or starts < 1:
         raise InputError(f"starts must be a positive integer, got {starts!r}")
@@ -437,13 +478,14 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
             import dask.distributed  # noqa: F401  (the optional extra; used in _run_dask)
         except ImportError:
             raise InputError("--scheduler needs Dask distributed: pip install 'sdlscape[dask]'") from None
-    key = settings_key(inst, starts, seed, eps, max_iter)
+    key = settings_key(inst, starts, seed, eps, max_iter) + ("c" if certify else "")
     ck = Path(checkpoint) if checkpoint is not None else None
     done = _load_checkpoint(ck, key)
     resumed = sum(1 for s in pc.pieces if str(s.pattern) in done)
     inst_d = inst.to_dict()
     tasks = [{"instance": inst_d, "pattern": s.pattern.to_json(), "starts": int(starts), "seed": int(seed),
-              "eps": float(eps), "max_iter": int(max_iter)} for s in pc.pieces if str(s.pattern) not in done]
+              "eps": float(eps), "max_iter": int(max_iter), "certify": bool(certify),
+              "certify_time_limit": float(certify_time_limit)} for s in pc.pieces if str(s.pattern) not in done]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -466,6 +508,8 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
         if bar is not None:
             bar.close()
     pieces, summary = classify(inst, pc.pieces, done, tol, eps)
+    if ck is not None and ck.exists() and not keep_checkpoint:
+        ck.unlink()                                   # the run finished: the result replaces the checkpoint
     pieces.sort(key=lambda p: (CLASSES.index(p["class"]), p["loss"] if p["loss"] is not None else math.inf,
                                p["key"]))
     summary = {"instance": inst.name, "activation": inst.activation.to_dict(),
@@ -476,7 +520,8 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
                "enumeration": {"method": pc.method, "lp_calls": pc.lp_calls, "seconds": pc.seconds, **pc.detail},
                "starts": int(starts), "seed": int(seed), "eps": float(eps), "max_iter": int(max_iter), "tolerance": tol,
                "resumed_pieces": resumed, "seconds": time.perf_counter() - t0,
-               "certification": ("loss = L~ (eq. 11) at an ACS partial optimum: an upper bound on the piece "
-                                 "minimum; lower_bound = decoupled low-rank relaxation of the piece; "
-                                 "certified = gap <= tolerance")}
+               "certification": ("loss = the piece's value: the certifier's infimum over the open region "
+                                 "(boundary limits included; L~ at an interior point, interval-checked), else "
+                                 "the least ACS value in the region; lower_bound = max(certifier bound, "
+                                 "decoupled low-rank relaxation); certified = gap <= tolerance * max(1, loss)")}
     return LandscapeResult(summary, pieces)

@@ -28,11 +28,8 @@ def test_landscape_writes_json_and_csv(ex35_file, tmp_path, capsys):
     assert len(rows) == 5 and {r["class"] for r in rows} <= {"global", "spurious", "leaves_region", "inconclusive"}
     text = capsys.readouterr().out
     assert "5 pieces" in text and "global value" in text and "upper bound" in text
-    # rerun resumes every piece from the checkpoint next to --json
-    assert (tmp_path / "land.json.checkpoint.json").exists()
-    assert main(["landscape", str(ex35_file), "--starts", "2", "--json", str(out), "--no-progress"]) == 0
-    assert "resumed 5 pieces" in capsys.readouterr().out
-    assert json.loads(out.read_text())["summary"]["resumed_pieces"] == 5
+    # a finished run deletes its checkpoint next to --json (the result replaces it)
+    assert not (tmp_path / "land.json.checkpoint.json").exists()
 
 
 def test_too_large_instance_exits_2_before_starting(tmp_path, capsys):

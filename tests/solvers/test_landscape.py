@@ -26,7 +26,7 @@ from sdlscape.theory.patterns import Pattern, read_pattern
 @pytest.fixture(scope="module")
 def ex35(tmp_path_factory):
     ck = tmp_path_factory.mktemp("ex35") / "ex35.json.checkpoint.json"
-    return map_landscape(example_3_5(), starts=3, seed=0, checkpoint=ck), ck
+    return map_landscape(example_3_5(), starts=3, seed=0, checkpoint=ck, keep_checkpoint=True), ck
 
 
 def _by_key(res):
@@ -75,7 +75,7 @@ def test_landscape_contract_keys(ex35):
 def test_resume_from_checkpoint(ex35, tmp_path):
     res, ck = ex35
     assert ck.exists()
-    again = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=ck)
+    again = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=ck, keep_checkpoint=True)
     assert again.summary["resumed_pieces"] == 5
     assert [(p["key"], p["class"], p["loss"]) for p in again.pieces] == [(p["key"], p["class"], p["loss"]) for p in res.pieces]
     # an interrupted run: only two pieces in the checkpoint; the rest are solved, the two are not redone
@@ -85,7 +85,7 @@ def test_resume_from_checkpoint(ex35, tmp_path):
         v["seconds"] = -1.0   # a marker: a re-solved piece would carry a positive time
     part = tmp_path / "part.checkpoint.json"
     part.write_text(json.dumps({**data, "pieces": keep}))
-    resumed = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=part)
+    resumed = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=part, keep_checkpoint=True)
     assert resumed.summary["resumed_pieces"] == 2
     assert sum(p["seconds"] == -1.0 for p in resumed.pieces) == 2
     assert len(json.loads(part.read_text())["pieces"]) == 5
@@ -93,6 +93,7 @@ def test_resume_from_checkpoint(ex35, tmp_path):
     assert settings_key(example_3_5(), 3, 1, 1e-3) != data["key"]
     other = map_landscape(example_3_5(), starts=1, seed=1, checkpoint=tmp_path / "x.json")
     assert other.summary["resumed_pieces"] == 0
+    assert not (tmp_path / "x.json").exists()     # a finished run deletes its checkpoint by default
 
 
 def test_checkpoint_path_next_to_json(tmp_path):

@@ -1,0 +1,147 @@
+"""Spatial branch and bound over the free rows' cell polytopes (CERTIFY.md sec. 2).
+
+Maximises the free energy phi(B) over nodes = one simplex per free row; best-first on the node bound
+(bounds.node_bound); a node is split by bisecting the longest edge (in code space) of its widest row.
+The incumbent is phi at node centres and at the root's vertex combinations (closure points: phi is lower
+semicontinuous, so phi there is a limit of interior values, see global_min). Stops when every open node
+is within the tolerance of the incumbent (or of a cutoff), at the node or time limit, or when only nodes
+too small to split remain (a rank drop inside the node: the bound cannot close there).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdlscape import numerics
+from sdlscape.outcomes import CertifyReason
+from sdlscape.solvers.certify.bounds import captured_energy, g_constant, node_bound
+from sdlscape.solvers.certify.reduce import ReducedPiece
+
+MAX_ROOT_VERTEX_COMBOS = 4096
+"""At most this many vertex combinations are evaluated as first incumbents."""
+CANDIDATES_KEPT = 16
+"""The best points kept for realisation (TopK o ReLU: the relaxed best may not be realisable)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BnbResult:
+    """What branch and bound proved about sup phi_free over the piece (phi_free = phi - phi0)."""
+
+    phi_best: float                  # phi_free at the best point found (a closure point)
+    W_best: np.ndarray               # its free encoder rows (k x n_p), normalised
+    candidates: tuple                # ((phi, W_free), ...) best first
+    phi_upper: float                 # a valid upper bound on sup phi_free (rounding allowance included)
+    nodes: int
+    stopped: CertifyReason | None    # None: the tolerance was met
+    open_nodes: int
+    stuck_nodes: int
+    seconds: float
+
+
+def _codes(red: ReducedPiece, Ws: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    return [W @ L.T for W, L in zip(Ws, red.maps)]
+
+
+def _split(red: ReducedPiece, Ws: tuple[np.ndarray, ...], V: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """Two children: bisect the longest code-space edge of the widest row's simplex."""
+    radii = [float(np.max(np.linalg.norm(Vi - Vi.mean(axis=0), axis=1))) for Vi in V]
+    j = int(np.argmax(radii))
+    Vj, Wj = V[j], Ws[j]
+    a, b = max(itertools.combinations(range(len(Vj)), 2), key=lambda ab: np.linalg.norm(Vj[ab[0]] - Vj[ab[1]]))
+    mid = 0.5 * (Wj[a] + Wj[b])
+    out = []
+    for drop in (a, b):
+        W = Wj.copy()
+        W[drop] = mid
+        out.append(Ws[:j] + (W,) + Ws[j + 1:])
+    return out
+
+
+def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
+                     L_cutoff: float = np.inf, time_limit: float = 60.0, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
+                     remainder_factor: float = 3.0) -> BnbResult:
+    """Maximise phi_free over the reduced piece; see the module docstring.
+
+    L_cutoff: a value of L~ known elsewhere (another piece): nodes whose bound shows L~ >= L_cutoff within
+    the tolerance are pruned too. remainder_factor: the constant of the second-order remainder (3 is the
+    proven one; a smaller value makes an unsound bound, which the tests must catch).
+    """
+    t0 = time.perf_counter()
+    Gr, k = red.Gr, red.k
+    trG = float(np.trace(red.G))
+    cG = g_constant(Gr, k) if k else 0.0
+    base = red.total - red.phi0                         # L~ = base - phi_free
+    roots = [tuple(c.vertices[list(s)] for c, s in zip(red.free, combo))
+             for combo in itertools.product(*[c.simplices for c in red.free])]
+    best_phi, best_W = -np.inf, np.zeros((k, red.piece.instance.n_p))
+    cands: list[tuple[float, np.ndarray]] = []
+
+    def offer(phi: float, W: np.ndarray) -> None:
+        nonlocal best_phi, best_W
+        if phi > best_phi:
+            best_phi, best_W = phi, W
+        if len(cands) < CANDIDATES_KEPT or phi > cands[-1][0]:
+            cands.append((phi, W))
+            cands.sort(key=lambda pw: -pw[0])
+            del cands[CANDIDATES_KEPT:]
+
+    vert_lists = [c.vertices for c in red.free]
+    n_combos = int(np.prod([len(v) for v in vert_lists])) if k else 1
+    if n_combos <= MAX_ROOT_VERTEX_COMBOS:
+        for combo in itertools.product(*vert_lists):
+            W = np.array(combo).reshape(k, red.piece.instance.n_p)
+            offer(captured_energy(red.reduced_rows(W), Gr).phi, W)
+
+    def tol_phi() -> float:
+        return 0.5 * (rtol * max(base - best_phi, 0.0) + atol)
+
+    cut_phi = base - L_cutoff if np.isfinite(L_cutoff) else -np.inf
+    heap: list = []
+    counter = itertools.count()
+    pruned_max, stuck_max, stuck, nodes = -np.inf, -np.inf, 0, 0
+
+    def push(Ws: tuple[np.ndarray, ...]) -> None:
+        nonlocal nodes
+        nodes += 1
+        V = _codes(red, Ws)
+        bound, pv, _ = node_bound(V, Gr, cG, trG, remainder_factor)
+        offer(pv.phi, np.stack([W.mean(axis=0) for W in Ws]) if k else best_W)
+        heapq.heappush(heap, (-bound, next(counter), Ws, V))
+
+    for Ws in roots:
+        push(Ws)
+    stopped = None
+    while heap:
+        neg, _, Ws, V = heap[0]
+        bound = -neg
+        if bound <= max(best_phi, cut_phi) + tol_phi() or base - best_phi <= 0.25 * atol:
+            break                                     # (L~ >= 0: a zero value needs no node bound)
+        if nodes >= node_limit:
+            stopped = CertifyReason.NODE_LIMIT
+            break
+        if time.perf_counter() - t0 > time_limit:
+            stopped = CertifyReason.TIME_LIMIT
+            break
+        heapq.heappop(heap)
+        scale = max(1.0, max(float(np.abs(Vi).max()) for Vi in V))
+        if max(float(np.max(np.linalg.norm(Vi - Vi.mean(axis=0), axis=1))) for Vi in V) \
+                < numerics.CERTIFY_MIN_RADIUS * scale:
+            stuck += 1
+            stuck_max = max(stuck_max, bound)
+            continue
+        for child in _split(red, Ws, V):
+            push(child)
+    # Whatever is still open, pruned or stuck bounds sup phi_free from above.
+    remaining = max((-h[0] for h in heap), default=-np.inf)
+    if k == 0:
+        best_phi, remaining = 0.0, 0.0
+    upper = min(max(remaining, pruned_max, stuck_max, best_phi), max(base, best_phi))   # L~ >= 0
+    if stopped is None and stuck and stuck_max > max(best_phi, cut_phi) + tol_phi():
+        stopped = CertifyReason.DEGENERATE_CORNER
+    return BnbResult(phi_best=float(best_phi), W_best=best_W, candidates=tuple(cands), phi_upper=float(upper),
+                     nodes=nodes, stopped=stopped, open_nodes=len(heap), stuck_nodes=stuck,
+                     seconds=time.perf_counter() - t0)

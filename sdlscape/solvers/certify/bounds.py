@@ -1,0 +1,117 @@
+"""Upper bounds on the captured energy phi(B) = tr(G Pi(B)) over a node of free rows (CERTIFY.md sec. 2).
+
+A node is one simplex per free row (its vertices are reduced code rows, V_i: n_v x m). Every B in the
+node has rows b_i in conv(V_i). Two bounds on sup phi over the node:
+
+1. Perturbation bound. Let C = B(c) (rows at the simplices' centroids), full row rank k with smallest
+   singular value s, and E = B - C, ||E||_2 <= ||E||_F <= e = sqrt(sum_i e_i^2), e_i = max_v ||V_iv - c_i||.
+   Along f(x) = phi(C + xE), x in [0, 1], with P = Pi, B^+ the pseudo-inverse:
+       f'(x)  = 2 tr(G B^+ E P_perp)                                (d Pi = B^+ dB P_perp + transpose)
+       f''(x) = 2 tr(G dB^+ E P_perp) - 2 tr(G B^+ E dPi),
+   with ||dB^+|| <= 2 ||E|| / s(x)^2 (d B^+ = -B^+ E B^+ + P_perp E^T (BB^T)^-1 for full row rank)
+   and ||dPi|| <= ||E|| / s(x) (the two terms have orthogonal ranges). Each product has rank <= k, so
+   |tr(G Y)| <= c_G ||Y||_2 with c_G = min(tr G, k ||G||_2). Weyl: s(x) >= s - e. Hence
+       phi(B) <= phi(C) + sum_i max_v <g_i, V_iv - c_i> + 3 c_G e^2 / (s - e)^2,   valid when e < s,
+   g_i = 2 P_perp G B^+ e_i the gradient with respect to row i (linear in B - C: its max over the
+   simplex is at a vertex).
+2. Subspace bound (always valid): every b_i lies in V = span of all the node's vertices, so row(B) is a
+   subspace of V of dimension <= k, and phi(B) <= the sum of the top min(k, dim V) eigenvalues of G on
+   V (Ky Fan).
+
+Floating point: each bound is raised by `rounding_allowance`, a stated bound on the error of the
+computed quantities: the SVD is backward stable (the computed singular vectors are exact for a B + dB
+with ||dB|| <= p u ||B||, p = CERTIFY_ROUNDING_FACTOR (m + k)), which moves Pi by <= p u kappa(B) and
+phi by <= tr(G) p u kappa(B); the traces and products add <= tr(G) p u.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdlscape import numerics
+
+UNIT_ROUNDOFF = float(np.finfo(float).eps) / 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointValue:
+    """phi at one point B (k x m) and what the perturbation bound needs."""
+
+    phi: float
+    sigma_min: float
+    sigma_max: float
+    grad: np.ndarray | None          # (k x m): row i is g_i; None when B is rank deficient
+    rank: int
+
+
+def captured_energy(B: np.ndarray, G: np.ndarray, rank_tol: float = numerics.RANK_REL) -> PointValue:
+    """phi(B) = tr(G Pi(B)) with Pi onto the numerical row space of B (k x m), and the row gradients."""
+    k, m = B.shape
+    if k == 0:
+        return PointValue(phi=0.0, sigma_min=np.inf, sigma_max=0.0, grad=np.zeros((0, m)), rank=0)
+    U, sv, Vt = np.linalg.svd(B, full_matrices=False)
+    smax = float(sv[0]) if sv.size else 0.0
+    r = int(np.sum(sv > rank_tol * max(smax, 1e-300)))
+    V = Vt[:r].T
+    phi = float(np.trace(V.T @ G @ V))
+    if r < k:
+        return PointValue(phi=phi, sigma_min=0.0 if r < k else float(sv[-1]), sigma_max=smax, grad=None, rank=r)
+    Bpinv = V @ np.diag(1.0 / sv[:r]) @ U[:, :r].T                       # m x k
+    Pperp = np.eye(m) - V @ V.T
+    grad = (2.0 * Pperp @ G @ Bpinv).T                                   # k x m
+    return PointValue(phi=phi, sigma_min=float(sv[r - 1]), sigma_max=smax, grad=grad, rank=r)
+
+
+def g_constant(G: np.ndarray, k: int) -> float:
+    """c_G = min(tr G, k ||G||_2): |tr(G Y)| <= c_G ||Y||_2 for every Y of rank <= k."""
+    return float(min(np.trace(G), k * np.linalg.norm(G, 2)))
+
+
+def rounding_allowance(G_trace: float, m: int, k: int, kappa: float) -> float:
+    """The stated floating-point allowance added to every computed bound (module docstring)."""
+    p = numerics.CERTIFY_ROUNDING_FACTOR * (m + k + 1)
+    return G_trace * p * UNIT_ROUNDOFF * (2.0 + (kappa if np.isfinite(kappa) else 1e300))
+
+
+def perturbation_bound(V: list[np.ndarray], centre: PointValue, centres: np.ndarray, cG: float,
+                       remainder_factor: float = 3.0) -> float:
+    """Bound 1 of the module docstring (inf when e >= s: the node is too close to a rank drop)."""
+    if centre.grad is None:
+        return np.inf
+    radii = [float(np.max(np.linalg.norm(Vi - ci, axis=1))) for Vi, ci in zip(V, centres)]
+    e = float(np.sqrt(np.sum(np.square(radii))))
+    s = centre.sigma_min
+    if not e < s:
+        return np.inf
+    linear = sum(float(np.max((Vi - ci) @ gi)) for Vi, ci, gi in zip(V, centres, centre.grad))
+    return centre.phi + max(linear, 0.0) + remainder_factor * cG * e * e / (s - e) ** 2
+
+
+def subspace_bound(V: list[np.ndarray], G: np.ndarray, k: int) -> float:
+    """Bound 2 of the module docstring: top-min(k, dim span) eigenvalues of G on the span of all vertices.
+
+    The span is not truncated (a tiny singular direction is kept): dropping it could lose a direction."""
+    X = np.vstack(V) if V else np.zeros((0, G.shape[0]))
+    if X.shape[0] == 0:
+        return 0.0
+    U, sv, Vt = np.linalg.svd(X, full_matrices=False)
+    r = int(np.sum(sv > 1e-300))
+    if r == 0:
+        return 0.0
+    B = Vt[:r]
+    eig = np.linalg.eigvalsh(B @ G @ B.T)[::-1]
+    return float(np.sum(eig[:min(k, r)])) + float(np.trace(G)) * 1e-14 * (1.0 + (k + r))
+
+
+def node_bound(V: list[np.ndarray], G: np.ndarray, cG: float, trG: float,
+               remainder_factor: float = 3.0) -> tuple[float, PointValue, np.ndarray]:
+    """min(bound 1, bound 2) over the node, raised by the rounding allowance; also phi at its centre."""
+    centres = np.stack([Vi.mean(axis=0) for Vi in V]) if V else np.zeros((0, G.shape[0]))
+    pv = captured_energy(centres, G)
+    k, m = centres.shape
+    b1 = perturbation_bound(V, pv, centres, cG, remainder_factor)
+    b2 = subspace_bound(V, G, k)
+    kappa = pv.sigma_max / pv.sigma_min if pv.sigma_min > 0 else np.inf
+    bound = min(b1 + rounding_allowance(trG, m, k, kappa), b2 + rounding_allowance(trG, m, k, 1.0))
+    return bound, pv, centres

@@ -1,0 +1,200 @@
+"""Certified infimum of L~ (eq. 11) over one piece: reduction + branch and bound + interval check.
+
+The certified quantity is inf L~ over the piece's *open* region (every margin eps > 0 at once: the
+problem is scale invariant row by row, so a larger margin is a rescaling), boundary limits included:
+a code that tends to 0 with W_D tending to infinity is a limit of interior points. The value reported
+is L~ evaluated in interval arithmetic at an actual interior point (W_E in the region with margin eps,
+W_D its least-squares decoder): an upper bound on the infimum. The lower bound is ||R||^2 minus a
+proven upper bound on the captured energy. `certified` means value - lower_bound <= rtol * value + atol
+on the interval ends.
+
+What is not certified: plain TopK (passed codes may be non-positive: the normalisation does not
+apply; status inconclusive, reason UNSUPPORTED), n_p > 3. For TopK o ReLU the ordering rows between
+latents are relaxed in the bound; the value is only taken at realised encoders (reason NOT_REALISED
+when the relaxed optimum has none). JumpReLU is handled exactly through the direction cone of its
+cells (reduce._latent_rows); the margin there is the region's eps on z > theta.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sdlscape import numerics
+from sdlscape.errors import InputError
+from sdlscape.outcomes import CertifyReason, CertifyStatus
+from sdlscape.solvers.certify import interval
+from sdlscape.solvers.certify.bnb import branch_and_bound
+from sdlscape.solvers.certify.bounds import captured_energy, rounding_allowance
+from sdlscape.solvers.certify.reduce import ReducedPiece, realize, reduce_piece
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
+
+
+@dataclass(frozen=True, kw_only=True)
+class PieceCertificate:
+    """The certifier's answer for one piece (module docstring). value is None when no interior point was
+    realised; boundary_face lists (latent, features) whose open row is tight at the located minimiser."""
+
+    pattern: Pattern
+    value: float | None
+    lower_bound: float
+    certified: bool
+    gap: float | None
+    rtol: float
+    atol: float
+    status: CertifyStatus
+    reason: CertifyReason | None
+    minimiser_W_E: np.ndarray | None
+    minimiser_W_D: np.ndarray | None
+    closure_value: float | None
+    infimum_on_boundary: bool | None
+    boundary_face: tuple[tuple[int, tuple[int, ...]], ...]
+    rank_drop: bool
+    nodes: int
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pattern": self.pattern.to_json(), "value": self.value, "lower_bound": self.lower_bound,
+                "certified": self.certified, "gap": self.gap, "rtol": self.rtol, "atol": self.atol,
+                "status": self.status.value, "reason": None if self.reason is None else self.reason.value,
+                "minimiser": None if self.minimiser_W_E is None else {
+                    "W_E": self.minimiser_W_E.tolist(), "W_D": self.minimiser_W_D.tolist(),
+                    "pattern": self.pattern.to_json()},
+                "closure_value": self.closure_value, "infimum_on_boundary": self.infimum_on_boundary,
+                "boundary_face": [{"latent": i, "features": list(f)} for i, f in self.boundary_face],
+                "rank_drop": self.rank_drop, "nodes": self.nodes, "seconds": self.seconds, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], n: int, n_latents: int) -> "PieceCertificate":
+        mn = d.get("minimiser")
+        return cls(pattern=Pattern.parse(d["pattern"], n, n_latents), value=d["value"], lower_bound=d["lower_bound"],
+                   certified=d["certified"], gap=d["gap"], rtol=d["rtol"], atol=d["atol"],
+                   status=CertifyStatus(d["status"]), reason=None if d["reason"] is None else CertifyReason(d["reason"]),
+                   minimiser_W_E=None if mn is None else np.asarray(mn["W_E"], dtype=float),
+                   minimiser_W_D=None if mn is None else np.asarray(mn["W_D"], dtype=float),
+                   closure_value=d["closure_value"], infimum_on_boundary=d["infimum_on_boundary"],
+                   boundary_face=tuple((f["latent"], tuple(f["features"])) for f in d["boundary_face"]),
+                   rank_drop=d["rank_drop"], nodes=d["nodes"], seconds=d["seconds"], detail=d.get("detail", {}))
+
+
+def least_squares_decoder(piece: Piece, W_E: np.ndarray) -> np.ndarray:
+    """W_D = argmin L~(., W_E) on the piece: R B^+ with R = W_r D, B = codes D (eq. 11's decoder block)."""
+    inst = piece.instance
+    D = np.sqrt(inst.M)
+    B = piece.codes(W_E) * D[None, :]
+    R = inst.W_r * D[None, :]
+    return np.linalg.lstsq(B.T, R.T, rcond=None)[0].T
+
+
+def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
+    """The best interior point near the candidates: (value interval, W_E, W_D, pushed?) or None."""
+    piece = red.piece
+    inst = piece.instance
+    best = None
+    for phi, W in cands:
+        if best is not None and red.total - red.phi0 - phi > interval.hi(best[0]):
+            break                                  # candidates come best first: no better value left
+        centre = np.stack([c.centroid for c in red.free]) if red.k else W
+        for step in [0.0] + [10.0 ** -j for j in range(numerics.CERTIFY_INTERIOR_STEPS, 0, -1)]:
+            Wt = (1 - step) * W + step * centre
+            W_E = realize(red, Wt)
+            if W_E is None:
+                continue
+            W_D = least_squares_decoder(piece, W_E)
+            val = interval.loss_interval(inst, W_D, W_E, piece.loss_mask)
+            if best is None or interval.hi(val) < interval.hi(best[0]):
+                best = (val, W_E, W_D, step > 0)
+            if interval.hi(val) <= red.total - red.phi0 - target_phi + tol_L:
+                break
+    return best
+
+
+def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
+                  time_limit: float = 60.0, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
+                  L_cutoff: float = np.inf, remainder_factor: float = 3.0) -> PieceCertificate:
+    """Certified infimum of L~ over one piece (module docstring).
+
+    Parameters
+    ----------
+    piece : Piece
+        A linear piece (`linear_piece`) of a relu, jumprelu or topk_relu instance with n_p in (2, 3).
+    rtol, atol : float
+        Certified when value - lower_bound <= rtol * value + atol (interval ends).
+    time_limit, node_limit : float, int
+        Branch-and-bound budget; on running out the result is inconclusive with the valid bounds so far.
+    L_cutoff : float
+        Global mode: a value of L~ reached elsewhere; nodes provably above it are pruned.
+    remainder_factor : float
+        The second-order remainder constant (3 is proven; tests pass smaller values to see them caught).
+
+    Returns
+    -------
+    PieceCertificate
+    """
+    t0 = time.perf_counter()
+    base = dict(pattern=piece.pattern, rtol=float(rtol), atol=float(atol))
+    try:
+        red = reduce_piece(piece)
+    except InputError as exc:
+        return PieceCertificate(**base, value=None, lower_bound=0.0, certified=False, gap=None,
+                                status=CertifyStatus.INCONCLUSIVE, reason=CertifyReason.UNSUPPORTED,
+                                minimiser_W_E=None, minimiser_W_D=None, closure_value=None, infimum_on_boundary=None,
+                                boundary_face=(), rank_drop=False, nodes=0, seconds=time.perf_counter() - t0,
+                                detail={"why": str(exc)})
+    res = branch_and_bound(red, rtol, atol, L_cutoff, time_limit, node_limit, remainder_factor)
+    inst = piece.instance
+    allowance0 = rounding_allowance(red.total, inst.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
+    lower_iv = interval.lower_bound_interval(inst, red.phi0 + allowance0 + res.phi_upper)
+    if interval.lo(lower_iv) < 0:
+        lower_iv = interval.zero()                      # L~ >= 0 (a sum of squares)
+    lower = interval.lo(lower_iv)
+    closure_value = red.total - red.phi0 - res.phi_best
+    tol_L = 0.25 * (rtol * max(closure_value, 0.0) + atol)
+    got = _realise_best(red, res.candidates, res.phi_best, tol_L)
+    faces: list[tuple[int, tuple[int, ...]]] = []
+    for c, w in zip(red.free, res.W_best):
+        f = c.open_faces(w)
+        if f:
+            faces.append((c.latent, tuple(f)))
+    rank_drop = bool(red.k) and captured_energy(red.reduced_rows(res.W_best), red.Gr).rank < red.k
+    on_boundary = bool(faces) or rank_drop
+    detail = {"free_rows": red.k, "fixed_span": red.U0.shape[1], "reduced_dim": red.m,
+              "open_nodes": res.open_nodes, "stuck_nodes": res.stuck_nodes, "coupled": red.coupled,
+              "bnb_seconds": res.seconds}
+    if got is None:
+        value, W_E, W_D, gap, certified = None, None, None, None, False
+        reason = res.stopped or CertifyReason.NOT_REALISED
+    else:
+        val_iv, W_E, W_D, pushed = got
+        value = interval.hi(val_iv)
+        gap = max(value - max(lower, 0.0), 0.0)
+        certified = res.stopped is None and interval.gap_meets(val_iv, lower_iv, rtol, atol)
+        detail["pushed_inward"] = pushed
+        reason = None if certified else (res.stopped or (CertifyReason.NOT_REALISED if red.coupled
+                                                         else CertifyReason.INTERVAL_CHECK))
+    status = CertifyStatus.CERTIFIED if certified else CertifyStatus.INCONCLUSIVE
+    if not certified and np.isfinite(L_cutoff) and lower >= L_cutoff - (rtol * max(L_cutoff, 0.0) + atol):
+        status, reason = CertifyStatus.PRUNED, CertifyReason.CUTOFF
+    return PieceCertificate(**base, value=value, lower_bound=max(lower, 0.0), certified=certified, gap=gap,
+                            status=status, reason=reason, minimiser_W_E=W_E, minimiser_W_D=W_D,
+                            closure_value=float(closure_value), infimum_on_boundary=on_boundary,
+                            boundary_face=tuple(faces), rank_drop=rank_drop, nodes=res.nodes,
+                            seconds=time.perf_counter() - t0, detail=detail)
+
+
+def cheap_lower_bound(piece: Piece) -> float:
+    """The root bound alone (no branching): ||R||^2 - phi0 - subspace bound over the whole piece; 0 if the
+    piece is not handled. Orders the pieces of a global run."""
+    from sdlscape.solvers.certify.bounds import subspace_bound
+
+    try:
+        red = reduce_piece(piece)
+    except InputError:
+        return 0.0
+    V = [np.vstack([c.vertices for _ in (0,)]) @ L.T for c, L in zip(red.free, red.maps)]
+    phi = subspace_bound(V, red.Gr, red.k) + rounding_allowance(red.total, red.m, red.k, 1.0)
+    return max(red.total - red.phi0 - phi, 0.0)
