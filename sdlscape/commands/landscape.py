@@ -109,4 +109,6 @@ def run(args) -> int:
         write_json(args.json, res.to_dict())
     if args.csv:
         write_text(args.csv, csv_text(res.pieces))
+    if ck is not None and args.json and ck.exists():   # the result is written: its checkpoint is spent
+        ck.unlink()
     return 0
