@@ -61,6 +61,11 @@ def run(args) -> int:
         if not isinstance(land, dict) or not isinstance(land.get("pieces"), list):
             raise InputError(f"landscape file {args.landscape!r} is not a landscape result "
                              "(JSON from `sdlscape landscape --json`)")
+    else:                 # the landscape is computed here: refuse at once an instance too large for it
+        from sdlscape.solvers.landscape import DEFAULT_EPS, DEFAULT_MAX_PIECES
+        from sdlscape.solvers.piece_bounds import check_enumerable
+
+        check_enumerable(inst, DEFAULT_MAX_PIECES, DEFAULT_EPS)
     from sdlscape.solvers.multistart import check_device
     from sdlscape.storage import provenance
     from sdlscape.verify.crosscheck import run_crosscheck, summary_lines
