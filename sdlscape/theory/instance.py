@@ -258,6 +258,8 @@ def _read_npz(path: Path, what: str) -> dict[str, Any]:
                 except ValueError:
                     raise InputError(f"{what}: {key}: holds an object (pickled) array; "
                                      "only numeric arrays and strings are accepted") from None
+                if not isinstance(v, np.ndarray):
+                    raise InputError(f"{what}: not a valid .npz file ({key!r} is not a .npy array)")
                 if v.dtype.kind in "US":
                     text = str(v) if v.ndim == 0 else None
                     if text is None:
@@ -278,6 +280,8 @@ def _npz_text(key: str, text: str, what: str) -> Any:
     """A string entry of an .npz: the name as is; activation as JSON or a bare name; law/parents as JSON."""
     if key == "name":
         return text
+    if key not in ("activation", "law", "parents"):
+        raise InputError(f"{what}: {key}: expected a numeric array, got the string {text[:30]!r}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
