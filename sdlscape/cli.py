@@ -15,17 +15,28 @@ from sdlscape.errors import InputError
 
 COMMANDS = ("realizable", "piece", "landscape", "certify", "verify", "crosscheck", "bench", "figures", "reproduce")
 
+DESCRIPTION = """\
+sdlscape checks the theory of sparse dictionary learning (SAEs, transcoders, crosscoders) of
+arXiv:2512.05534 - piecewise biconvexity, spurious partial minima, feature absorption, anchoring -
+exactly on small instances (every activation-pattern piece, solved and certified) and at scale with
+PyTorch on the Linear Representation Bench. Start with `sdlscape reproduce --out report`."""
+
+EPILOG = """\
+exit status: 0 the command did its job (a claim found false, or a pattern found unrealizable, is a
+finding), 2 bad input (one line on stderr, nothing written), 1 an internal failure.
+`sdlscape COMMAND --help` describes each command."""
+
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's usage errors are bad input: exit 2
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    def error(self, message: str) -> None:  # argparse's usage errors are bad input: exit 2, one line
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from sdlscape import __version__
 
-    parser = _Parser(prog="sdlscape", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="sdlscape", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sdlscape {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
@@ -36,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for sp in sub.choices.values():   # a subcommand registered without a description shows its help line
+        if not sp.description:
+            sp.description = next((a.help for a in sub._choices_actions if a.dest == sp.prog.split()[-1]), None)
     return parser
 
 
@@ -46,9 +60,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from sdlscape.commands._common import check_output_args
+
+        check_output_args(args)           # before any work: nothing computed, nothing written
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"sdlscape {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:              # a schema error that escaped its InputError mapping is bad input too
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        from sdlscape.schema import describe
+
+        print(f"sdlscape {args.command}: error: {describe(exc.errors()[0])}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sdlscape {args.command}: interrupted; finished work is kept and a rerun resumes",

@@ -3,3 +3,8 @@
 
 class InputError(ValueError):
     """The user's input is malformed or impossible; the message names the problem in one line."""
+
+
+class InconclusiveError(InputError):
+    """A solver ended without a decision (an LP status other than optimal or infeasible) where a partial
+    answer would be wrong, e.g. in the middle of an enumeration: exit 2 with the solver's status named."""

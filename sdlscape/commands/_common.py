@@ -1,10 +1,23 @@
-"""Argument helpers shared by the subcommands: instance and pattern arguments, JSON output."""
+"""Argument helpers shared by the subcommands: instance and pattern arguments, numbers, output paths.
+
+Every check here runs before any work starts: a bad number, a missing file or an output path that
+cannot be written is an InputError (exit 2, one line) with nothing computed and nothing written.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 from pathlib import Path
 from typing import Any
+
+from sdlscape.errors import InputError
+
+# Options that name a file the command writes, and options that name a folder it writes into.
+FILE_OUTPUTS = ("json", "csv")
+DIR_OUTPUTS = ("out", "export", "cache", "counterexamples")
 
 
 def add_instance_argument(parser: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -26,13 +39,32 @@ def load_instance_arg(path: str, normalize: bool):
     return load_instance(path, normalize=normalize)
 
 
+def read_pattern_text(text: str) -> tuple[str, str]:
+    """(JSON text, what) of a --pattern value: inline JSON (starts with '[') or a file holding it."""
+    if text.lstrip().startswith("["):
+        return text, "--pattern"
+    path = Path(text)
+    what = f"pattern file {text!r}"
+    if path.is_dir():
+        raise InputError(f"--pattern {text!r} is a directory; give a JSON list of lists (e.g. [[0, 1], []]) "
+                         "or a file holding one")
+    if not path.exists():
+        raise InputError(f"--pattern {text!r}: no such file (give a JSON list of lists, e.g. [[0, 1], []], "
+                         "or the path of a file holding one)")
+    try:
+        return path.read_text(encoding="utf-8"), what
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not a text file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}") from None
+
+
 def parse_pattern_arg(text: str, inst) -> Any:
     """A pattern given as JSON text, or as the path of a file holding it."""
     from sdlscape.theory.patterns import Pattern
 
-    if text and not text.lstrip().startswith("[") and Path(text).is_file():
-        text = Path(text).read_text()
-    return Pattern.parse(text, inst.n, inst.n_latents)
+    body, what = read_pattern_text(text)
+    return Pattern.parse(body, inst.n, inst.n_latents, what=what)
 
 
 def add_reading_argument(parser: argparse.ArgumentParser) -> None:
@@ -59,13 +91,78 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    """A finite number > 0 (inf, nan, 0 and negatives are refused)."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v:g}")
     return v
+
+
+def device_name(text: str) -> str:
+    """cpu, cuda or cuda:i, checked as text (torch is not imported here: availability is checked later)."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:i, got {text!r}")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Output paths, checked before any work
+
+
+def _writable_ancestor(path: Path, option: str) -> None:
+    """The first existing ancestor of path is a folder this process may create entries in."""
+    parent = path.parent if str(path.parent) else Path(".")
+    while not parent.exists():
+        if parent == parent.parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {str(path)!r}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {str(path)!r}: folder {str(parent)!r} is not writable")
+
+
+def check_output_file(path: str, option: str = "--json") -> None:
+    """A file the command will write: not an existing folder, its folder writable (InputError otherwise)."""
+    p = Path(path)
+    if not str(path).strip():
+        raise InputError(f"{option}: empty path")
+    if p.is_dir():
+        raise InputError(f"{option} {path!r} is an existing folder; give a file name")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{option} {path!r} exists and is not writable")
+    _writable_ancestor(p, option)
+
+
+def check_output_dir(path: str, option: str = "--out") -> None:
+    """A folder the command will write into: not an existing file, creatable (InputError otherwise)."""
+    p = Path(path)
+    if not str(path).strip():
+        raise InputError(f"{option}: empty path")
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{option} {path!r} is an existing file; give a folder")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path!r} is not writable")
+        return
+    _writable_ancestor(p, option)
+
+
+def check_output_args(args: argparse.Namespace) -> None:
+    """Check every output option a subcommand was given (FILE_OUTPUTS, DIR_OUTPUTS) before it runs."""
+    for dest in FILE_OUTPUTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            check_output_file(value, "--" + dest.replace("_", "-"))
+    for dest in DIR_OUTPUTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            check_output_dir(value, "--" + dest.replace("_", "-"))
 
 
 def write_result(args: argparse.Namespace, result: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
+    device_name,
     load_instance_arg,
     positive_float,
     positive_int,
@@ -19,7 +20,7 @@ def register(sub) -> None:
                                    "ACS value, and test resampling of dead latents at spurious minima.")
     add_instance_argument(p)
     p.add_argument("--starts", type=int, required=True, help="number of independent gradient runs (>= 1)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda or cuda:i (default cpu)")
     p.add_argument("--steps", type=positive_int, default=10000, help="gradient steps per run (default 10000)")
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam step size, cosine-decayed (default 1e-2)")
     p.add_argument("--init", choices=("random", "tied", "both"), default="both",
@@ -41,21 +42,35 @@ def run(args) -> int:
     import time
 
     from sdlscape.errors import InputError
-    from sdlscape.storage import provenance, read_json
-    from sdlscape.verify.crosscheck import run_crosscheck, summary_lines
+    from sdlscape.storage import read_json
 
+    # Every input is read and checked before torch is imported (a bad file is refused in a second).
     if args.starts < 1:
         raise InputError(f"--starts must be >= 1, got {args.starts}")
-    from sdlscape.solvers.multistart import check_device
-
-    check_device(args.device)
     inst = load_instance_arg(args.instance, args.normalize)
     land = None
     if args.landscape:
         try:
             land = read_json(args.landscape)
+        except FileNotFoundError:
+            raise InputError(f"cannot read landscape file {args.landscape!r}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"landscape file {args.landscape!r} is a directory") from None
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read landscape file {args.landscape!r}: {exc}") from None
+            raise InputError(f"cannot read landscape file {args.landscape!r}: {str(exc).splitlines()[0]}") from None
+        if not isinstance(land, dict) or not isinstance(land.get("pieces"), list):
+            raise InputError(f"landscape file {args.landscape!r} is not a landscape result "
+                             "(JSON from `sdlscape landscape --json`)")
+    else:                 # the landscape is computed here: refuse at once an instance too large for it
+        from sdlscape.solvers.landscape import DEFAULT_EPS, DEFAULT_MAX_PIECES
+        from sdlscape.solvers.piece_bounds import check_enumerable
+
+        check_enumerable(inst, DEFAULT_MAX_PIECES, DEFAULT_EPS)
+    from sdlscape.solvers.multistart import check_device
+    from sdlscape.storage import provenance
+    from sdlscape.verify.crosscheck import run_crosscheck, summary_lines
+
+    check_device(args.device)
     t0 = time.perf_counter()
     res = run_crosscheck(inst, args.starts, steps=args.steps, device=args.device, seed=args.seed, landscape=land,
                          init=args.init, progress=args.progress, lr=args.lr, resampling=not args.no_resampling,

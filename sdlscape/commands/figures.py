@@ -5,8 +5,12 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("figures", help="draw the figures (from saved results with --from, without recomputing)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and PDF files")
+    p = sub.add_parser("figures", help="draw the figures (from saved results with --from, without recomputing)",
+                       description="Draw the report's figures as PNG and PDF files. With --from, redraw them from "
+                                   "a reproduce output folder (or its report.json) without recomputing anything; "
+                                   "without it, compute the small landscapes and theory figures first.")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for the PNG and PDF files (default with --from: RESULTS/figures)")
     p.add_argument("--from", dest="source", metavar="RESULTS",
                    help="a reproduce output folder or its report.json: redraw from it without recomputing")
     p.add_argument("--seed", type=int, default=0)
@@ -15,13 +19,19 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from sdlscape.commands._common import check_output_dir
     from sdlscape.errors import InputError
     from sdlscape.storage import read_json, write_json
     from sdlscape.pipeline.report import draw_figures
 
+    if args.out is None and not args.source:
+        raise InputError("give --out DIR (where the figures go), or --from RESULTS to redraw a reproduce run's")
     if args.source:
         src = Path(args.source)
         src = src / "report.json" if src.is_dir() else src
+        if args.out is None:
+            args.out = str(src.parent / "figures")
+            check_output_dir(args.out)
         if not src.is_file():
             raise InputError(f"no results at {str(src)!r}: give a reproduce folder or its report.json")
         try:

@@ -67,7 +67,10 @@ def run(args) -> int:
     from sdlscape.solvers.landscape import checkpoint_path, map_landscape
     from sdlscape.storage import provenance, write_json, write_text
 
+    from sdlscape.solvers.piece_bounds import check_enumerable
+
     inst = load_instance_arg(args.instance, args.normalize)
+    check_enumerable(inst, args.max_pieces, args.eps)        # closed-form bounds, before any enumeration
     ck = checkpoint_path(args.json) if args.json else None
     if ck is not None and args.no_resume and ck.exists():
         ck.unlink()
@@ -109,4 +112,6 @@ def run(args) -> int:
         write_json(args.json, res.to_dict())
     if args.csv:
         write_text(args.csv, csv_text(res.pieces))
+    if ck is not None and args.json and ck.exists():   # the result is written: its checkpoint is spent
+        ck.unlink()
     return 0

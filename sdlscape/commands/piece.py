@@ -40,7 +40,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sdlscape.errors import InputError
     from sdlscape.outcomes import Outcome
     from sdlscape.solvers.acs import solve_piece
     from sdlscape.storage import provenance
@@ -51,12 +50,20 @@ def run(args) -> int:
     res = solve_piece(make_piece(inst, pattern, args.eps, args.reading), starts=args.starts, seed=args.seed,
                       solver=args.solver,
                       max_iter=args.max_iter)
-    if not res.realizable:
-        rz = res.realizability
-        why = "a Farkas certificate proves it" if rz.certificate is not None else rz.detail
-        raise InputError(f"pattern {pattern} is not realizable for {inst.activation} with margin eps = {args.eps:g} "
-                         f"({why}); see `sdlscape realizable`")
     seconds = time.perf_counter() - t0
+    if not res.realizable:          # a finding about the pattern, not bad input: exit 0, "realizable": false
+        rz = res.realizability
+        why = ("a Farkas certificate proves it" if rz.certificate is not None
+               else f"the LPs were not conclusive: {rz.detail}")
+        verdict = "NOT realizable" if rz.certificate is not None else "UNDECIDED"
+        print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
+              f"activation {inst.activation}")
+        print(f"pattern {pattern}: {verdict} with margin eps = {args.eps:g} ({why}); no piece to solve "
+              "(see `sdlscape realizable` for the certificate)")
+        write_result(args, {"instance": inst.name, "activation": inst.activation.to_dict(), **res.to_dict(),
+                            "solver": args.solver, "max_iter": args.max_iter,
+                            "provenance": provenance("cpu", seconds)})
+        return 0
     print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
           f"activation {inst.activation}")
     print(f"pattern {pattern}: realizable (eps = {args.eps:g}); ACS from {args.starts} start(s), "

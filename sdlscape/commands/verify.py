@@ -44,6 +44,10 @@ def run(args) -> int:
     from sdlscape.verify.claims import run_checks
 
     inst = load_instance_arg(args.instance, args.normalize) if args.instance else None
+    for name in sorted(set(args.activation or ()) - ({inst.activation.name} if inst else set())):
+        if inst is not None:      # run_checks substitutes it: say so, never silently
+            print(f"note: --activation {name}: the checks run on {inst.name}'s W_p, W_r and M with {name} "
+                  f"(default parameters) in place of the file's activation {inst.activation}")
     t0 = time.perf_counter()
     results = run_checks(claims=args.claim, activations=args.activation, instance=inst, budget=args.budget,
                          seed=args.seed, counterexample_dir=args.counterexamples, progress=True)

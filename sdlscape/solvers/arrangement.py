@@ -28,7 +28,7 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 from sdlscape import numerics
-from sdlscape.errors import InputError
+from sdlscape.errors import InconclusiveError, InputError
 from sdlscape.outcomes import Reading
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.patterns import Pattern
@@ -141,7 +141,9 @@ def _lp_on(P: np.ndarray, on: np.ndarray, off: np.ndarray, ctr: _Counter) -> np.
         return res.x
     if res.status == 2:
         return None
-    raise RuntimeError(f"cell LP ended with status {res.status}: {res.message}")
+    raise InconclusiveError(f"a cell LP ended with status {res.status} ({str(res.message).splitlines()[0]}), "
+                            "neither optimal nor infeasible: the enumeration is inconclusive (the instance is "
+                            "too large or ill-conditioned; try fewer features or a larger --eps)")
 
 
 def _interiorize(w: np.ndarray, P: np.ndarray, on: np.ndarray) -> np.ndarray:
@@ -397,6 +399,9 @@ def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patte
         raise InputError(f"joint enumeration is for activations that couple latents, not {inst.activation} "
                          "(use latent_cells)")
     reading = inst.activation.linear_reading if reading is None else reading
+    from sdlscape.solvers.piece_bounds import check_enumerable
+
+    check_enumerable(inst, max_patterns, eps, reading)      # refuse at once what is provably too large
     t0 = time.perf_counter()
     ctr = _Counter()
     act, nl, n = inst.activation, inst.n_latents, inst.n
@@ -410,7 +415,9 @@ def enumerate_joint_patterns(inst: Instance, eps: float = DEFAULT_EPS, max_patte
         ctr.lp_calls += 1
         x, status = feasible_point(reg, 0.0)
         if x is None and status != "infeasible":
-            raise RuntimeError(f"joint-pattern LP ended with {status}")
+            raise InconclusiveError(f"a joint-pattern LP ended with {status.splitlines()[0]}, neither optimal nor "
+                                    "infeasible: the enumeration is inconclusive (the instance is too large or "
+                                    "ill-conditioned; try fewer features or latents, or a larger --eps)")
         return None if x is None else x.reshape(nl, inst.n_p)
 
     def dfs(d: int, mask: np.ndarray, W: np.ndarray) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,14 +69,39 @@ class FeatureLaw:
 
 def _as_matrix(name: str, a: Any) -> np.ndarray:
     try:
-        arr = np.asarray(a, dtype=float)
+        arr = np.asarray(a)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"dtype {arr.dtype}")
+        arr = arr.astype(float)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} is not a numeric matrix ({exc})") from None
+        raise InputError(f"{name} is not a numeric matrix ({str(exc).splitlines()[0]})") from None
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{name} must be a non-empty 2-D matrix, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{name} contains NaN or inf")
     return arr
+
+
+def _as_vector(name: str, a: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} is not a numeric vector ({exc})") from None
+    if arr.dtype.kind not in "iuf":
+        raise InputError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    return arr.astype(float).reshape(-1)
+
+
+def _as_groups(groups: Any) -> tuple[tuple[int, ...], ...]:
+    out = []
+    for g in groups:
+        if isinstance(g, (str, bytes)) or not hasattr(g, "__iter__"):
+            raise InputError(f"parents must be lists of feature indices, got {g!r}")
+        for d in g:
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
+                raise InputError(f"parents must list integer feature indices, got {d!r}")
+        out.append(tuple(int(d) for d in g))
+    return tuple(out)
 
 
 def _unit_columns(name: str, W: np.ndarray, normalize: bool) -> np.ndarray:
@@ -119,21 +145,28 @@ class Instance:
         n = W_p.shape[1]
         object.__setattr__(self, "activation", activation_from(self.activation))
         if isinstance(self.law, dict):
-            object.__setattr__(self, "law", FeatureLaw(**self.law))
+            from sdlscape.schema import LawSpec, ValidationError, _raise
+
+            try:
+                spec = LawSpec.model_validate(self.law)
+            except ValidationError as exc:
+                _raise("law", exc)
+            object.__setattr__(self, "law", FeatureLaw(**spec.model_dump()))
         if self.M is None:
             M = self.law.weights(n) if self.law is not None else np.ones(n)
         else:
-            M = np.asarray(self.M, dtype=float).reshape(-1)
+            M = _as_vector("M", self.M)
             if M.shape != (n,):
                 raise InputError(f"M must have one weight per feature ({n}), got {M.size}")
             if not np.all(np.isfinite(M)) or np.any(M <= 0):
                 raise InputError("M must be finite and positive")
-        if int(self.n_latents) != self.n_latents or self.n_latents < 1:
+        if isinstance(self.n_latents, bool) or not isinstance(self.n_latents, numbers.Integral) \
+                or self.n_latents < 1:
             raise InputError(f"n_latents must be a positive integer, got {self.n_latents!r}")
         object.__setattr__(self, "n_latents", int(self.n_latents))
         self.activation.check_latents(self.n_latents)
         if self.parents is not None:
-            parents = tuple(tuple(int(d) for d in group) for group in self.parents)
+            parents = _as_groups(self.parents)
             flat = [d for g in parents for d in g]
             if any(d < 0 or d >= n for d in flat):
                 raise InputError(f"parents name a feature outside 0..{n - 1}")
@@ -197,47 +230,87 @@ class Instance:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], normalize: bool = False) -> "Instance":
-        if not isinstance(d, dict):
-            raise InputError("an instance must be a JSON object")
-        missing = [key for key in ("W_p", "activation", "n_latents") if key not in d]
-        if missing:
-            raise InputError(f"instance is missing {', '.join(missing)}")
-        unknown = set(d) - {"W_p", "W_r", "M", "activation", "n_latents", "parents", "law", "name"}
-        if unknown:
-            raise InputError(f"instance has unknown keys {sorted(unknown)}")
-        return cls(W_p=d["W_p"], W_r=d.get("W_r"), M=d.get("M"), activation=d["activation"],
-                   n_latents=d["n_latents"], parents=d.get("parents"), law=d.get("law"),
-                   name=str(d.get("name", "")), normalize=normalize)
+    def from_dict(cls, d: dict[str, Any], normalize: bool = False, what: str = "instance") -> "Instance":
+        """An instance from the file format, validated by sdlscape.schema (InputError naming the field)."""
+        from sdlscape.schema import instance_spec
+
+        spec = instance_spec(d, what)
+        try:
+            return cls(W_p=spec["W_p"], W_r=spec["W_r"], M=spec["M"], activation=spec["activation"],
+                       n_latents=spec["n_latents"], parents=spec["parents"], law=spec["law"],
+                       name=spec["name"], normalize=normalize)
+        except InputError as exc:
+            raise InputError(f"{what}: {exc}") from None
+
+
+def _read_npz(path: Path, what: str) -> dict[str, Any]:
+    """The keys of an .npz instance file as plain values; JSON text for activation/law/parents."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{what}: not a valid .npz file (not a zip archive of .npy arrays)")
+    d: dict[str, Any] = {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for key in z.files:
+                try:
+                    v = z[key]
+                except ValueError:
+                    raise InputError(f"{what}: {key}: holds an object (pickled) array; "
+                                     "only numeric arrays and strings are accepted") from None
+                if not isinstance(v, np.ndarray):
+                    raise InputError(f"{what}: not a valid .npz file ({key!r} is not a .npy array)")
+                if v.dtype.kind in "US":
+                    text = str(v) if v.ndim == 0 else None
+                    if text is None:
+                        raise InputError(f"{what}: {key}: expected one string, got an array of {v.size}")
+                    d[key] = _npz_text(key, text, what)
+                elif v.dtype.kind not in "biuf":
+                    raise InputError(f"{what}: {key}: expected a numeric array, got dtype {v.dtype}")
+                else:
+                    d[key] = v.item() if v.ndim == 0 else v.tolist()
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{what}: not a valid .npz file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    return d
+
+
+def _npz_text(key: str, text: str, what: str) -> Any:
+    """A string entry of an .npz: the name as is; activation as JSON or a bare name; law/parents as JSON."""
+    if key == "name":
+        return text
+    if key not in ("activation", "law", "parents"):
+        raise InputError(f"{what}: {key}: expected a numeric array, got the string {text[:30]!r}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if key == "activation" and text.strip() and not text.lstrip().startswith(("{", "[", '"')):
+            return text.strip()              # a bare activation name, e.g. "relu"
+        raise InputError(f"{what}: {key}: not valid JSON text ({exc})") from None
 
 
 def load_instance(path: str | Path, normalize: bool = False) -> Instance:
-    """Read an instance file (JSON, or .npz with the same keys). Bad files raise InputError."""
+    """Read an instance file (JSON, or .npz with the same keys). Bad files raise InputError (one line)."""
+    from sdlscape.schema import parse_json_text
+
     path = Path(path)
+    what = f"instance file {str(path)!r}"
+    if path.is_dir():
+        raise InputError(f"{what}: is a directory, not an instance file")
     if not path.is_file():
-        raise InputError(f"cannot read instance file {str(path)!r}: no such file")
+        raise InputError(f"cannot read {what}: no such file")
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                d: dict[str, Any] = {}
-                for key in z.files:
-                    v = z[key]
-                    if key in ("activation", "law", "parents") and v.dtype.kind in "US":
-                        d[key] = json.loads(str(v))
-                    elif key == "name":
-                        d[key] = str(v)
-                    elif v.ndim == 0:
-                        d[key] = v.item()
-                    else:
-                        d[key] = v
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read instance file {str(path)!r}: {exc}") from None
+        d: Any = _read_npz(path, what)
     else:
         try:
-            d = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read instance file {str(path)!r}: {exc}") from None
-    inst = Instance.from_dict(d, normalize=normalize)
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{what} is not a JSON text file (use .npz for binary instance files)") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {what}: {exc.strerror or exc}") from None
+        d = parse_json_text(text, what)
+    inst = Instance.from_dict(d, normalize=normalize, what=what)
     if not inst.name:
         inst = inst.with_(name=path.stem)
     return inst

@@ -29,27 +29,26 @@ class Pattern:
         return cls(tuple(frozenset(int(d) for d in np.flatnonzero(row)) for row in mask), mask.shape[1])
 
     @classmethod
-    def parse(cls, obj: Any, n: int, n_latents: int) -> "Pattern":
-        """Parse the file format (a list of lists, or its JSON text) and check it against the sizes."""
+    def parse(cls, obj: Any, n: int, n_latents: int, what: str = "pattern") -> "Pattern":
+        """Parse the file format (a list of lists, or its JSON text) and check it against the sizes.
+
+        Validated by sdlscape.schema (strict: a boolean or 1.0 is not a feature index); InputError otherwise.
+        """
+        from sdlscape.schema import parse_json_text, pattern_spec
+
         if isinstance(obj, str):
-            try:
-                obj = json.loads(obj)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"pattern is not valid JSON: {exc}") from None
-        if not isinstance(obj, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in obj):
-            raise InputError("pattern must be a list of lists of feature indices, one list per latent")
-        if len(obj) != n_latents:
-            raise InputError(f"pattern has {len(obj)} latent sets but the instance has n_latents = {n_latents}")
+            obj = parse_json_text(obj, what)
+        sets_in = pattern_spec(obj, what)
+        if len(sets_in) != n_latents:
+            raise InputError(f"{what} has {len(sets_in)} latent sets but the instance has n_latents = {n_latents}")
         sets = []
-        for i, s in enumerate(obj):
+        for i, s in enumerate(sets_in):
             for d in s:
-                if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-                    raise InputError(f"pattern latent {i} lists {d!r}, not a feature index")
                 if not 0 <= d < n:
-                    raise InputError(f"pattern latent {i} names feature {d}, but features are 0..{n - 1}")
+                    raise InputError(f"{what}: latent {i} names feature {d}, but features are 0..{n - 1}")
             if len(set(s)) != len(s):
-                raise InputError(f"pattern latent {i} lists a feature twice")
-            sets.append(frozenset(int(d) for d in s))
+                raise InputError(f"{what}: latent {i} lists a feature twice")
+            sets.append(frozenset(s))
         return cls(tuple(sets), n)
 
     @property

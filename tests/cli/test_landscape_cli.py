@@ -28,7 +28,26 @@ def test_landscape_writes_json_and_csv(ex35_file, tmp_path, capsys):
     assert len(rows) == 5 and {r["class"] for r in rows} <= {"global", "spurious", "leaves_region", "inconclusive"}
     text = capsys.readouterr().out
     assert "5 pieces" in text and "global value" in text and "upper bound" in text
-    # a finished run deletes its checkpoint next to --json (the result replaces it)
+    # a finished result leaves no checkpoint beside it
+    assert not (tmp_path / "land.json.checkpoint.json").exists()
+
+
+def test_interrupted_run_resumes_then_cleans_its_checkpoint(ex35_file, tmp_path, capsys, monkeypatch):
+    import sdlscape.solvers.landscape as L
+
+    out = tmp_path / "land.json"
+    real_classify = L.classify
+
+    def interrupted(*a, **k):          # every piece solved and checkpointed, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(L, "classify", interrupted)
+    assert main(["landscape", str(ex35_file), "--starts", "2", "--json", str(out), "--no-progress"]) == 130
+    assert (tmp_path / "land.json.checkpoint.json").exists() and not out.exists()
+    monkeypatch.setattr(L, "classify", real_classify)
+    assert main(["landscape", str(ex35_file), "--starts", "2", "--json", str(out), "--no-progress"]) == 0
+    assert "resumed 5 pieces" in capsys.readouterr().out
+    assert json.loads(out.read_text())["summary"]["resumed_pieces"] == 5
     assert not (tmp_path / "land.json.checkpoint.json").exists()
 
 
@@ -38,8 +57,8 @@ def test_too_large_instance_exits_2_before_starting(tmp_path, capsys):
     rc = main(["landscape", str(inst_file), "--max-pieces", "100", "--json", str(out)])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "more than --max-pieces 100" in err and "pieces (" in err
-    count = int(err.split(" has ")[1].split(" pieces")[0])
+    assert "more than --max-pieces 100" in err and "Zaslavsky" in err
+    count = int(err.split(" has at least ")[1].split(" pieces")[0])
     assert count > 100
     assert not out.exists() and not (tmp_path / "big-out.json.checkpoint.json").exists()
 

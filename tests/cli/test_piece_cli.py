@@ -52,8 +52,16 @@ def test_solver_and_eps_options(ex35, tmp_path):
     assert abs(res["best_loss"] - 1.0) <= 1e-6
 
 
+def test_unrealizable_pattern_is_a_finding_exit_0(triangle, tmp_path, capsys):
+    out = tmp_path / "out.json"
+    assert main(["piece", str(triangle), "--pattern", "[[0,1,2]]", "--json", str(out)]) == 0
+    assert "NOT realizable" in capsys.readouterr().out
+    res = json.loads(out.read_text())
+    assert res["realizable"] is False and res["best_loss"] is None and res["starts"] == []
+    assert res["realizability"]["status"] == "unrealizable" and res["outcome"] == "inconclusive"
+
+
 @pytest.mark.parametrize("which, pattern, message", [
-    ("triangle", "[[0,1,2]]", "not realizable"),
     ("ex35", "[[0,1]]", "n_latents"),
     ("ex35", "[[0,1],[0]]", "impossible pattern"),
     ("ex35", "[[0],[7]]", "feature 7"),

@@ -58,7 +58,7 @@ def test_law_defines_weights(tmp_path):
     ({"activation": {"name": "softmax"}}, "unknown activation"),
     ({"n_latents": 0}, "n_latents"),
     ({"parents": [[0, 5]]}, "outside"),
-    ({"bogus": 1}, "unknown keys"),
+    ({"bogus": 1}, "bogus: unknown key"),
 ])
 def test_bad_instances_name_the_problem(bad, message):
     d = {"W_p": np.eye(2).tolist(), "activation": {"name": "relu"}, "n_latents": 2}
@@ -76,7 +76,7 @@ def test_unreadable_files(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         I.load_instance(tmp_path / "missing.json")
     (tmp_path / "x.json").write_text("{not json")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="not valid JSON"):
         I.load_instance(tmp_path / "x.json")
 
 

@@ -1,0 +1,178 @@
+"""Run a fixed catalogue of malformed inputs through the sdlscape CLI and count those that met the contract.
+
+    python benchmarks/malformed_inputs.py [--quick] [--verbose]
+
+The contract (ARCHITECTURE.md): exit 2, one line on stderr, no traceback, nothing written or changed.
+The catalogue: every case of issue 15 (on realizable, piece, landscape, verify --instance and
+crosscheck), then every malformed field of tests/cli/malformed_cases.py on the same five commands as
+JSON and as .npz, files that are not instance files, malformed patterns, bad options, unwritable
+output paths, and seeded random junk values. Controls that must NOT exit 2 (a valid but
+unrealizable pattern, an .npz with a bare activation name) are run and reported separately.
+Prints "N/N malformed inputs met the contract" and every case that did not.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "cli"))
+
+from malformed_cases import (BAD_FIELDS, BAD_FILES, BAD_OPTIONS, BAD_OUTPUTS, BAD_PATTERNS,  # noqa: E402
+                             BASE, INSTANCE_COMMANDS, check_contract, command_argv, fill, instance_with,
+                             maybe_valid, write_instance)
+
+ISSUE_FIELDS = [("M", ["a", 1, 1]), ("activation.theta", "0.5"), ("activation.k", "two"), ("n_latents", "two"),
+                ("n_latents", None), ("n_latents", True), ("law", {"p_active": 0.1, "bogus": 1}),
+                ("parents", [["a"]])]
+
+
+def issue_cases(root: Path):
+    """(label, argv) for every case issue 15 lists."""
+    ok = write_instance(root / "ok.json", BASE)
+    for where, value in ISSUE_FIELDS:
+        d = instance_with(where, value)
+        if where == "M":
+            d["W_p"] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        p = write_instance(root / f"issue-{where}-{json.dumps(value)[:10]}.json".replace("/", "_"), d)
+        for cmd in INSTANCE_COMMANDS:
+            yield f"issue: {where} = {json.dumps(value)} ({cmd})", command_argv(cmd, p, root / "out")
+    npz = BAD_FILES["n_latents an array in .npz"](root / "issue-nl-array")
+    for cmd in INSTANCE_COMMANDS:
+        yield f"issue: .npz with n_latents an array ({cmd})", command_argv(cmd, npz, root / "out")
+    for cmd, opt in (("landscape", "--eps"), ("landscape", "--tol"), ("piece", "--eps"), ("realizable", "--eps"),
+                     ("crosscheck", "--lr")):
+        yield f"issue: {cmd} {opt} inf", command_argv(cmd, ok, root / "out") + [opt, "inf"]
+    yield "issue: landscape --json an existing folder", \
+        ["landscape", str(ok), "--no-progress", "--json", fill(["{dir}"], root)[0]]
+    yield "issue: reproduce --out an existing file", ["reproduce", "--out", fill(["{file}"], root)[0]]
+    from sdlscape.theory.activations import TopK
+    from sdlscape.theory.instance import random_unit, save_instance
+
+    for act, tag in ((TopK(k=2), "TopK"), ("relu", "ReLU")):
+        big = root / f"big-{tag}.json"
+        save_instance(random_unit(30, 10, act, n_latents=10, seed=0), big)
+        yield f"issue: landscape on a too-large {tag} instance (n 30, n_p 10, 10 latents)", \
+            ["landscape", str(big), "--no-progress", "--json", str(root / "out" / "big.json")]
+    yield "issue: a text file named x.npz", command_argv("realizable", BAD_FILES["text named .npz"](root / "x"),
+                                                         root / "out")
+    yield "issue: --pattern missing.json", command_argv("realizable", ok, root / "out",
+                                                        pattern=str(root / "missing.json"))
+    yield "issue: crosscheck on a missing file", command_argv("crosscheck", root / "nope.json", root / "out")
+
+
+def generated_cases(root: Path, n_random: int, quick: bool):
+    """(label, argv) for the catalogue of tests/cli/malformed_cases.py and seeded random junk."""
+    k = 0
+    for where, value in BAD_FIELDS:
+        for suffix in (".json",) if quick else (".json", ".npz"):
+            k += 1
+            d = instance_with(where, value)
+            p = write_instance(root / f"f{k}{suffix}", d) or write_instance(root / f"f{k}.json", d)
+            for cmd in INSTANCE_COMMANDS[:2] if quick else INSTANCE_COMMANDS:
+                yield f"field {where} = {json.dumps(value)[:30]} ({p.suffix}, {cmd})", \
+                    command_argv(cmd, p, root / "out")
+    for name, make in BAD_FILES.items():
+        p = make(root / f"file{k}")
+        k += 1
+        for cmd in INSTANCE_COMMANDS:
+            yield f"file: {name} ({cmd})", command_argv(cmd, p, root / "out")
+    ok = write_instance(root / "valid.json", BASE)
+    for pat in BAD_PATTERNS:
+        for cmd in ("realizable", "piece"):
+            yield f"pattern {pat} ({cmd})", command_argv(cmd, ok, root / "out", pattern=pat)
+    for cmd, extras in BAD_OPTIONS.items():
+        for extra in extras:
+            yield f"option {' '.join(extra)} ({cmd})", command_argv(cmd, ok, root / "out") + fill(extra, root)
+    for cmd, extra in BAD_OUTPUTS:
+        if cmd in ("reproduce", "figures", "verify"):
+            argv = [cmd] + fill(extra, root)
+        else:
+            argv = command_argv(cmd, ok, root / "out")
+            cut = argv.index("--json")
+            argv = argv[:cut] + argv[cut + 2:] + fill(extra, root)
+        yield f"output {' '.join(extra)} ({cmd})", argv
+    rng = random.Random(0)
+    leaves = [None, True, False, 0, -1, 3, 0.5, float("nan"), float("inf"), "", "a", "0.5", [], {}]
+    for j in range(n_random):
+        key = rng.choice(["W_p", "n_latents", "activation", "law", "parents", "zz_unknown"])
+        value = rng.choice(leaves)
+        for _ in range(rng.randint(0, 2)):
+            value = rng.choice([[value], [value, value], {"name": value}, {"p_active": value, "x": value}])
+        if maybe_valid(key, value):
+            continue
+        p = write_instance(root / f"r{j}.json", instance_with(key, value))
+        yield f"random {key} = {json.dumps(value)[:30]}", command_argv(rng.choice(INSTANCE_COMMANDS), p, root / "out")
+
+
+def controls(root: Path) -> list[tuple[str, bool, str]]:
+    """Inputs that are findings or valid, not bad input: (label, met, detail)."""
+    from sdlscape.cli import main
+
+    out = []
+    tri = root / "tri.json"
+    tri.write_text(json.dumps({"W_p": [[1.0, -0.5, -0.5], [0.0, 0.8660254037844386, -0.8660254037844386]],
+                               "activation": {"name": "relu"}, "n_latents": 1}))
+    res = root / "ctl" / "piece.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["piece", str(tri), "--pattern", "[[0,1,2]]", "--json", str(res)])
+    realizable = json.loads(res.read_text())["realizable"] if res.exists() else None
+    out.append(("piece on a valid but unrealizable pattern: exit 0, realizable false",
+                rc == 0 and realizable is False, f"exit {rc}, realizable {realizable}"))
+    npz = write_instance(root / "bare.npz", {**BASE, "activation": "relu"})
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = main(command_argv("realizable", npz, root / "ctl"))
+    out.append(('.npz with activation = "relu" (a bare name): exit 0', rc == 0, f"exit {rc}"))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", "import sys; from sdlscape.cli import main; "
+                           "rc = main(sys.argv[1:]); print('torch' in sys.modules); sys.exit(rc)",
+                           "crosscheck", str(root / "nope.json"), "--starts", "3"],
+                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"})
+    secs = time.perf_counter() - t0
+    out.append(("crosscheck rejects a missing file without importing torch",
+                proc.returncode == 2 and proc.stdout.strip() == "False",
+                f"exit {proc.returncode}, torch imported: {proc.stdout.strip()}, {secs:.2f} s in a fresh process"))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="JSON only, two commands per field (about 4x fewer)")
+    ap.add_argument("--random", type=int, default=200, help="seeded random junk cases (default 200)")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="sdlscape-malformed-"))
+    failures, n, t0 = [], 0, time.perf_counter()
+    try:
+        for group in (issue_cases(root), generated_cases(root, args.random, args.quick)):
+            for label, argv in group:
+                n += 1
+                why = check_contract(argv, root)
+                if why is not None:
+                    failures.append((label, why))
+                if args.verbose:
+                    print(("ok   " if why is None else "FAIL ") + label)
+        ctl = controls(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for label, why in failures:
+        print(f"FAIL {label}: {why}")
+    for label, met, detail in ctl:
+        print(f"control {'ok' if met else 'FAIL'}: {label} ({detail})")
+    print(f"{n - len(failures)}/{n} malformed inputs met the contract "
+          f"(exit 2, one line on stderr, no traceback, nothing written) in {time.perf_counter() - t0:.1f} s")
+    return 0 if not failures and all(m for _, m, _ in ctl) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
