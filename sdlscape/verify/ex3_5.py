@@ -18,7 +18,7 @@ from sdlscape.outcomes import Reading, Status
 from sdlscape.theory import instance as I
 from sdlscape.theory.activations import TopKReLU
 from sdlscape.theory.loss import approx_loss
-from sdlscape.theory.patterns import Pattern, read_pattern
+from sdlscape.theory.patterns import read_pattern
 from sdlscape.theory.piece import Piece
 from sdlscape.verify.claims import Context, Searched, result, user_activations
 from sdlscape.verify.search import load_counterexample_instance
@@ -29,11 +29,17 @@ PATTERN = [[0, 1], []]
 LOSS_ABS = 1e-12
 
 
-def certify(inst, pattern: Pattern, W_D, W_E, solver: str = "CLARABEL") -> dict:
-    """The partial-optimum certificate (solvers/certificate.py) at (W_D, W_E) as numbers."""
+def linear_piece_of(inst, W_E) -> Piece:
+    """The linear piece W_E lies in (its pattern in the activation's linear reading)."""
+    reading = inst.activation.linear_reading
+    return Piece(inst, read_pattern(inst, W_E, reading), reading=reading)
+
+
+def certify(inst, W_D, W_E, solver: str = "CLARABEL") -> dict:
+    """The partial-optimum certificate (solvers/certificate.py) at (W_D, W_E), in W_E's linear piece."""
     from sdlscape.solvers.certificate import certify_point
 
-    c = certify_point(Piece(inst, pattern, reading=inst.activation.linear_reading), W_D, W_E, solver)
+    c = certify_point(linear_piece_of(inst, W_E), W_D, W_E, solver)
     return {"loss": c.loss, "decoder_gap": c.decoder_gap, "encoder_gap": c.encoder_gap,
             "decoder_status": c.decoder_status, "encoder_status": c.encoder_status,
             "in_region": c.in_region and c.reads_back, "certified": c.certified, "solver_ok": c.solver_ok,
@@ -48,9 +54,9 @@ def decide(inst, W_D, W_E, starts: int, seed: int) -> dict:
     row = {"activation": str(inst.activation), "pattern": P.to_json(), "loss": approx_loss(inst, W_D, W_E)}
     if P.to_json() != PATTERN:
         return row | {"applies": False}
-    cert = certify(inst, P, W_D, W_E)
-    cert2 = certify(inst, P, W_D, W_E, solver="OSQP")
-    piece = solve_piece(Piece(inst, P, reading=inst.activation.linear_reading), starts=starts, seed=seed)
+    cert = certify(inst, W_D, W_E)
+    cert2 = certify(inst, W_D, W_E, solver="OSQP")
+    piece = solve_piece(linear_piece_of(inst, W_E), starts=starts, seed=seed)
     return row | {"applies": True, "clarabel": cert, "osqp": cert2, "acs_outcome": piece.outcome.value,
                   "acs_best_loss": piece.best_loss,
                   "solver_ok": cert["solver_ok"] and cert2["solver_ok"],
@@ -110,5 +116,5 @@ def recheck(res: dict) -> tuple[bool, dict]:
     P = read_pattern(inst, W_E)
     if P.to_json() != PATTERN:
         return True, {"pattern": P.to_json()}
-    c = certify(inst, P, W_D, W_E, solver="OSQP")
+    c = certify(inst, W_D, W_E, solver="OSQP")
     return bool(c["solver_ok"] and not (c["certified"] and abs(c["loss"] - 1) <= LOSS_ABS)), c

@@ -144,17 +144,14 @@ def _joint_point(piece: Piece, choice: list[tuple[int, list[int], np.ndarray]], 
     return res.x[:dim].reshape(q, n_p) if res.status == 0 else None
 
 
-def criterion(piece: Piece, sign_free: bool | None = None) -> Criterion:
-    """The corrected statement on one piece (numbers only; the judges check it).
-
-    sign_free overrides whether codes may take any sign (a deliberately false rule, for tests)."""
+def criterion(piece: Piece) -> Criterion:
+    """The corrected statement on one piece (numbers only; the judges check it)."""
     inst, P = piece.instance, piece.pattern
     nec = necessity_applies(piece) if P.is_partition and piece.linear else False
     if not (P.is_partition and piece.linear):
         return Criterion(kind=Kind.NOT_APPLICABLE, necessity_applies=False, why="not a partition of a linear piece")
     act = inst.activation
-    if sign_free is None:
-        sign_free = not any(c.kind is ConstraintKind.ON for c in piece.region.constraints)
+    sign_free = not any(c.kind is ConstraintKind.ON for c in piece.region.constraints)
     t = act.threshold if act.separable else 0.0
     G = inst.W_r.T @ inst.W_r
     options, info = [], []
@@ -189,6 +186,24 @@ def criterion(piece: Piece, sign_free: bool | None = None) -> Criterion:
                              latents=tuple(info), why="eigen-codes realizable jointly (LP)")
     return Criterion(kind=Kind.NONE, necessity_applies=nec, latents=tuple(info),
                      why="eigen-codes of the latents are not jointly realizable in the region (LP)")
+
+
+def sign_blind_criterion(piece: Piece) -> Criterion:
+    """A deliberately false rule (the paper's reading of eq. 55): every partition piece has a stationary
+    point, built from each K_i's top eigenvector whatever its signs, ignoring the region. Must fail."""
+    inst, P = piece.instance, piece.pattern
+    G = inst.W_r.T @ inst.W_r
+    Z = np.full((inst.n_latents, inst.n), -1.0)
+    for i, F in enumerate(P.sets):
+        F = sorted(F)
+        if F:
+            m = inst.M[F]
+            _, V = _eigenspaces(np.sqrt(m)[:, None] * G[np.ix_(F, F)] * np.sqrt(m)[None, :])[0]
+            a = V[:, 0] / np.sqrt(m)
+            Z[i, F] = a / float(np.max(np.abs(a)))
+    W_E = Z @ np.linalg.pinv(inst.W_p)
+    return Criterion(kind=Kind.EXISTS, necessity_applies=True, point=(eq55_decoder(inst, W_E, P), W_E),
+                     why="sign-blind eigen point")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +260,10 @@ def disagreement(crit: Criterion, verdicts: list[JudgeVerdict]) -> str | None:
 # one pattern
 
 
-def analyze(piece: Piece, starts: int, seed: int, sign_free: bool | None = None, judges=None) -> dict:
+Rule = Callable[[Piece], Criterion]
+
+
+def analyze(piece: Piece, starts: int, seed: int, rule: Rule | None = None, judges=None) -> dict:
     """Criterion and judges on one pattern; `verdict` for the statement as written: exists | none |
     undecided | unrealizable | zero_loss."""
     out: dict = {"pattern": piece.pattern.to_json()}
@@ -255,7 +273,7 @@ def analyze(piece: Piece, starts: int, seed: int, sign_free: bool | None = None,
         return out | {"verdict": "unrealizable", "reason": str(exc)}
     if not rz.realizable:
         return out | {"verdict": "unrealizable" if rz.certificate is not None else "undecided", "reason": rz.detail}
-    crit = criterion(piece, sign_free)
+    crit = (rule or criterion)(piece)
     judges = JUDGES if judges is None else judges
     run = ["certificate"] if crit.kind is Kind.EXISTS else [j for j in judges if j != "certificate"]
     verdicts = [judges[j](piece, crit, starts, seed) for j in run if j in judges]
@@ -291,21 +309,22 @@ def _patterns(ctx: Context, inst: Instance) -> list[Pattern]:
     return pats
 
 
-def _search(name: str, ctx: Context, reading: Reading, sign_free, judges):
+def _search(name: str, ctx: Context, reading: Reading, rule, judges):
     recs, tried = [], 0
     for act in user_activations(ctx, name):
         for inst in _instances(ctx, act):
             tried += 1
             for P in _patterns(ctx, inst):
                 key = ("thm3.6", json.dumps(inst.to_dict(), sort_keys=True), str(P), reading.value,
-                       ctx.budget.acs_starts, ctx.seed, sign_free, None if judges is None else tuple(judges))
+                       ctx.budget.acs_starts, ctx.seed, None if rule is None else id(rule),
+                       None if judges is None else tuple(judges))
                 if key not in ctx.cache:
                     try:
                         piece = Piece(inst, P, EPS, reading)
                     except InputError as exc:
                         ctx.cache[key] = {"pattern": P.to_json(), "verdict": "unrealizable", "reason": str(exc)}
                     else:
-                        ctx.cache[key] = analyze(piece, ctx.budget.acs_starts, ctx.seed, sign_free, judges)
+                        ctx.cache[key] = analyze(piece, ctx.budget.acs_starts, ctx.seed, rule, judges)
                 r = dict(ctx.cache[key])
                 r.update(instance=inst.name, activation=str(act), equal_weights=bool(np.allclose(inst.M, inst.M[0])),
                          full_column_rank=_rank_full(inst.W_p))
@@ -366,10 +385,10 @@ def check_thm3_6(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, ju
                   tolerance=tol)
 
 
-def check_thm3_6_corrected(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1,
-                           sign_free: bool | None = None, judges=None):
-    """sign_free / judges: a deliberately false rule, or other judges (tests, the certifier)."""
-    recs, tried = _search(name, ctx, reading, sign_free, judges)
+def check_thm3_6_corrected(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, rule: Rule | None = None,
+                           judges=None):
+    """rule / judges: a deliberately false criterion, or other judges (tests, the certifier)."""
+    recs, tried = _search(name, ctx, reading, rule, judges)
     judged = [(r, i, P) for r, i, P in recs if "criterion" in r and r["criterion"] != Kind.NOT_APPLICABLE.value]
     bad = [(r, i, P) for r, i, P in judged if r["disagreement"]]
     beyond = [r for r, *_ in judged if r["criterion"] == Kind.NONE.value and not r["necessity_applies"]]

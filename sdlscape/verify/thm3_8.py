@@ -125,7 +125,15 @@ def _realizable(inst: Instance, P: Pattern, reading: Reading, eps: float) -> dic
             "farkas_ok": None if r.certificate is None else bool(check_farkas(pc.region, r.certificate))}
 
 
-def decide(inst: Instance, reading: Reading, eps: float, corrected: bool) -> list[dict]:
+def move_pattern(P: Pattern, latent: int, feature: int, target: int) -> Pattern:
+    """`feature` leaves latent `latent` for the live latent `target` (the false variant's P')."""
+    sets = list(P.sets)
+    sets[latent] = sets[latent] - {feature}
+    sets[target] = sets[target] | {feature}
+    return Pattern(tuple(sets), P.n)
+
+
+def decide(inst: Instance, reading: Reading, eps: float, corrected: bool, move: bool = False) -> list[dict]:
     """Per parent of a realizable parent pattern: which splits are realizable (LP), and for the corrected
     statement what the cone characterisation predicts for each (numbers and booleans only)."""
     P = parent_pattern(inst)
@@ -138,7 +146,7 @@ def decide(inst: Instance, reading: Reading, eps: float, corrected: bool) -> lis
             continue
         per_sub = {}
         for j in subs:
-            Pp = split_pattern(P, p, j, dead)
+            Pp = move_pattern(P, p, j, (p + 1) % len(inst.parents)) if move else split_pattern(P, p, j, dead)
             r = _realizable(inst, Pp, reading, eps)
             pc = r.pop("piece")
             if corrected and pc is not None:
@@ -162,11 +170,11 @@ def _lp_recheck(inst: Instance, P: Pattern, reading: Reading, solver: str = "CLA
     return str(prob.status)
 
 
-def _run(name: str, ctx: Context, reading: Reading, eps: float, corrected: bool):
+def _run(name: str, ctx: Context, reading: Reading, eps: float, corrected: bool, move: bool = False):
     recs, tried = [], 0
     for act in user_activations(ctx, name):
         for inst in _family(ctx, act):
-            rows = decide(inst, reading, eps, corrected)
+            rows = decide(inst, reading, eps, corrected, move)
             tried += 1
             for r in rows:
                 r["activation"] = str(act)
@@ -174,9 +182,20 @@ def _run(name: str, ctx: Context, reading: Reading, eps: float, corrected: bool)
     return recs, tried
 
 
-def check_thm3_8(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, eps: float = EPS):
-    """eps: the margin of strict inequalities (a huge margin is a deliberately false variant)."""
-    recs, tried = _run(name, ctx, reading, eps, corrected=False)
+def split_refuted(rec: dict, every: bool = False) -> bool:
+    """A parent refutes the statement: no split (every: some split) is realizable, each such P' proven
+    unrealizable by a re-checked Farkas certificate."""
+    failed = [v for v in rec["per_sub"].values() if not v["realizable"]]
+    if not failed or (not every and rec["splittable"]):
+        return False
+    return all(v["farkas_ok"] is True for v in failed)
+
+
+def check_thm3_8(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, eps: float = EPS,
+                 every: bool = False, move: bool = False):
+    """False variants: every (every sub-concept can be split off), move (some sub-concept can move to the
+    next parent's latent instead of a dead one)."""
+    recs, tried = _run(name, ctx, reading, eps, corrected=False, move=move)
     parents = [(r, i) for r, i in recs if "parent" in r]
     searched = Searched(instances=tried, patterns=sum(len(r["per_sub"]) + 1 for r, _ in parents), description=(
         "2-D angle instances (fixed and random) and hierarchical instances (several n_p, spreads, seeds) with one "
@@ -185,18 +204,22 @@ def check_thm3_8(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, ep
                 "hypothesis_not_met": sum(not r["hypothesis"] for r, _ in recs), "eps": eps,
                 "records": [r for r, _ in recs[:20]]}
     tol = {"eps": eps}
-    cex = next(((r, i) for r, i in parents if not r["splittable"]
-                and all(v["farkas_ok"] for v in r["per_sub"].values())), None)
+    cex = next(((r, i) for r, i in parents if split_refuted(r, every)), None)
+    if cex is not None and move:
+        return result("thm3.8", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
+                      tolerance=tol, counterexample={"instance": cex[1].to_dict(), "pattern": None, "parent": cex[0]["parent"],
+                                                     "why": "false variant (move): no sub-concept can move"})
     if cex is not None:
         r, inst = cex
         path = ctx.save_counterexample("thm3.8", name, inst, reading)
         P, p = parent_pattern(inst), r["parent"]
-        second = {j: _lp_recheck(inst, split_pattern(P, p, j, inst.n_latents - 1), reading) for j in inst.parents[p]}
-        why = (f"P = {P} is realizable, but for parent {p} no sub-concept split {list(inst.parents[p])} is realizable "
-               f"(Farkas certificates re-checked)")
+        second = {j: _lp_recheck(inst, split_pattern(P, p, j, inst.n_latents - 1), reading) for j in inst.parents[p]
+                  if j not in r["splittable"]}
+        why = (f"P = {P} is realizable, but for parent {p} {'some' if every else 'no'} sub-concept split of "
+               f"{list(inst.parents[p])} is realizable (Farkas certificates re-checked)")
         return result("thm3.8", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
                       tolerance=tol, counterexample={"instance": path or inst.to_dict(), "pattern": P.to_json(),
-                                                     "why": why, "parent": p, "reading": reading.value,
+                                                     "why": why, "parent": p, "reading": reading.value, "every": every,
                                                      "recheck": {"route": "CVXPY/Clarabel feasibility of each P'",
                                                                  "statuses": second,
                                                                  "agrees": all(s == "infeasible" for s in second.values())}})
@@ -256,7 +279,8 @@ def recheck(res: dict) -> tuple[bool, dict]:
         if not Piece(inst, P, EPS, reading).realizable:
             return False, {"why": "P not realizable"}
         statuses = {j: _lp_recheck(inst, split_pattern(P, p, j, inst.n_latents - 1), reading) for j in inst.parents[p]}
-        return all(s == "infeasible" for s in statuses.values()), {"statuses": statuses}
+        bad = [s == "infeasible" for s in statuses.values()]
+        return (any(bad) if cx.get("every") else all(bad)), {"statuses": statuses}
     rows = decide(inst, reading, EPS, corrected=True)
     bad = [v for r in rows if "parent" in r for v in r["per_sub"].values() if v.get("disagrees")]
     return bool(bad), {"disagreements": len(bad)}
