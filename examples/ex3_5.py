@@ -1,6 +1,7 @@
 """Example 3.5: W_E* = [[1, 1], [0, 0]], W_D* = [[1/2, 0], [1/2, 0]] under Top-1 o ReLU is a partial optimum
 with L~ = 1 (exact gradients, both blocks re-solved)."""
 from _common import show
+
 from sdlscape.verify.claims import Context, check_function
 
 

@@ -4,8 +4,8 @@ With independent features |L_SDL - L~| is far below n^2 C (1 - S)^2; with two fe
 together (allowed by the theorem's hypotheses, and what Def. 3.2's hierarchies do) L~ = 0 while
 L_SDL = p E||x||^2, about 9 times the bound. Then the claim checks: as written and corrected."""
 import numpy as np
-
 from _common import show
+
 from sdlscape.theory.instance import orthogonal
 from sdlscape.verify.claims import Context, check_function
 from sdlscape.verify.thm3_1 import cofiring_pair, decide, independent

@@ -2,6 +2,7 @@
 with the same pattern (a feature whose codes are all negative still passes one of them) break convexity in
 W_E; in the selection reading (the linear pieces) the claim holds."""
 from _common import show
+
 from sdlscape.outcomes import Reading
 from sdlscape.theory.activations import TopK
 from sdlscape.theory.instance import orthogonal

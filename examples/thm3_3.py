@@ -2,6 +2,7 @@
 on an obtuse dictionary with plain TopK(2), where a negative interference is passed: a literal failure
 (the bound uses the signed M); with |M| the natural reading holds."""
 from _common import show
+
 from sdlscape.theory.activations import TopK
 from sdlscape.theory.instance import superposed
 from sdlscape.verify.claims import Context, check_function

@@ -1,8 +1,8 @@
 """Thm 3.4 on the paper's Fig. 4 (4 features in 2-D, 5 latents): zero loss without recovering any feature,
 by encoder rows and by decoder columns, for ReLU; TopK(1) forces every decoder column onto a feature."""
 import numpy as np
-
 from _common import show
+
 from sdlscape.theory.activations import TopK
 from sdlscape.theory.instance import Instance
 from sdlscape.verify.claims import Context, check_function

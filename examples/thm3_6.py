@@ -2,6 +2,7 @@
 every partition pattern is searched; those that put the heavy feature with another one have no partial
 minimum inside their region (no positive eigenvector of K_i). The corrected criterion agrees with the judges."""
 from _common import HERE, show
+
 from sdlscape.theory.instance import load_instance
 from sdlscape.verify.claims import Context, check_function
 

@@ -2,6 +2,7 @@
 ReLU cannot split a sub-concept off its parent (each is in the cone of the other features); JumpReLU can.
 The corrected statement (cones of features) predicts each split."""
 from _common import HERE, show
+
 from sdlscape.theory.activations import JumpReLU
 from sdlscape.theory.instance import load_instance
 from sdlscape.verify.claims import Context, check_function

@@ -20,9 +20,10 @@ import dataclasses
 import importlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading, Severity, Status

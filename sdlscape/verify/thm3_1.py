@@ -39,7 +39,13 @@ import numpy as np
 from sdlscape.outcomes import Reading, Status
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_residuals, exact_sample_errors
-from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
+from sdlscape.verify.claims import (
+    Context,
+    Searched,
+    instance_for,
+    result,
+    user_activations,
+)
 from sdlscape.verify.search import load_counterexample_instance, standard_family
 
 QUAD_POINTS = 20001
@@ -107,7 +113,7 @@ class SupportLaw:
                 "supports": [[sorted(T), p] for T, p in self.supports if p > 0]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SupportLaw":
+    def from_dict(cls, d: dict) -> SupportLaw:
         return cls(name=d["name"], n=int(d["n"]), supports=tuple((frozenset(T), float(p)) for T, p in d["supports"]))
 
 
@@ -151,7 +157,7 @@ LAWS_CORRECTED = (independent, exclusive, cofiring_pair, hierarchy)
 
 def c_upper(inst: Instance, W_D, W_E, max_support: int) -> float:
     """C <= |T|max hi^2 (||W_r|| + ||W_D|| ||W_E W_p||)^2 (spectral norms; ||sigma(z)|| <= ||z|| by eq. 10)."""
-    nW = lambda A: float(np.linalg.norm(A, 2))  # noqa: E731
+    nW = lambda A: float(np.linalg.norm(A, 2))
     return max_support * HI * HI * (nW(inst.W_r) + nW(W_D) * nW(W_E @ inst.W_p)) ** 2
 
 
@@ -175,7 +181,7 @@ def one_feature_closed_form(inst: Instance, W_D, W_E, law: SupportLaw) -> float:
         if not act.positively_homogeneous:
             cuts += [act.threshold / zi for zi in z if zi > 0 and LO < act.threshold / zi < HI]
         cuts = sorted(set(cuts))
-        for a, b in zip(cuts[:-1], cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             s = act.passes((a + b) / 2 * z)
             r = inst.W_r[:, d] - W_D @ np.where(s, z, 0.0)
             total += pd * float(r @ r) * (b ** 3 - a ** 3) / 3.0 / (HI - LO)
@@ -303,6 +309,14 @@ def _search(name: str, ctx: Context, corrected: bool, bound_factor: float, enfor
     return recs, cases, tried
 
 
+def status_from_counts(counts: dict) -> Status:
+    """fails on any violated point; holds when every point was decided (and there were some)."""
+    if counts.get(PointVerdict.VIOLATED.value, 0):
+        return Status.FAILS
+    decided = counts.get(PointVerdict.SATISFIED.value, 0)
+    return Status.HOLDS if decided and counts.get(PointVerdict.UNDECIDED.value, 0) == 0 else Status.INCONCLUSIVE
+
+
 def _counts(recs) -> dict:
     return {v.value: sum(r["verdict"] is v for r in recs) for v in PointVerdict}
 
@@ -328,7 +342,8 @@ def _check(name: str, ctx: Context, reading: Reading, *, corrected: bool, bound_
     # the natural reading of the statement: independent features only
     natural = {"reading": "independent features", "counts": by_law.get("independent", {})}
     bad = [c for c in scope if c[0]["verdict"] is PointVerdict.VIOLATED]
-    if bad:
+    status = status_from_counts(evidence["counts"])
+    if status is Status.FAILS:
         # prefer independent features (a failure that needs no co-firing), then the smallest instance
         r, inst, W_D, W_E, law = min(bad, key=lambda c: (c[0]["law"] != "independent", c[1].n, c[1].n_latents,
                                                           -c[0]["ratio_to_bound_hi"]))
@@ -344,7 +359,6 @@ def _check(name: str, ctx: Context, reading: Reading, *, corrected: bool, bound_
               "record": _brief(r), "recheck": again}
         return result(claim, name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
                       tolerance=tol, counterexample=cx, natural=natural)
-    status = Status.HOLDS if evidence["counts"]["undecided"] == 0 and scope else Status.INCONCLUSIVE
     return result(claim, name, status, reading=reading, tried=tried, evidence=evidence, searched=searched,
                   tolerance=tol, natural=natural)
 

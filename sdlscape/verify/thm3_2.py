@@ -26,8 +26,18 @@ from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.loss import passed_mask as feature_selection
 from sdlscape.theory.patterns import read_pattern
 from sdlscape.theory.piece import Piece
-from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
-from sdlscape.verify.search import load_counterexample_instance, random_draws, standard_family
+from sdlscape.verify.claims import (
+    Context,
+    Searched,
+    instance_for,
+    result,
+    user_activations,
+)
+from sdlscape.verify.search import (
+    load_counterexample_instance,
+    random_draws,
+    standard_family,
+)
 
 TOL = 1e-9     # relative chord excess that counts as a violation of convexity
 EIG_TOL = 1e-6  # relative Hessian eigenvalue below -EIG_TOL counts as non-convex
@@ -119,8 +129,8 @@ def check_points(inst: Instance, rng: np.random.Generator, n_points: int, readin
             worst, offending = r["excess_rel"], {"W_E": W_E, "W_E2": W_E2, "W_D": W_D, **r}
         h = _stable_step(inst, W_E)
         if h is not None:
-            fe = lambda x: approx_loss(inst, W_D, x.reshape(W_E.shape))  # noqa: E731
-            fd = lambda x: approx_loss(inst, x.reshape(W_D.shape), W_E)  # noqa: E731
+            fe = lambda x, W_D=W_D, s=W_E.shape: approx_loss(inst, W_D, x.reshape(s))
+            fd = lambda x, W_E=W_E, s=W_D.shape: approx_loss(inst, x.reshape(s), W_E)
             for H in (_fd_hessian(fe, W_E.reshape(-1), h), _fd_hessian(fd, W_D.reshape(-1), 1e-3)):
                 worst_eig = min(worst_eig, float(np.linalg.eigvalsh(H).min()) / (1.0 + np.abs(H).max()))
                 hessians += 1

@@ -36,7 +36,13 @@ from sdlscape.theory.instance import Activation, Instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind, check_farkas
-from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
+from sdlscape.verify.claims import (
+    Context,
+    Searched,
+    instance_for,
+    result,
+    user_activations,
+)
 from sdlscape.verify.search import load_counterexample_instance
 
 EPS = 1e-3

@@ -6,7 +6,13 @@ import pytest
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading, Severity, Status
-from sdlscape.verify.claims import CLAIMS, ClaimResult, Searched, readings_for, run_checks
+from sdlscape.verify.claims import (
+    CLAIMS,
+    ClaimResult,
+    Searched,
+    readings_for,
+    run_checks,
+)
 from sdlscape.verify.search import BUDGETS, Budget
 
 

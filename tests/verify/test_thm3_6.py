@@ -82,7 +82,7 @@ def test_corrected_holds_and_fails_on_false_rule_and_lying_judges():
     inst = I.orthogonal(2, "relu", M=[1.0, 2.0])
     assert check_function("thm3.6-corrected")("relu", ctx(inst)).status is Status.HOLDS
     assert check_function("thm3.6-corrected")("relu", ctx(inst), rule=sign_blind_criterion).status is Status.FAILS
-    says_none = lambda piece: Criterion(kind=Kind.NONE, necessity_applies=True)  # noqa: E731
+    says_none = lambda piece: Criterion(kind=Kind.NONE, necessity_applies=True)
     assert check_function("thm3.6-corrected")("relu", ctx(I.orthogonal(2, "relu")), rule=says_none).status \
         is Status.FAILS
     finds_everything = {"liar": lambda piece, crit, starts, seed: JudgeVerdict(judge="liar", exists=True)}

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdlscape.theory.activations import JumpReLU, ReLU
-
 from sdlscape.pipeline.document import Heading
 from sdlscape.pipeline.sections._common import add_figure, figure
+from sdlscape.theory.activations import JumpReLU, ReLU
+
 
 def fig4_data(rotation_deg: float = 45.0) -> dict:
     """A zero-loss ReLU dictionary for 4 features in R^2 that recovers none of them (Fig. 4).
