@@ -26,9 +26,20 @@ def fig4_data(rotation_deg: float = 45.0) -> dict:
     if W_D is None:
         return {}
     rec = recovery(inst, W_D, W_E, 0.9)
-    return {"W_p": W_p, "W_E": W_E, "W_D": W_D, "loss": approx_loss(inst, W_D, W_E),
-            "rotation_deg": rotation_deg,
-            "best_cosine": float(max(max(rec["encoder_best_cos"]), max(rec["decoder_best_cos"])))}
+    out = {"W_p": W_p, "W_E": W_E, "W_D": W_D, "loss": approx_loss(inst, W_D, W_E), "rotation_deg": rotation_deg,
+           "best_cosine": float(max(max(rec["encoder_best_cos"]), max(rec["decoder_best_cos"])))}
+    # TopK(1), the same features and rotated encoder rows: zero loss forces each used decoder column onto its
+    # feature (Thm 3.4's conclusion fails for decoders there)
+    from sdlscape.theory.activations import TopK
+
+    t1 = inst.with_(activation=TopK(k=1))
+    W_D1 = zero_loss_decoder(t1, W_E)
+    if W_D1 is not None:
+        r1 = recovery(t1, W_D1, W_E, 0.9)
+        out["topk1"] = {"W_p": W_p, "W_E": W_E, "W_D": W_D1, "loss": approx_loss(t1, W_D1, W_E),
+                        "decoder_best_cos_min": float(min(r1["decoder_best_cos"])),
+                        "encoder_best_cos_max": float(max(r1["encoder_best_cos"]))}
+    return out
 
 
 def thm31_data(seed: int = 0, mc: int = 3000) -> dict:
@@ -62,7 +73,9 @@ def thm31_data(seed: int = 0, mc: int = 3000) -> dict:
 def blocks(report: dict) -> list:
     blocks: list = []
     f = figure(report, "fig4_zero_loss", "Fig. 4 analogue: zero loss without recovering any feature (ReLU, 4 "
-                                       "features in R^2, 4 latents).")
+                                       "features in R^2, 4 latents); below, TopK(1) with the same encoder: zero "
+                                       "loss puts every decoder column on a feature (Thm 3.4's conclusion fails "
+                                       "for decoders).")
     if f:
         blocks += [Heading("Non-identifiability and the loss approximation"), f]
     add_figure(blocks, report, "thm31_bound", "Thm 3.1: measured |L_SDL - L~| against the bound of eq. 12 over sparsity "
