@@ -1,4 +1,5 @@
-"""Fig. 4 analogue: a zero-loss dictionary in 2-D whose encoder and decoder directions are not the features."""
+"""Fig. 4 analogue: a zero-loss dictionary in 2-D whose encoder and decoder directions are not the features;
+with data["topk1"], a second row: TopK(1) at zero loss, whose decoder columns are forced onto the features."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,10 +19,7 @@ def _arrows(ax, V, colour, label, ls="-"):
         ax.text(1.1 * u[0], 1.1 * u[1], f"{label}{j + 1}", color=colour, fontsize=8, ha="center", va="center")
 
 
-def draw(data: dict, out_dir: str | Path, name: str = "fig4_zero_loss") -> list[Path]:
-    """data: {"W_p": 2 x n, "W_E": n_q x 2, "W_D": 2 x n_q, "loss": float, "best_cosine": float?}."""
-    W_p, W_E, W_D = (np.asarray(data[k], dtype=float) for k in ("W_p", "W_E", "W_D"))
-    fig, axes = new_figure(9.0, 3.4, ncols=2)
+def _row(axes, W_p, W_E, W_D, label):
     for ax, V, colour, lab, title in ((axes[0], W_E.T, "#d95f02", "e", "encoder rows w_E^i"),
                                       (axes[1], W_D, "#7570b3", "d", "decoder columns w_D^i")):
         _arrows(ax, W_p, "k", "f")
@@ -31,7 +29,23 @@ def draw(data: dict, out_dir: str | Path, name: str = "fig4_zero_loss") -> list[
         ax.set_aspect("equal")
         ax.axhline(0, color="0.85", lw=0.5)
         ax.axvline(0, color="0.85", lw=0.5)
-        ax.set_title(f"{title} (dashed) vs features f (black)", fontsize=9)
+        ax.set_title(f"{label}{title} (dashed), features f (black)", fontsize=8)
+
+
+def draw(data: dict, out_dir: str | Path, name: str = "fig4_zero_loss") -> list[Path]:
+    """data: {"W_p": 2 x n, "W_E": n_q x 2, "W_D": 2 x n_q, "loss": float, "best_cosine": float?,
+    "topk1": {"W_E", "W_D", "loss", "decoder_best_cos_min"}?}."""
+    W_p, W_E, W_D = (np.asarray(data[k], dtype=float) for k in ("W_p", "W_E", "W_D"))
+    t1 = data.get("topk1")
+    fig, axes = new_figure(9.0, 3.4 if not t1 else 6.8, ncols=2, nrows=1 if not t1 else 2)
+    axes = np.atleast_2d(axes)
+    _row(axes[0], W_p, W_E, W_D, "ReLU: " if t1 else "")
     extra = f", best |cos| with a feature {data['best_cosine']:.3f}" if "best_cosine" in data else ""
-    fig.suptitle(f"L~ = {float(data['loss']):.2e} with no feature recovered{extra}", fontsize=10)
+    title = f"L~ = {float(data['loss']):.2e} with no feature recovered{extra}"
+    if t1:
+        _row(axes[1], np.asarray(t1["W_p"], float), np.asarray(t1["W_E"], float), np.asarray(t1["W_D"], float),
+             "TopK(1): ")
+        title += (f"; TopK(1) at L~ = {float(t1['loss']):.1e}: decoder columns on features "
+                  f"(least |cos| {float(t1['decoder_best_cos_min']):.3f})")
+    fig.suptitle(title, fontsize=9)
     return save(fig, out_dir, name)

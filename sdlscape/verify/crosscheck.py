@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from sdlscape.errors import InputError
 from sdlscape import numerics
+from sdlscape.errors import InputError
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss_per_feature
 from sdlscape.theory.patterns import Pattern
@@ -511,7 +511,7 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
     lines.append("where the starts end (piece: landscape class, ACS loss -> starts by outcome):")
     for p in res["pieces"][:15]:
         c = {k: v for k, v in p["counts"].items() if v}
-        lines.append(f"  {p['key']:24s} {str(p['landscape_class']):13s} {str(p['landscape_loss'])[:10]:10s} -> {c}")
+        lines.append(f"  {p['key']:24s} {p['landscape_class']!s:13s} {str(p['landscape_loss'])[:10]:10s} -> {c}")
     if len(res["pieces"]) > 15:
         lines.append(f"  ... {len(res['pieces']) - 15} more pieces in the JSON")
     for u in res.get("unreached_pieces", []):

@@ -68,3 +68,21 @@ def test_unregistered_name_is_bad_input(tmp_path):
     path.write_text(json.dumps({"W_p": [[1, 0], [0, 1]], "activation": {"name": "shifted_relu", "shift": 0.25},
                                 "n_latents": 2}))
     assert main(["realizable", str(path), "--pattern", "[[0], [1]]"]) == 2
+
+
+def test_theorem_checks_run_on_the_new_activation(toy_registered):
+    """run_checks on a user instance with the toy activation: Thm 3.2 holds (its regions are linear pieces),
+    Thm 3.6 fails with unequal weights (no positive eigenvector; the toy is separable with a threshold) and
+    holds with equal ones; readings and searched counts are reported."""
+    from sdlscape.outcomes import Reading, Status
+    from sdlscape.theory.instance import Instance
+    from sdlscape.verify.claims import run_checks
+
+    act = activation_from({"name": "shifted_relu", "shift": 0.25})
+    unequal = Instance(W_p=np.eye(2), M=[1.0, 2.0], activation=act, n_latents=2, name="toy-unequal")
+    by = {r.claim: r for r in run_checks(["thm3.2", "thm3.6"], instance=unequal)}
+    assert by["thm3.2"].status is Status.HOLDS and by["thm3.2"].activation == "shifted_relu"
+    assert by["thm3.6"].status is Status.FAILS and by["thm3.6"].reading is Reading.DEF_3_1
+    assert by["thm3.6"].counterexample["pattern"] == [[0, 1], []] and by["thm3.6"].searched.patterns == 1
+    (eq,) = run_checks(["thm3.6"], instance=unequal.with_(M=[1.0, 1.0]))
+    assert eq.status is Status.HOLDS

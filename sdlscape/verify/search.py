@@ -1,14 +1,22 @@
-"""Instance families and counterexample shrinking shared by the claim checks.
+"""The one search driver every theorem check shares: budgets, instance families, shrinking, re-checks.
 
-Families: orthogonal (equal and unequal weights M_d), random unit, superposed (n > n_p),
-hierarchical, transcoder pairs, obtuse (negative interference), the paper's Example 3.5, and
-hypothesis-style random draws with simple numbers (small integer matrices, normalized).
-`shrink` greedily removes features, latents and input dimensions and simplifies numbers while a
-predicate keeps failing, so that a reported counterexample is as small as the search allows.
+- `Budget`: what a search may spend (quick: every check in a few minutes on 2 cores; full). The budget
+  limits the *random families* only: a user's instance is always searched completely (every pattern).
+  ACS uses at least 4 starts per piece in every budget.
+- Families: orthogonal (equal and unequal weights M_d), random unit, superposed (n > n_p),
+  hierarchical, transcoder pairs, obtuse (negative interference), the paper's Example 3.5, and
+  hypothesis-style random draws with simple numbers (small integer matrices, normalized), with
+  rank-deficient W_p among them.
+- `shrink` greedily removes features, latents and input dimensions and simplifies numbers while a
+  predicate keeps failing, so that a reported counterexample is as small as the search allows.
+- `recheck(result_dict)`: the independent re-check of a reported counterexample, dispatched to the
+  theorem module's own `recheck`.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +24,32 @@ from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
 from sdlscape.theory.instance import Activation, Instance
 from sdlscape.theory.patterns import Pattern
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """What one check may spend on the random families (never on a user's instance)."""
+
+    name: str
+    acs_starts: int          # ACS starts per piece (>= 4)
+    max_patterns: int | None  # patterns per random-family instance (None: all)
+    draws: int               # hypothesis-style random instances per check
+    mc: int                  # Monte Carlo samples per support (thm3.1)
+    points: int              # random points per instance (thm3.1, thm3.2)
+
+    def __post_init__(self) -> None:
+        if self.acs_starts < 4:
+            raise ValueError("a budget uses at least 4 ACS starts per piece")
+
+
+BUDGETS = {"quick": Budget(name="quick", acs_starts=4, max_patterns=6, draws=2, mc=3000, points=4),
+           "full": Budget(name="full", acs_starts=8, max_patterns=None, draws=8, mc=10000, points=12)}
+
+
+def budget_named(name: str) -> Budget:
+    if name not in BUDGETS:
+        raise InputError(f"unknown budget {name!r}; expected one of {', '.join(BUDGETS)}")
+    return BUDGETS[name]
 
 
 def _fits(act: Activation, n_latents: int) -> bool:
@@ -68,7 +102,8 @@ def standard_family(act: Activation, full: bool = False, seed: int = 0) -> list[
 
 
 def random_draws(act: Activation, count: int, seed: int = 0, max_n: int = 4) -> Iterator[Instance]:
-    """Hypothesis-style draws with simple numbers: integer W_p in [-2, 2] normalized, M_d in {1, 2, 3}."""
+    """Hypothesis-style draws with simple numbers: integer W_p in [-2, 2] normalized, M_d in {1, 2, 3};
+    about half have n_p < n (rank-deficient W_p)."""
     rng = np.random.default_rng(seed)
     made = 0
     while made < count:
@@ -163,3 +198,25 @@ def shrink(inst: Instance, fails: Callable[[Instance, Pattern | None], bool], pa
         else:
             break
     return inst.with_(name=(inst.name or "instance") + "-shrunk"), pattern
+
+
+def recheck(result: dict[str, Any]) -> tuple[bool, dict]:
+    """True if the counterexample in a ClaimResult dict re-checks as one by an independent route
+    (the theorem module's `recheck`: closed forms, exact rationals, a second solver or estimator)."""
+    import importlib
+
+    cx = result.get("counterexample")
+    if result.get("status") != "fails" or not cx:
+        return False, {"why": "no counterexample"}
+    from sdlscape.verify.claims import _CHECKS
+
+    module = importlib.import_module(f"sdlscape.verify.{_CHECKS[result['claim']][0]}")
+    return module.recheck(result)
+
+
+def load_counterexample_instance(cx: dict) -> Instance:
+    """The instance of a counterexample: a saved file path, or the inline instance dict."""
+    from sdlscape.theory.instance import load_instance
+
+    src = cx["instance"]
+    return load_instance(src) if isinstance(src, str) else Instance.from_dict(src)

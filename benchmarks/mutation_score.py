@@ -1,0 +1,91 @@
+"""Mutation score of the decision modules: mutmut on verify/ and the solver modules that decide outcomes
+(solvers/certificate.py, solvers/acs.py's piece_outcome), with the fast rule tests of pyproject's
+[tool.mutmut] section (tests/verify/test_rules.py, tests/solvers/test_certificate.py).
+
+Runs on a copy of the working tree (mutmut writes mutants/ next to the sources), under nice, with mutmut's
+own (very long) output in a log file; prints the score killed / (killed + survived + timeout counted as
+killed) over the mutants some selected test reaches, the count of each status, and every surviving mutant
+with its diff. Functions no selected test reaches ("no tests": the searches and I/O of the checks, and the
+rest of acs.py) are listed by count, not scored.
+
+    python benchmarks/mutation_score.py [--workdir /tmp/mut_verify] [--jobs 2] [--resume]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_tree(dest: Path) -> None:
+    """Tracked and untracked-but-not-ignored files of the working tree (no results/, no caches)."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    for f in files:
+        if not f or f.startswith(("results/", "mutants/")):
+            continue
+        src, dst = ROOT / f, dest / f
+        if src.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+
+
+def results(workdir: Path, env: dict) -> dict[str, str]:
+    out = subprocess.run(["mutmut", "results", "--all", "true"], cwd=workdir, capture_output=True, text=True, env=env)
+    status = {}
+    for line in out.stdout.splitlines():
+        name, sep, st = line.strip().rpartition(": ")
+        if sep:
+            status[name] = st
+    return status
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workdir", default="/tmp/mut_verify")
+    ap.add_argument("--jobs", type=int, default=2, help="mutmut --max-children")
+    ap.add_argument("--resume", action="store_true", help="keep an existing copy and its mutants/ (mutmut resumes)")
+    ap.add_argument("--no-diffs", action="store_true", help="list the survivors without their diffs")
+    args = ap.parse_args(argv)
+    work = Path(args.workdir)
+    if not args.resume and work.exists():
+        shutil.rmtree(work)
+    if not args.resume or not work.exists():
+        copy_tree(work)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    log = work / "mutmut-run.log"
+    with open(log, "w") as fh:
+        rc = subprocess.run(["nice", "-n", "10", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work,
+                            stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+    status = results(work, env)
+    counts = collections.Counter(status.values())
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    survived = counts.get("survived", 0)
+    scored = killed + survived
+    print(f"mutmut run exit {rc} (log: {log})")
+    print("mutants by status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if scored:
+        print(f"mutation score: {killed}/{scored} = {killed / scored:.1%} of the mutants the rule tests reach")
+    by_module = collections.Counter(n.split(".x_")[0].rsplit(".", 1)[0] if ".x_" in n else n.split("__mutmut")[0]
+                                    for n, s in status.items() if s == "no tests")
+    if by_module:
+        print("not reached by the rule tests (not scored): " + ", ".join(f"{m} {c}" for m, c in sorted(by_module.items())))
+    surv = sorted(n for n, s in status.items() if s == "survived")
+    print(f"surviving mutants: {len(surv)}")
+    for n in surv:
+        print(f"  {n}")
+        if not args.no_diffs:
+            diff = subprocess.run(["mutmut", "show", n], cwd=work, capture_output=True, text=True, env=env).stdout
+            print("\n".join("      " + ln for ln in diff.splitlines() if ln.startswith(("+", "-")) and
+                            not ln.startswith(("+++", "---"))))
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Thm 3.8 (feature absorption), as written and corrected (a characterisation by cones of features).
+
+Statement (PAPER.md Sec. 2): "With M parents, parent d_i having sub-concepts F_i = {d_{i,1}..d_{i,k_i}},
+k_i >= 2: if P = (F_1..F_M) is realizable then for every parent i* some sub-concept j* can be split off:
+P' = (F_1, .., F_{i*} \\ {d_{i*,j*}}, {d_{i*,j*}}, .., F_M) is realizable." (The proof shrinks the parent's
+encoder row until the weakest sub-concept falls below a threshold c > 0: JumpReLU has one, ReLU does not,
+since signs are scale invariant.) Realizability is decided by LP (a witness, or a Farkas certificate
+re-checked); a counterexample is re-checked by a second LP code path (CVXPY) on the same regions.
+
+Corrected statement (thm3.8-corrected). Write cone(A) for the convex cone of the features w_p^d, d in A,
+and say A is *separated* from B when no y >= 0, y != 0 has W_A y in cone(B) (by Motzkin's transposition
+theorem: iff some w has <w, w_p^a> > 0 on A and <w, w_p^b> <= 0 on B).
+  - ReLU-type regions (every row "z > 0" or "z <= 0": ReLU, and TopK families when a feature fires fewer than
+    k latents): P' is realizable iff every latent set F of P' is separated from the other features. Hence
+    sub-concept j of parent i can be split off iff {j} and F_i \\ {j} are each separated from the rest: j is
+    not in the cone of the other features, and the cone of its siblings meets the cone of everything else
+    only at 0.
+  - Ordering regions (TopK(1), TopK(1) o ReLU): sufficient, the ReLU condition above; necessary, every two
+    latent sets of P' separated from each other (pairwise disjoint cones).
+  - Threshold regions (JumpReLU): the statement as written.
+The check compares the characterisation (cone LPs, `separated`) with LP realizability of each P' (the
+region LP with its Farkas certificate); a disagreement is a failure.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+from scipy.optimize import linprog
+
+from sdlscape.errors import InputError
+from sdlscape.outcomes import Reading, Status
+from sdlscape.theory import instance as I
+from sdlscape.theory.constructions import split_pattern
+from sdlscape.theory.instance import Activation, Instance
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
+from sdlscape.theory.region import ConstraintKind, check_farkas
+from sdlscape.verify.claims import (
+    Context,
+    Searched,
+    instance_for,
+    result,
+    user_activations,
+)
+from sdlscape.verify.search import load_counterexample_instance
+
+EPS = 1e-3
+
+
+class RegionType(str, Enum):
+    CONE = "cone"          # rows z > 0 / z <= 0 only
+    ORDERING = "ordering"  # some row compares two latents
+    THRESHOLD = "threshold"  # some row compares a code with theta > 0
+
+
+def angles_instance(degrees: list[float], parents: list[list[int]], act: Activation, name: str) -> Instance:
+    """Unit features in 2-D at the given angles, grouped into parents; one dead latent."""
+    t = np.radians(degrees)
+    return Instance(W_p=np.vstack([np.cos(t), np.sin(t)]), activation=act, n_latents=len(parents) + 1,
+                    parents=parents, name=name)
+
+
+def parent_pattern(inst: Instance) -> Pattern:
+    sets = [frozenset(g) for g in inst.parents] + [frozenset()] * (inst.n_latents - len(inst.parents))
+    return Pattern(tuple(sets), inst.n)
+
+
+def _family(ctx: Context, act: Activation) -> list[Instance]:
+    inst = instance_for(ctx, act)
+    if inst is not None:
+        if inst.parents is None:
+            raise InputError("thm3.8 needs an instance with 'parents'")
+        return [inst]
+    out = [angles_instance([0, 100, 200, 300], [[0, 1], [2, 3]], act, "angles-0-100-200-300"),
+           angles_instance([0, 60, 180, 240], [[0, 1], [2, 3]], act, "angles-0-60-180-240")]
+    for s in range(3 * ctx.budget.draws):
+        for sizes, n_p in (((2, 2), 2), ((2, 2), 3), ((2, 3), 3)) + ((((3, 3), 2), ((2, 2, 2), 3)) if ctx.full else ()):
+            for spread in (0.5, 2.0):
+                h = I.hierarchical(sizes, n_p, act, spread=spread, seed=ctx.seed + s, n_latents=len(sizes) + 1)
+                out.append(h.with_(name=f"{h.name}-sp{spread:g}"))
+    rng = np.random.default_rng(ctx.seed)
+    for s in range(4 * ctx.budget.draws):  # random angles in the plane
+        deg = np.sort(rng.uniform(0, 360, 4))
+        out.append(angles_instance(list(deg), [[0, 1], [2, 3]], act, f"angles-random-{s}"))
+    return [i for i in out if act.fits(i.n_latents)]
+
+
+def separated(W_p: np.ndarray, A, B) -> bool:
+    """No y >= 0, sum y = 1, z >= 0 with W_A y = W_B z (LP, HiGHS): A's cone meets cone(B) only at 0."""
+    A, B = sorted(A), sorted(B)
+    n_p = W_p.shape[0]
+    Aeq = np.hstack([W_p[:, A], -W_p[:, B]]) if B else W_p[:, A]
+    Aeq = np.vstack([Aeq, np.concatenate([np.ones(len(A)), np.zeros(len(B))])])
+    beq = np.concatenate([np.zeros(n_p), [1.0]])
+    res = linprog(np.zeros(len(A) + len(B)), A_eq=Aeq, b_eq=beq, bounds=(0, None), method="highs")
+    return res.status == 2  # infeasible: separated
+
+
+def region_type(piece: Piece) -> RegionType:
+    cons = piece.region.constraints
+    if any(c.kind is ConstraintKind.ORDER for c in cons):
+        return RegionType.ORDERING
+    if any(c.threshold != 0.0 for c in cons):
+        return RegionType.THRESHOLD
+    return RegionType.CONE
+
+
+def cone_prediction(inst: Instance, P: Pattern, kind: RegionType) -> dict:
+    """What the corrected statement predicts for the realizability of P': True / False / None (no claim)."""
+    live = [sorted(F) for F in P.sets if F]
+    everything = set(range(inst.n))
+    relu_ok = all(separated(inst.W_p, F, everything - set(F)) for F in live)
+    if kind is RegionType.CONE:
+        return {"predicted": relu_ok, "relu_condition": relu_ok}
+    if kind is RegionType.ORDERING:
+        pairwise = all(separated(inst.W_p, F, G) for F in live for G in live if F != G)
+        if relu_ok:
+            return {"predicted": True, "relu_condition": True, "pairwise": pairwise}
+        return {"predicted": False if not pairwise else None, "relu_condition": False, "pairwise": pairwise}
+    return {"predicted": None}
+
+
+def _realizable(inst: Instance, P: Pattern, reading: Reading, eps: float) -> dict:
+    try:
+        pc = Piece(inst, P, eps, reading)
+        r = pc.realizability
+    except InputError as exc:
+        return {"realizable": False, "status": f"invalid: {exc}", "farkas_ok": None, "piece": None}
+    return {"realizable": r.realizable, "status": r.status.value, "piece": pc,
+            "farkas_ok": None if r.certificate is None else bool(check_farkas(pc.region, r.certificate))}
+
+
+def move_pattern(P: Pattern, latent: int, feature: int, target: int) -> Pattern:
+    """`feature` leaves latent `latent` for the live latent `target` (the false variant's P')."""
+    sets = list(P.sets)
+    sets[latent] = sets[latent] - {feature}
+    sets[target] = sets[target] | {feature}
+    return Pattern(tuple(sets), P.n)
+
+
+def decide(inst: Instance, reading: Reading, eps: float, corrected: bool, move: bool = False) -> list[dict]:
+    """Per parent of a realizable parent pattern: which splits are realizable (LP), and for the corrected
+    statement what the cone characterisation predicts for each (numbers and booleans only)."""
+    P = parent_pattern(inst)
+    base = _realizable(inst, P, reading, eps)
+    if not base["realizable"]:
+        return [{"instance": inst.name, "hypothesis": False, "status": base["status"]}]
+    dead, recs = inst.n_latents - 1, []
+    for p, subs in enumerate(inst.parents):
+        if len(subs) < 2:
+            continue
+        per_sub = {}
+        for j in subs:
+            Pp = move_pattern(P, p, j, (p + 1) % len(inst.parents)) if move else split_pattern(P, p, j, dead)
+            r = _realizable(inst, Pp, reading, eps)
+            pc = r.pop("piece")
+            if corrected and pc is not None:
+                r |= cone_prediction(inst, Pp, region_type(pc)) | {"region_type": region_type(pc).value}
+                r["disagrees"] = r.get("predicted") is not None and r["predicted"] != r["realizable"] \
+                    and (r["realizable"] or r["farkas_ok"] is True)
+            per_sub[j] = r
+        recs.append({"instance": inst.name, "hypothesis": True, "parent": p, "subconcepts": list(subs),
+                     "splittable": [j for j, v in per_sub.items() if v["realizable"]], "per_sub": per_sub})
+    return recs
+
+
+def _lp_recheck(inst: Instance, P: Pattern, reading: Reading, solver: str = "CLARABEL") -> str:
+    """Second route: feasibility of the same region with CVXPY (another LP code path)."""
+    import cvxpy as cp
+
+    reg = Piece(inst, P, EPS, reading).region
+    w = cp.Variable(reg.G.shape[1])
+    prob = cp.Problem(cp.Minimize(0), [reg.G @ w <= reg.h])
+    prob.solve(solver=solver)
+    return str(prob.status)
+
+
+def _run(name: str, ctx: Context, reading: Reading, eps: float, corrected: bool, move: bool = False):
+    recs, tried = [], 0
+    for act in user_activations(ctx, name):
+        for inst in _family(ctx, act):
+            rows = decide(inst, reading, eps, corrected, move)
+            tried += 1
+            for r in rows:
+                r["activation"] = str(act)
+            recs += [(r, inst) for r in rows]
+    return recs, tried
+
+
+def split_refuted(rec: dict, every: bool = False) -> bool:
+    """A parent refutes the statement: no split (every: some split) is realizable, each such P' proven
+    unrealizable by a re-checked Farkas certificate."""
+    failed = [v for v in rec["per_sub"].values() if not v["realizable"]]
+    if not failed or (not every and rec["splittable"]):
+        return False
+    return all(v["farkas_ok"] is True for v in failed)
+
+
+def check_thm3_8(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, eps: float = EPS,
+                 every: bool = False, move: bool = False):
+    """False variants: every (every sub-concept can be split off), move (some sub-concept can move to the
+    next parent's latent instead of a dead one)."""
+    recs, tried = _run(name, ctx, reading, eps, corrected=False, move=move)
+    parents = [(r, i) for r, i in recs if "parent" in r]
+    searched = Searched(instances=tried, patterns=sum(len(r["per_sub"]) + 1 for r, _ in parents), description=(
+        "2-D angle instances (fixed and random) and hierarchical instances (several n_p, spreads, seeds) with one "
+        "dead latent; every parent, every sub-concept split, LP realizability with Farkas certificates"))
+    evidence = {"parents_checked": len(parents), "parents_with_no_split": sum(not r["splittable"] for r, _ in parents),
+                "hypothesis_not_met": sum(not r["hypothesis"] for r, _ in recs), "eps": eps,
+                "records": [r for r, _ in recs[:20]]}
+    tol = {"eps": eps}
+    cex = next(((r, i) for r, i in parents if split_refuted(r, every)), None)
+    if cex is not None and move:
+        return result("thm3.8", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
+                      tolerance=tol, counterexample={"instance": cex[1].to_dict(), "pattern": None, "parent": cex[0]["parent"],
+                                                     "why": "false variant (move): no sub-concept can move"})
+    if cex is not None:
+        r, inst = cex
+        path = ctx.save_counterexample("thm3.8", name, inst, reading)
+        P, p = parent_pattern(inst), r["parent"]
+        second = {j: _lp_recheck(inst, split_pattern(P, p, j, inst.n_latents - 1), reading) for j in inst.parents[p]
+                  if j not in r["splittable"]}
+        why = (f"P = {P} is realizable, but for parent {p} {'some' if every else 'no'} sub-concept split of "
+               f"{list(inst.parents[p])} is realizable (Farkas certificates re-checked)")
+        return result("thm3.8", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
+                      tolerance=tol, counterexample={"instance": path or inst.to_dict(), "pattern": P.to_json(),
+                                                     "why": why, "parent": p, "reading": reading.value, "every": every,
+                                                     "recheck": {"route": "CVXPY/Clarabel feasibility of each P'",
+                                                                 "statuses": second,
+                                                                 "agrees": all(s == "infeasible" for s in second.values())}})
+    status = Status.HOLDS if parents else Status.INCONCLUSIVE
+    return result("thm3.8", name, status, reading=reading, tried=tried, evidence=evidence | {"vacuous": not parents},
+                  searched=searched, tolerance=tol)
+
+
+def check_thm3_8_corrected(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, eps: float = EPS,
+                           flip: bool = False):
+    """flip: a deliberately false characterisation (its prediction negated) that must fail."""
+    recs, tried = _run(name, ctx, reading, eps, corrected=True)
+    subs = [(v, r, i, j) for r, i in recs if "parent" in r for j, v in r["per_sub"].items()]
+    if flip:
+        for v, *_ in subs:
+            if v.get("predicted") is not None:
+                v["predicted"] = not v["predicted"]
+                v["disagrees"] = v["predicted"] != v["realizable"] and (v["realizable"] or v["farkas_ok"] is True)
+    by_type: dict = {}
+    for v, *_ in subs:
+        t = by_type.setdefault(v.get("region_type", "invalid"), {"splits": 0, "predicted": 0, "no_claim": 0})
+        t["splits"] += 1
+        t["predicted" if v.get("predicted") is not None else "no_claim"] += 1
+    bad = [c for c in subs if c[0].get("disagrees")]
+    # threshold regions: the corrected statement is the statement as written (some split is realizable)
+    bad += [(next(iter(r["per_sub"].values())), r, i, None) for r, i in recs if "parent" in r and not r["splittable"]
+            and all(v.get("region_type") == RegionType.THRESHOLD.value and v["farkas_ok"] for v in r["per_sub"].values())]
+    searched = Searched(instances=tried, patterns=len(subs), description=(
+        "every sub-concept split of every parent of the thm3.8 family (fixed and random 2-D angles, hierarchical "
+        "instances): cone characterisation (LPs on the features) vs region LP realizability"))
+    evidence = {"splits": len(subs), "by_region_type": by_type, "disagreements": len(bad), "flip": flip,
+                "parents_with_no_split": sum(not r["splittable"] for r, _ in recs if "parent" in r),
+                "records": [r for r, _ in recs[:12]]}
+    tol = {"eps": eps}
+    if bad:
+        v, r, inst, j = bad[0]
+        path = ctx.save_counterexample("thm3.8-corrected", name, inst, reading)
+        why = (f"parent {r['parent']}, sub-concept {j}: the cone characterisation predicts realizable = "
+               f"{v['predicted']}, the region LP says {v['realizable']} ({v['status']})" if j is not None else
+               f"parent {r['parent']}: threshold regions, yet no sub-concept split is realizable (Farkas certificates)")
+        return result("thm3.8-corrected", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence,
+                      searched=searched, tolerance=tol,
+                      counterexample={"instance": path or inst.to_dict(), "pattern": parent_pattern(inst).to_json(),
+                                      "parent": r["parent"], "subconcept": j, "why": why, "reading": reading.value})
+    status = Status.HOLDS if subs else Status.INCONCLUSIVE
+    return result("thm3.8-corrected", name, status, reading=reading, tried=tried, evidence=evidence,
+                  searched=searched, tolerance=tol)
+
+
+def recheck(res: dict) -> tuple[bool, dict]:
+    cx = res["counterexample"]
+    inst = load_counterexample_instance(cx)
+    reading = Reading(cx.get("reading", Reading.DEF_3_1.value))
+    if res["claim"] == "thm3.8":
+        P = Pattern.parse(cx["pattern"], inst.n, inst.n_latents)
+        p = int(cx["parent"])
+        if not Piece(inst, P, EPS, reading).realizable:
+            return False, {"why": "P not realizable"}
+        statuses = {j: _lp_recheck(inst, split_pattern(P, p, j, inst.n_latents - 1), reading) for j in inst.parents[p]}
+        bad = [s == "infeasible" for s in statuses.values()]
+        return (any(bad) if cx.get("every") else all(bad)), {"statuses": statuses}
+    rows = decide(inst, reading, EPS, corrected=True)
+    bad = [v for r in rows if "parent" in r for v in r["per_sub"].values() if v.get("disagrees")]
+    return bool(bad), {"disagreements": len(bad)}
