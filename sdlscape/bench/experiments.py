@@ -34,6 +34,7 @@ import torch
 
 from sdlscape.bench import metrics as mt
 from sdlscape.bench.lrb import Bench, BenchConfig, make_bench
+from sdlscape.bench.methods import METHODS, method as get_method
 from sdlscape.errors import InputError
 from sdlscape.solvers.gradient import TrainConfig, train_sdl
 
@@ -63,17 +64,6 @@ SCALES = {
     "small": Scale("small", 20, 10.0, 0.125, 50, 38, 800, 10_000, 5, steps=3000, batch_size=128, lr=3e-3),
 }
 
-# method -> (instantiation, activation, human label)
-METHODS = {
-    "relu": ("sae", "relu", "ReLU SAE"),
-    "jumprelu": ("sae", "jumprelu", "JumpReLU SAE"),
-    "topk": ("sae", "topk", "TopK SAE"),
-    "batchtopk": ("sae", "batchtopk", "BatchTopK SAE"),
-    "matryoshka": ("sae", "matryoshka", "Matryoshka SAE"),
-    "gated": ("sae", "gated", "Gated SAE"),
-    "transcoder": ("transcoder", "topk", "Transcoder (TopK)"),
-    "crosscoder": ("crosscoder", "topk", "Crosscoder (TopK, 2 sources)"),
-}
 DEFAULTS = {"n": 1000, "p_active": 0.01, "M": 0.1, "k": 128, "anchor_coef": 0.1}
 
 
@@ -126,29 +116,28 @@ def _table4():
 
 
 def _table5():
+    paper_zero = {"relu": (0.0, None), "jumprelu": (0.0, None)}   # the paper: 0% for ReLU and JumpReLU
     rows = []
     for M in (0.05, 0.2, 0.5):
         for m in SAE_FIVE:
-            if m in ("relu", "jumprelu"):
-                rows += _pair(m, (0.0, None), (0.0, None), M=M)
+            if m in paper_zero:
+                rows += _pair(m, paper_zero[m], paper_zero[m], M=M)
             else:
                 rows += _pair(m, None, None, M=M, note="paper gives only the range 83.7-90.7% for the TopK family")
     return rows
 
 
 def _table6():
+    # the paper's other Table 6 numbers quoted in PAPER.md: (p_active, method) -> (plain, anchored)
+    quoted = {(0.005, "jumprelu"): ((0.118, None), (0.748, None)), (0.1, "topk"): ((0.988, None), None)}
     rows = []
     for p in (0.005, 0.01, 0.05, 0.1):
         for m in SAE_FIVE:
-            plain = fa = None
+            plain, fa = quoted.get((p, m), (None, None))
             note = None
             if p == 0.01:
                 plain, fa = TABLE1_PAPER[m]
                 note = "paper: the p_active = 0.01 rows equal Table 1 (tau = 0.95 there)"
-            if p == 0.005 and m == "jumprelu":
-                plain, fa = (0.118, None), (0.748, None)
-            if p == 0.1 and m == "topk":
-                plain = (0.988, None)
             rows += _pair(m, plain, fa, p_active=p, note=note)
     return rows
 
@@ -195,9 +184,8 @@ class Resolved:
 def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latents: int | None = None,
             steps: int | None = None) -> Resolved:
     """Bench and training configurations of a row at a scale (paper units -> scale units)."""
-    if row.method not in METHODS:
-        raise InputError(f"unknown method {row.method!r}; choose one of {', '.join(METHODS)}")
-    kind, activation, _ = METHODS[row.method]
+    meth = get_method(row.method)
+    kind, activation = meth.kind, meth.code
     n_paper = row.n or DEFAULTS["n"]
     p_paper = row.p_active if row.p_active is not None else DEFAULTS["p_active"]
     if not (0.0 < p_paper <= 1.0):
@@ -207,7 +195,7 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
     n = max(2, round(n_paper / scale.factor))
     p = min(1.0, p_paper * scale.p_factor)
     k_used = max(1, round(k * scale.k_factor))
-    if activation in ("topk", "batchtopk", "matryoshka") and not 1 <= k_used <= (n_latents or scale.n_latents):
+    if meth.uses_k and not 1 <= k_used <= (n_latents or scale.n_latents):
         raise InputError(f"k={k} (k={k_used} at scale {scale.name}) must be in [1, n_latents="
                          f"{n_latents or scale.n_latents}]")
     bench = BenchConfig(n=n, n_p=scale.n_p, n_samples=scale.n_samples, p_active=p, max_interference=M,
@@ -308,7 +296,7 @@ def summarize(row: Row, res: Resolved, m: dict) -> dict:
     enc, dec = np.asarray(m["enc_best"]), np.asarray(m["dec_best"])
     tau = row.tau
     out = {
-        "method": row.method, "label": METHODS[row.method][2], "anchoring": row.anchoring,
+        "method": row.method, "label": METHODS[row.method].label, "anchoring": row.anchoring,
         "M_GT": float(np.mean(enc > tau)), "M_IP": float(np.mean(enc)),
         "paper_M_GT": row.paper_M_GT, "paper_M_IP": row.paper_M_IP,
         "M_GT_decoder": float(np.mean(dec > tau)), "M_IP_decoder": float(np.mean(dec)),

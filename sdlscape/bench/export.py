@@ -18,8 +18,7 @@ import numpy as np
 WEIGHTS_FILENAME = "sae_weights.safetensors"
 CFG_FILENAME = "cfg.json"
 
-_ARCH = {"relu": "standard", "jumprelu": "jumprelu", "topk": "topk", "batchtopk": "jumprelu",
-         "gated": "gated", "matryoshka": "topk"}
+GATED_PARAMS = ("b_gate", "r_mag", "b_mag")   # per-latent parameters of the gated code, SAELens's names
 
 
 def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, str]:
@@ -27,9 +26,11 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
     import torch
     from safetensors.torch import save as save_bytes
 
+    from sdlscape.bench.methods import SAELENS_ARCHITECTURE, by_code
     from sdlscape.storage import write_bytes, write_json
 
     cfg = model.config
+    arch = SAELENS_ARCHITECTURE[cfg.activation]
     W_E = model.W_E.detach().float().cpu()
     W_D = model.W_D.detach().float().cpu()
     d_sae, d_in = W_E.shape
@@ -41,12 +42,11 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
         "b_dec": torch.zeros(d_out),
         "threshold": model.threshold().detach().float().cpu().contiguous(),
     }
-    if cfg.activation == "gated":
-        tensors["b_gate"] = model.b_gate.detach().float().cpu().contiguous()
-        tensors["r_mag"] = model.r_mag.detach().float().cpu().contiguous()
-        tensors["b_mag"] = model.b_mag.detach().float().cpu().contiguous()
+    for name in GATED_PARAMS:
+        if hasattr(model, name):
+            tensors[name] = getattr(model, name).detach().float().cpu().contiguous()
     config = {
-        "architecture": _ARCH[cfg.activation],
+        "architecture": arch,
         "d_in": int(d_in),
         "d_sae": int(d_sae),
         "d_out": int(d_out),
@@ -57,10 +57,11 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
         "activation_fn_str": "relu",
         "metadata": {"sdlscape_activation": cfg.activation, "sdlscape_config": asdict(cfg), **(metadata or {})},
     }
-    if cfg.activation in ("topk", "matryoshka"):
+    method = by_code(cfg.activation)
+    if method.uses_k and not model.code.per_batch:
         config["k"] = int(cfg.k)
-    if cfg.activation == "batchtopk":
-        config["metadata"]["note"] = "BatchTopK exported as JumpReLU with its global inference threshold"
+    if method.note:
+        config["metadata"]["note"] = method.note
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / WEIGHTS_FILENAME, save_bytes(tensors, metadata={"format": "pt"}))

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from sdlscape.bench.methods import method as get_method
 from sdlscape.bench.metrics import feature_recovery, fvu
 from sdlscape.errors import InputError
 
@@ -437,7 +438,7 @@ def _run(source: str, sc: RealScale, device: str, seed: int, progress: bool, met
     for method in methods:
         top[method] = {}
         for anchoring in (False, True):
-            cfg = TrainConfig(activation=method, n_latents=n_latents, k=sc.k, steps=sc.steps,
+            cfg = TrainConfig(activation=get_method(method).code, n_latents=n_latents, k=sc.k, steps=sc.steps,
                               batch_size=sc.batch_size, lr=sc.lr, seed=seed, device=device,
                               anchor_coef=sc.anchor_coef if anchoring else 0.0)
             res = train_sdl(torch.from_numpy(x), None, cfg, anchors=anchors if anchoring else None,

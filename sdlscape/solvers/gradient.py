@@ -1,17 +1,29 @@
 """PyTorch trainers for SDL models (SAE, transcoder, crosscoder) with feature anchoring (eq. 26).
 
 One model covers the three instantiations of Def. 2.3: latents x_q = sigma(W_E x_p) and
-reconstruction W_D x_q, no biases (the gated activation adds its gate biases).  A transcoder
-passes x_out != x_in; a crosscoder passes the concatenated sources as x_in and x_out.
+reconstruction W_D x_q, no biases (the gated code adds its gate biases).  A transcoder passes
+x_out != x_in; a crosscoder passes the concatenated sources as x_in and x_out.
 
-Activations (PAPER.md sec. 1): "relu" (+ L1, eq. 5), "jumprelu" (learned thresholds trained by a
-straight-through estimator on an L0 penalty, eq. 6), "topk" (TopK o ReLU, eq. 7), "batchtopk"
-(k * batch entries over the batch; a global threshold for inference), "gated" (Heaviside gate
-with weight-shared magnitude path), "matryoshka" (TopK with reconstruction losses summed over
-nested latent prefixes, eq. 9).  AuxK (eq. 8) and resampling of dead latents are options.
+Trainer codes (``TrainConfig.activation``; one class each, below; the bench's method names map to
+them in sdlscape/bench/methods.py):
 
-The TopK family never forms the dense n_latents-wide decode: it decodes from the selected columns
-with ``embedding_bag`` (weights = the selected activations), so memory is O(batch * k * d).
+* ``relu``: ReLU + L1 penalty (eq. 5); ``jumprelu``: learned thresholds trained by a straight-
+  through estimator on an L0 penalty (eq. 6); ``gated``: Heaviside gate with weight-shared magnitude
+  path + L1 on the gate.  Their coefficient can be *calibrated*: with ``target_l0`` set, the
+  coefficient adapts every step (multiplicatively, on the log of the batch L0's running mean) so
+  that the code reaches that L0.
+* ``topk_relu``: TopK o ReLU per sample (eq. 7; theory/'s plain ``topk`` is a different map);
+  ``batchtopk_relu``: k * batch entries over the batch, a global threshold for inference;
+  ``matryoshka_topk_relu``: TopK o ReLU with reconstruction losses summed over nested latent
+  prefixes (eq. 9).  AuxK (eq. 8) and resampling of dead latents are options.
+
+Sparse training of the TopK family (no n_latents x batch gradient anywhere).  The pre-activation
+x W_E^T is computed without autograd (only to *select* latents; in bfloat16 if
+``select_dtype="bf16"``, then the selected values are recomputed in fp32); the selected values carry
+the gradient through :class:`_SelectedPre`, whose backward writes the encoder gradient row by row
+as an embedding_bag over the selections sorted by latent; decoding is an embedding_bag over the
+selected decoder rows (:class:`_SparseDecode`, backward likewise).  Cost per step: one dense
+forward matmul plus O(batch * k * d).
 
 Feature anchoring (eq. 26): loss += anchor_coef * (||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2).
 """
@@ -27,18 +39,17 @@ import torch.nn.functional as F
 
 from sdlscape.errors import InputError
 
-ACTIVATIONS = ("relu", "jumprelu", "topk", "batchtopk", "gated", "matryoshka")
-SPARSE_DECODE = ("topk", "batchtopk", "matryoshka")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+SELECT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one SDL training run (all fields have defaults except the first two)."""
 
-    activation: str            # one of ACTIVATIONS
+    activation: str            # a trainer code: one of CODES (module docstring)
     n_latents: int
-    k: int = 32                # topk / batchtopk / matryoshka
+    k: int = 32                # TopK family
     steps: int = 2000
     batch_size: int = 1024
     lr: float = 1e-3
@@ -47,8 +58,10 @@ class TrainConfig:
     anchor_coef: float = 0.0   # lambda_anchor of eq. 26; the first n_anchors latents are anchored
     normalize_decoder: bool = True
     resample_every: int | None = None   # resample dead latents every this many steps
-    l1_coef: float = 3e-2               # relu / gated sparsity penalty (per sample, eq. 5)
-    l0_coef: float = 3e-2               # jumprelu L0 penalty (eq. 6)
+    l1_coef: float = 3e-2               # relu / gated sparsity penalty (per sample, eq. 5); initial value if calibrated
+    l0_coef: float = 3e-2               # jumprelu L0 penalty (eq. 6); initial value if calibrated
+    target_l0: float | None = None      # relu / jumprelu / gated: adapt the coefficient to reach this L0
+    coef_rate: float = 0.01             # per-step log-rate of the adaptive coefficient
     jumprelu_threshold: float = 0.1     # initial threshold theta
     jumprelu_bandwidth: float = 0.05    # width of the rectangle kernel of the straight-through estimator
     auxk: int | None = None             # number of dead latents used by AuxK (eq. 8); None = off
@@ -58,15 +71,23 @@ class TrainConfig:
     batchtopk_momentum: float = 0.99    # EMA of the inference threshold of BatchTopK
     resample_pool: int = 8192           # inputs scored when resampling dead latents
     precision: str = "auto"             # fp32 | tf32 | bf16 | auto (tf32 on CUDA, fp32 on CPU)
+    select_dtype: str = "fp32"          # TopK family: dtype of the selection-only pre-activation
+    decoder_init: str = "tied"          # "tied": W_E = W_D^T at init (SAE); "independent"
     log_every: int = 50
+
+    def code(self) -> "Code":
+        """The trainer code object (InputError for an unknown name)."""
+        try:
+            return CODES[self.activation]
+        except KeyError:
+            raise InputError(f"unknown activation {self.activation!r}; choose one of {', '.join(CODES)}") from None
 
     def validate(self, d_in: int | None = None) -> None:
         """Raise InputError (one line) if the configuration cannot be trained."""
-        if self.activation not in ACTIVATIONS:
-            raise InputError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        code = self.code()
         if self.n_latents < 1:
             raise InputError(f"n_latents must be >= 1, got {self.n_latents}")
-        if self.activation in SPARSE_DECODE and not 1 <= self.k <= self.n_latents:
+        if code.uses_k and not 1 <= self.k <= self.n_latents:
             raise InputError(f"k must be in [1, n_latents={self.n_latents}], got k={self.k}")
         if self.steps < 0 or self.batch_size < 1 or not self.lr > 0:
             raise InputError("steps must be >= 0, batch_size >= 1 and lr > 0")
@@ -76,6 +97,13 @@ class TrainConfig:
             raise InputError(f"resample_every must be >= 1 or None, got {self.resample_every}")
         if self.precision not in PRECISIONS:
             raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.select_dtype not in SELECT_DTYPES:
+            raise InputError(f"select_dtype must be one of {', '.join(SELECT_DTYPES)}, got {self.select_dtype!r}")
+        if self.decoder_init not in ("tied", "independent"):
+            raise InputError(f"decoder_init must be 'tied' or 'independent', got {self.decoder_init!r}")
+        if self.target_l0 is not None and not (code.calibratable and self.target_l0 > 0):
+            raise InputError(f"target_l0 needs a penalised code (relu, jumprelu, gated) and a value > 0, "
+                             f"got {self.activation!r} with {self.target_l0}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise InputError(f"device {self.device!r} requested but CUDA is not available")
         if self.matryoshka_prefixes is not None:
@@ -131,143 +159,323 @@ class _Step(torch.autograd.Function):
         return None, gtheta, None
 
 
-# ---------------------------------------------------------------- the model
+# ---------------------------------------------------------------- sparse selection and decode
+
+def _rows_by_latent(rows: torch.Tensor, cols: torch.Tensor, w: torch.Tensor, src: torch.Tensor,
+                    n: int) -> torch.Tensor:
+    """out[j] = sum over selections (b, j) of w * src[b] (n x d), as an embedding_bag per latent."""
+    order = torch.argsort(cols, stable=True)
+    counts = torch.bincount(cols, minlength=n)
+    offsets = torch.zeros(n, dtype=torch.long, device=cols.device)
+    offsets[1:] = counts.cumsum(0)[:-1]
+    return F.embedding_bag(rows[order], src, offsets, per_sample_weights=w[order].to(src.dtype), mode="sum")
+
+
+def _gathered_dots(a: torch.Tensor, rows: torch.Tensor, b: torch.Tensor, cols: torch.Tensor,
+                   chunk: int = 16384) -> torch.Tensor:
+    """<a[rows[i]], b[cols[i]]> for every selection i, in chunks (never a full selections x d tensor)."""
+    out = torch.empty(rows.numel(), dtype=a.dtype, device=a.device)
+    for s in range(0, rows.numel(), chunk):
+        r, c = rows[s:s + chunk], cols[s:s + chunk]
+        out[s:s + chunk] = (a[r] * b[c]).sum(-1)
+    return out
+
+
+class _SelectedPre(torch.autograd.Function):
+    """vals[i] = <W_E[cols[i]], x[rows[i]]> (given, precomputed); the gradient reaches selected rows only."""
+
+    @staticmethod
+    def forward(ctx, W_E, x, rows, cols, vals):
+        ctx.save_for_backward(x, rows, cols)
+        ctx.n = W_E.shape[0]
+        return vals.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        x, rows, cols = ctx.saved_tensors
+        return _rows_by_latent(rows, cols, g, x, ctx.n), None, None, None, None
+
+
+class _SparseDecode(torch.autograd.Function):
+    """recon[b] = sum over selections (b, j) of vals * W_dec[j] (W_dec: n_latents x d_out)."""
+
+    @staticmethod
+    def forward(ctx, W_dec, rows, cols, vals, B):
+        ctx.save_for_backward(W_dec, rows, cols, vals)
+        counts = torch.bincount(rows, minlength=B)
+        offsets = torch.zeros(B, dtype=torch.long, device=rows.device)
+        offsets[1:] = counts.cumsum(0)[:-1]
+        return F.embedding_bag(cols, W_dec, offsets, per_sample_weights=vals.to(W_dec.dtype), mode="sum")
+
+    @staticmethod
+    def backward(ctx, g):
+        W_dec, rows, cols, vals = ctx.saved_tensors
+        g = g.contiguous().to(W_dec.dtype)
+        gW = _rows_by_latent(rows, cols, vals, g, W_dec.shape[0]) if ctx.needs_input_grad[0] else None
+        gv = _gathered_dots(g, rows, W_dec, cols).to(vals.dtype) if ctx.needs_input_grad[3] else None
+        return gW, None, None, gv, None
+
+
+# ---------------------------------------------------------------- codes
 
 @dataclass
 class Codes:
-    """Latent codes of a batch: dense (B x n_latents) or sparse (bags of (column, value))."""
+    """Latent codes of a batch: dense (B x n_latents) or sparse selections (rows, cols, vals: flat)."""
 
     dense: torch.Tensor | None = None
-    cols: torch.Tensor | None = None      # topk: B x k; batchtopk: flat, with offsets
+    rows: torch.Tensor | None = None
+    cols: torch.Tensor | None = None
     vals: torch.Tensor | None = None
-    offsets: torch.Tensor | None = None
     gate: torch.Tensor | None = None      # gated: relu(pi_gate), for the auxiliary loss
     fired: torch.Tensor | None = None     # bool n_latents: fired somewhere in the batch
     l0: float = 0.0
+    B: int = 0
 
+
+class Code:
+    """A trainer code: how latents are computed from pre-activations, penalised, thresholded, reset."""
+
+    name = ""
+    uses_k = False          # sparsity is a budget k (TopK family)
+    sparse = False          # decodes from selected latents only
+    calibratable = False    # sparsity is a penalty coefficient (target_l0 applies)
+    coef_field = "l1_coef"  # the TrainConfig field holding that coefficient
+    per_batch = False       # selection depends on the whole batch (BatchTopK): not a per-sample map
+
+    def init_params(self, model: "SDLModel") -> None:
+        pass
+
+    def codes(self, model: "SDLModel", x: torch.Tensor, train: bool) -> Codes:
+        raise NotImplementedError
+
+    def rec_loss(self, model, x_out, c) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction loss that is trained, plain squared error of the full decode)."""
+        mse = _sq_err(x_out, model.decode_codes(c))
+        return mse, mse
+
+    def penalty(self, model, x_in, x_out, c, coef) -> torch.Tensor | None:
+        return None
+
+    def threshold(self, model) -> torch.Tensor:
+        return torch.zeros(model.n_latents, device=model.W_E.device)
+
+    def reset(self, model, idx) -> dict:
+        """Reset per-latent parameters of latents idx; returns {parameter: latent dim} to clear in Adam."""
+        return {}
+
+
+def _dense(q: torch.Tensor, **kw) -> Codes:
+    return Codes(dense=q, fired=(q > 0).any(0), l0=float((q > 0).sum()) / q.shape[0], B=q.shape[0], **kw)
+
+
+class ReLUL1(Code):
+    name, calibratable = "relu", True
+
+    def codes(self, model, x, train):
+        return _dense(F.relu(model.pre(x)))
+
+    def penalty(self, model, x_in, x_out, c, coef):
+        return coef * (c.dense * model.W_dec.norm(dim=1)).sum(-1).mean()
+
+
+class JumpReLUL0(Code):
+    name, calibratable, coef_field = "jumprelu", True, "l0_coef"
+
+    def init_params(self, model):
+        model.log_threshold = torch.nn.Parameter(torch.full((model.n_latents,), math.log(model.config.jumprelu_threshold)))
+
+    def codes(self, model, x, train):
+        return _dense(_JumpReLU.apply(model.pre(x), model.log_threshold.exp(), model.config.jumprelu_bandwidth))
+
+    def penalty(self, model, x_in, x_out, c, coef):
+        cfg = model.config
+        return coef * _Step.apply(model.pre(x_in), model.log_threshold.exp(), cfg.jumprelu_bandwidth).sum(-1).mean()
+
+    def threshold(self, model):
+        return model.log_threshold.exp().detach()
+
+    def reset(self, model, idx):
+        model.log_threshold[idx] = math.log(model.config.jumprelu_threshold)
+        return {model.log_threshold: 0}
+
+
+class GatedL1(Code):
+    name, calibratable = "gated", True
+
+    def init_params(self, model):
+        n = model.n_latents
+        model.b_gate = torch.nn.Parameter(torch.zeros(n))
+        model.r_mag = torch.nn.Parameter(torch.zeros(n))
+        model.b_mag = torch.nn.Parameter(torch.zeros(n))
+
+    def codes(self, model, x, train):
+        z = model.pre(x)
+        pi_gate = z + model.b_gate
+        q = (pi_gate > 0).to(z.dtype) * F.relu(z * model.r_mag.exp() + model.b_mag)
+        return _dense(q, gate=F.relu(pi_gate))
+
+    def penalty(self, model, x_in, x_out, c, coef):
+        pen = coef * (c.gate * model.W_dec.norm(dim=1)).sum(-1).mean()
+        return pen + _sq_err(x_out, c.gate @ model.W_dec.detach())
+
+    def reset(self, model, idx):
+        for p in (model.b_gate, model.r_mag, model.b_mag):
+            p[idx] = 0.0
+        return {model.b_gate: 0, model.r_mag: 0, model.b_mag: 0}
+
+
+class TopKReLU(Code):
+    """TopK o ReLU per sample (eq. 7), trained sparsely (module docstring)."""
+
+    name, uses_k, sparse = "topk_relu", True, True
+
+    def select(self, model, x, train):
+        """(rows, cols) of the selected latents, and the selection-only pre-activation."""
+        with torch.no_grad():
+            z = model.pre_select(x)
+            _, cols = z.topk(model.config.k, dim=1, sorted=False)
+        rows = torch.arange(x.shape[0], device=x.device).repeat_interleave(cols.shape[1])
+        return rows, cols.flatten(), z
+
+    def codes(self, model, x, train):
+        rows, cols, z = self.select(model, x, train)
+        return model.selected_codes(x, rows, cols, z, x.shape[0])
+
+
+class MatryoshkaTopKReLU(TopKReLU):
+    name = "matryoshka_topk_relu"
+
+    def rec_loss(self, model, x_out, c):
+        recs = [_sq_err(x_out, model.decode_codes(c, c.vals * (c.cols < m).to(c.vals.dtype)))
+                for m in model.config.prefixes()]
+        return torch.stack(recs).mean(), _sq_err(x_out, model.decode_codes(c))
+
+
+class BatchTopKReLU(TopKReLU):
+    """BatchTopK o ReLU: the k * B largest positive pre-activations of the batch; a global threshold."""
+
+    name, per_batch = "batchtopk_relu", True
+
+    def select(self, model, x, train):
+        cfg, B = model.config, x.shape[0]
+        with torch.no_grad():
+            z = model.pre_select(x)
+            if not train and not torch.isnan(model.batch_threshold):
+                rows, cols = (z > model.batch_threshold).nonzero(as_tuple=True)
+                return rows, cols, z
+            zr = F.relu(z).flatten()
+            vals, flat = zr.topk(min(cfg.k * B, zr.numel()), sorted=False)
+            flat = flat.sort().values
+            rows, cols = flat // model.n_latents, flat % model.n_latents
+            if train:
+                pos = vals[vals > 0]
+                if pos.numel():
+                    t = pos.min().float()
+                    mom = cfg.batchtopk_momentum
+                    model.batch_threshold = t if torch.isnan(model.batch_threshold) else \
+                        mom * model.batch_threshold + (1 - mom) * t
+        return rows, cols, z
+
+    def threshold(self, model):
+        if not torch.isnan(model.batch_threshold):
+            return model.batch_threshold.expand(model.n_latents).clone()
+        return super().threshold(model)
+
+
+CODES: dict[str, Code] = {c.name: c for c in (ReLUL1(), JumpReLUL0(), GatedL1(), TopKReLU(), BatchTopKReLU(),
+                                                MatryoshkaTopKReLU())}
+ACTIVATIONS = tuple(CODES)
+
+
+# ---------------------------------------------------------------- the model
 
 class SDLModel(torch.nn.Module):
-    """x_q = sigma(W_E x), recon = W_D x_q (Def. 2.3).  W_E: n_latents x d_in, W_D: d_out x n_latents."""
+    """x_q = sigma(W_E x), recon = W_D x_q (Def. 2.3).
+
+    Parameters: W_E (n_latents x d_in) and W_dec (n_latents x d_out, the decoder's columns as rows);
+    ``W_D`` is the view W_dec^T (d_out x n_latents) of the paper's notation.
+    """
 
     def __init__(self, d_in: int, d_out: int, config: TrainConfig, generator: torch.Generator | None = None):
         super().__init__()
         config.validate()
         self.config = config
+        self.code = config.code()
         self.d_in, self.d_out, self.n_latents = int(d_in), int(d_out), int(config.n_latents)
         n = self.n_latents
-        W_D = torch.randn(d_out, n, generator=generator, dtype=torch.float32)
-        W_D = W_D / W_D.norm(dim=0, keepdim=True)
-        if d_in == d_out:
-            W_E = W_D.t().clone()          # tied initialisation
+        W_dec = torch.randn(n, d_out, generator=generator, dtype=torch.float32)
+        W_dec = W_dec / W_dec.norm(dim=1, keepdim=True)
+        if d_in == d_out and config.decoder_init == "tied":
+            W_E = W_dec.clone()          # tied initialisation
         else:
             W_E = torch.randn(n, d_in, generator=generator, dtype=torch.float32)
             W_E = W_E / W_E.norm(dim=1, keepdim=True)
         self.W_E = torch.nn.Parameter(W_E)
-        self.W_D = torch.nn.Parameter(W_D)
-        act = config.activation
-        if act == "jumprelu":
-            self.log_threshold = torch.nn.Parameter(torch.full((n,), math.log(config.jumprelu_threshold)))
-        if act == "gated":
-            self.b_gate = torch.nn.Parameter(torch.zeros(n))
-            self.r_mag = torch.nn.Parameter(torch.zeros(n))
-            self.b_mag = torch.nn.Parameter(torch.zeros(n))
+        self.W_dec = torch.nn.Parameter(W_dec)
+        self.code.init_params(self)
         # BatchTopK inference threshold (EMA of the smallest selected activation); NaN = not set.
         self.register_buffer("batch_threshold", torch.tensor(float("nan")))
+
+    @property
+    def W_D(self) -> torch.Tensor:
+        """Decoder d_out x n_latents (columns w_D^i), a view of W_dec."""
+        return self.W_dec.t()
 
     # -- encoding
     def pre(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.W_E.t()
 
+    def pre_select(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-activation used only to choose latents (no autograd; select_dtype)."""
+        dt = SELECT_DTYPES[self.config.select_dtype]
+        return x.to(dt) @ self.W_E.detach().to(dt).t()
+
+    def selected_codes(self, x, rows, cols, z, B) -> Codes:
+        """Sparse codes relu(<W_E[c], x[r]>) of the selections, differentiable in W_E only there."""
+        if z.dtype == torch.float32 and z.shape == (B, self.n_latents):
+            pre = z[rows, cols]
+        else:
+            with torch.no_grad():
+                pre = _gathered_dots(x.float(), rows, self.W_E.detach(), cols)
+        vals = F.relu(_SelectedPre.apply(self.W_E, x, rows, cols, pre))
+        fired = torch.zeros(self.n_latents, dtype=torch.bool, device=x.device)
+        fired[cols[vals.detach() > 0]] = True
+        return Codes(rows=rows, cols=cols, vals=vals, fired=fired, l0=float((vals.detach() > 0).sum()) / B, B=B)
+
     def threshold(self) -> torch.Tensor:
         """Per-latent inference threshold (JumpReLU theta, BatchTopK global threshold, else 0)."""
-        if self.config.activation == "jumprelu":
-            return self.log_threshold.exp().detach()
-        if self.config.activation == "batchtopk" and not torch.isnan(self.batch_threshold):
-            return self.batch_threshold.expand(self.n_latents).clone()
-        return torch.zeros(self.n_latents, device=self.W_E.device)
+        return self.code.threshold(self)
 
     def codes(self, x: torch.Tensor, train: bool = False) -> Codes:
-        cfg, act = self.config, self.config.activation
-        z = self.pre(x)
-        B = x.shape[0]
-        if act == "relu":
-            q = F.relu(z)
-            return Codes(dense=q, fired=(q > 0).any(0), l0=float((q > 0).sum()) / B)
-        if act == "jumprelu":
-            theta = self.log_threshold.exp()
-            q = _JumpReLU.apply(z, theta, cfg.jumprelu_bandwidth)
-            return Codes(dense=q, fired=(q > 0).any(0), l0=float((q > 0).sum()) / B)
-        if act == "gated":
-            pi_gate = z + self.b_gate
-            pi_mag = z * self.r_mag.exp() + self.b_mag
-            q = (pi_gate > 0).to(z.dtype) * F.relu(pi_mag)
-            return Codes(dense=q, gate=F.relu(pi_gate), fired=(q > 0).any(0), l0=float((q > 0).sum()) / B)
-        if act == "batchtopk" and not train and not torch.isnan(self.batch_threshold):
-            keep = z > self.batch_threshold
-            rows, cols = keep.nonzero(as_tuple=True)
-            return self._bags(rows, cols, z[rows, cols], B)
-        if act == "batchtopk":
-            zr = F.relu(z).flatten()
-            m = min(cfg.k * B, zr.numel())
-            vals, flat = zr.topk(m, sorted=False)
-            flat, order = flat.sort()
-            vals = vals[order]
-            rows, cols = flat // self.n_latents, flat % self.n_latents
-            if train:
-                pos = vals[vals > 0]
-                if pos.numel():
-                    t = pos.min().detach()
-                    mom = cfg.batchtopk_momentum
-                    self.batch_threshold = t if torch.isnan(self.batch_threshold) else \
-                        mom * self.batch_threshold + (1 - mom) * t
-            return self._bags(rows, cols, vals, B)
-        # topk, matryoshka: TopK o ReLU per sample
-        vals, cols = z.topk(cfg.k, dim=1, sorted=False)
-        vals = F.relu(vals)
-        fired = torch.zeros(self.n_latents, dtype=torch.bool, device=z.device)
-        fired[cols[vals > 0]] = True
-        return Codes(cols=cols, vals=vals, fired=fired, l0=float((vals > 0).sum()) / B)
-
-    def _bags(self, rows, cols, vals, B) -> Codes:
-        counts = torch.bincount(rows, minlength=B)
-        offsets = torch.zeros(B, dtype=torch.long, device=rows.device)
-        offsets[1:] = counts.cumsum(0)[:-1]
-        fired = torch.zeros(self.n_latents, dtype=torch.bool, device=rows.device)
-        fired[cols[vals > 0]] = True
-        return Codes(cols=cols, vals=vals, offsets=offsets, fired=fired, l0=float((vals > 0).sum()) / B)
+        return self.code.codes(self, x, train)
 
     # -- decoding
     def decode_codes(self, c: Codes, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Reconstruction from codes; sparse codes decode from their columns only (embedding_bag)."""
+        """Reconstruction from codes; sparse codes decode from their selected rows only."""
         if c.dense is not None:
-            return c.dense @ self.W_D.t()
-        w = (c.vals if weights is None else weights).to(self.W_D.dtype)   # bf16 autocast: decode in fp32
-        return F.embedding_bag(c.cols, self.W_D.t(), offsets=c.offsets, per_sample_weights=w, mode="sum")
+            return c.dense @ self.W_dec
+        w = (c.vals if weights is None else weights).float()
+        return _SparseDecode.apply(self.W_dec, c.rows, c.cols, w, c.B)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Dense latents x_q (B x n_latents), for inspection and metrics (inference mode)."""
         c = self.codes(x, train=False)
         if c.dense is not None:
             return c.dense
-        q = torch.zeros(x.shape[0], self.n_latents, dtype=x.dtype, device=x.device)
-        if c.offsets is None:
-            q.scatter_(1, c.cols, c.vals)
-        else:
-            counts = torch.diff(torch.cat([c.offsets, c.offsets.new_tensor([c.cols.numel()])]))
-            rows = torch.repeat_interleave(torch.arange(x.shape[0], device=x.device), counts)
-            q[rows, c.cols] = c.vals
+        q = torch.zeros(x.shape[0], self.n_latents, dtype=c.vals.dtype, device=x.device)
+        q[c.rows, c.cols] = c.vals
         return q
 
     def decode(self, q: torch.Tensor) -> torch.Tensor:
         """W_D q for dense latents q (B x n_latents)."""
-        return q @ self.W_D.t()
+        return q @ self.W_dec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode_codes(self.codes(x, train=False))
 
     @torch.no_grad()
     def normalize_decoder_(self) -> None:
-        self.W_D.div_(self.W_D.norm(dim=0, keepdim=True).clamp_min(1e-12))
+        self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
 # ---------------------------------------------------------------- losses
@@ -281,42 +489,39 @@ def anchor_penalty(model: SDLModel, anchors: tuple[torch.Tensor, torch.Tensor]) 
     """||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2 (the bracket of eq. 26)."""
     A_in, A_out = anchors
     a = A_in.shape[0]
-    return (model.W_E[:a] - A_in).pow(2).sum() + (model.W_D[:, :a] - A_out).pow(2).sum()
+    return (model.W_E[:a] - A_in).pow(2).sum() + (model.W_dec[:a] - A_out.t()).pow(2).sum()
+
+
+def _auxk_loss(model: SDLModel, x_in, x_out, recon, dead) -> torch.Tensor:
+    """AuxK (eq. 8): the top-k_aux dead latents reconstruct the residual (sparse, like TopK)."""
+    ka = min(model.config.auxk, int(dead.sum()))
+    with torch.no_grad():
+        z = model.pre_select(x_in).masked_fill(~dead, float("-inf"))
+        _, ac = z.topk(ka, dim=1)
+    rows = torch.arange(x_in.shape[0], device=x_in.device).repeat_interleave(ka)
+    c = model.selected_codes(x_in, rows, ac.flatten(), z, x_in.shape[0])
+    resid = (x_out - recon.to(x_out.dtype)).detach()
+    return _sq_err(resid, model.decode_codes(c))
 
 
 def sdl_loss(model: SDLModel, x_in: torch.Tensor, x_out: torch.Tensor, dead: torch.Tensor | None = None,
-             anchors=None) -> tuple[torch.Tensor, dict]:
-    """Training loss of one batch: reconstruction + the activation's penalty (+ AuxK, + eq. 26)."""
-    cfg, act = model.config, model.config.activation
+             anchors=None, coef: float | None = None) -> tuple[torch.Tensor, dict]:
+    """Training loss of one batch: reconstruction + the code's penalty (+ AuxK, + eq. 26).
+
+    coef: the sparsity coefficient (default: the config's l1_coef / l0_coef).
+    """
+    cfg, code = model.config, model.code
     c = model.codes(x_in, train=True)
     parts: dict[str, float] = {}
-    if act == "matryoshka":
-        recs = []
-        for m in cfg.prefixes():
-            recs.append(_sq_err(x_out, model.decode_codes(c, c.vals * (c.cols < m).to(c.vals.dtype))))
-        rec_loss = torch.stack(recs).mean()
-        recon = model.decode_codes(c)
-        mse = _sq_err(x_out, recon)
-    else:
-        recon = model.decode_codes(c)
-        mse = rec_loss = _sq_err(x_out, recon)
-    loss = rec_loss
-    dnorm = model.W_D.norm(dim=0)
-    if act == "relu":
-        loss = loss + cfg.l1_coef * (c.dense * dnorm).sum(-1).mean()
-    elif act == "jumprelu":
-        l0 = _Step.apply(model.pre(x_in), model.log_threshold.exp(), cfg.jumprelu_bandwidth).sum(-1).mean()
-        loss = loss + cfg.l0_coef * l0
-    elif act == "gated":
-        loss = loss + cfg.l1_coef * (c.gate * dnorm).sum(-1).mean()
-        loss = loss + _sq_err(x_out, c.gate @ model.W_D.detach().t())
-    if cfg.auxk and act in SPARSE_DECODE and dead is not None and bool(dead.any()):
-        z = model.pre(x_in).masked_fill(~dead, float("-inf"))
-        ka = min(cfg.auxk, int(dead.sum()))
-        av, ac = z.topk(ka, dim=1)
-        av = F.relu(av)
-        resid = (x_out - recon.to(x_out.dtype)).detach()
-        aux = _sq_err(resid, F.embedding_bag(ac, model.W_D.t(), per_sample_weights=av.to(model.W_D.dtype), mode="sum"))
+    loss, mse = code.rec_loss(model, x_out, c)
+    if coef is None:
+        coef = getattr(cfg, code.coef_field)
+    pen = code.penalty(model, x_in, x_out, c, coef)
+    if pen is not None:
+        loss = loss + pen
+    if cfg.auxk and code.sparse and dead is not None and bool(dead.any()):
+        recon = model.decode_codes(c).detach()
+        aux = _auxk_loss(model, x_in, x_out, recon, dead)
         loss = loss + cfg.auxk_coef * aux
         parts["auxk"] = float(aux.detach())
     if anchors is not None and cfg.anchor_coef > 0:
@@ -356,15 +561,8 @@ def resample_dead_latents(model: SDLModel, optimizer: torch.optim.Optimizer, x_i
     alive = ~dead
     enc_norm = model.W_E[alive].norm(dim=1).mean() if bool(alive.any()) else torch.tensor(1.0, device=x_in.device)
     model.W_E[idx] = vin * 0.2 * enc_norm
-    model.W_D[:, idx] = vout.t()
-    per_latent = {model.W_E: 0, model.W_D: 1}
-    if model.config.activation == "jumprelu":
-        model.log_threshold[idx] = math.log(model.config.jumprelu_threshold)
-        per_latent[model.log_threshold] = 0
-    if model.config.activation == "gated":
-        for p in (model.b_gate, model.r_mag, model.b_mag):
-            p[idx] = 0.0
-            per_latent[p] = 0
+    model.W_dec[idx] = vout
+    per_latent = {model.W_E: 0, model.W_dec: 0, **model.code.reset(model, idx)}
     for p, dim in per_latent.items():
         state = optimizer.state.get(p, {})
         for key in ("exp_avg", "exp_avg_sq"):
@@ -381,6 +579,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
+    final_coef: float | None = None     # the sparsity coefficient at the end (calibrated runs)
 
 
 @contextmanager
@@ -444,10 +643,31 @@ def check_anchors(anchors, d_in: int, d_out: int, n_latents: int):
     return A_in, A_out
 
 
+class _Calibrator:
+    """Adaptive sparsity coefficient: log coef += rate * clip(log(L0_ema / target), -1, 1) each step."""
+
+    def __init__(self, config: TrainConfig):
+        self.coef = getattr(config, config.code().coef_field)
+        self.target, self.rate, self.ema = config.target_l0, config.coef_rate, None
+
+    def update(self, l0: float) -> None:
+        if self.target is None:
+            return
+        self.ema = l0 if self.ema is None else 0.9 * self.ema + 0.1 * l0
+        err = math.log(max(self.ema, 1e-3 * self.target) / self.target)
+        self.coef *= math.exp(self.rate * max(-1.0, min(1.0, err)))
+
+
 def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfig,
               anchors: tuple[torch.Tensor, torch.Tensor] | None = None,
-              progress: bool = False) -> TrainResult:
-    """Train one SDL model with Adam on (x_in, x_out) (x_out None: SAE); deterministic per seed on CPU."""
+              progress: bool = False, model: SDLModel | None = None, frozen: tuple[str, ...] = (),
+              callback=None) -> TrainResult:
+    """Train one SDL model with Adam on (x_in, x_out) (x_out None: SAE); deterministic per seed on CPU.
+
+    model: start from this model (default: a fresh one, seeded); frozen: parameter names not
+    trained (e.g. ("W_dec",) for the encoder experiment); callback(step, model) is called every
+    ``log_every`` steps (and at step 0) for diagnostics.
+    """
     config.validate()
     x_in = torch.as_tensor(x_in, dtype=torch.float32)
     x_out = x_in if x_out is None else torch.as_tensor(x_out, dtype=torch.float32)
@@ -458,22 +678,29 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
     device = torch.device(config.device)
     gen = torch.Generator().manual_seed(config.seed)
     t0 = time.perf_counter()
-    model = SDLModel(d_in, d_out, config, generator=gen).to(device)
+    if model is None:
+        model = SDLModel(d_in, d_out, config, generator=gen)
+    model = model.to(device)
     x_in, x_out = x_in.to(device), x_out.to(device)
     if anchors is not None:
         anchors = (anchors[0].to(device), anchors[1].to(device))
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    params = [p for name, p in model.named_parameters() if name not in frozen]
+    opt = torch.optim.Adam(params, lr=config.lr)
     N = x_in.shape[0]
     B = min(config.batch_size, N)
     since_fired = torch.zeros(config.n_latents, dtype=torch.long, device=device)
     fired_window = torch.zeros(config.n_latents, dtype=torch.bool, device=device)
-    hist: dict[str, list[float]] = {k: [] for k in ("step", "loss", "mse", "l0", "dead_fraction", "resampled")}
+    hist: dict[str, list[float]] = {k: [] for k in ("step", "loss", "mse", "l0", "dead_fraction", "resampled",
+                                                    "coef")}
+    cal = _Calibrator(config)
     perm, pos = torch.randperm(N, generator=gen), 0
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=config.steps, desc=f"train {config.activation}", leave=False, mininterval=1.0)
+    if callback is not None:
+        callback(0, model)
     with _precision(config.device, config.precision):
         for step in range(1, config.steps + 1):
             if pos + B > N:
@@ -482,11 +709,13 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
             pos += B
             xb_in, xb_out = x_in[idx], x_out[idx]
             dead = since_fired >= config.dead_steps if config.auxk else None
-            loss, info = sdl_loss(model, xb_in, xb_out, dead=dead, anchors=anchors)
+            loss, info = sdl_loss(model, xb_in, xb_out, dead=dead, anchors=anchors, coef=cal.coef)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if config.normalize_decoder:
+            loss_value = float(loss.detach())
+            cal.update(info["l0"])
+            if config.normalize_decoder and "W_dec" not in frozen:
                 model.normalize_decoder_()
             fired = info["codes"].fired
             since_fired = torch.where(fired, torch.zeros_like(since_fired), since_fired + 1)
@@ -498,16 +727,20 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
                 fired_window.zero_()
             if step % config.log_every == 0 or step == config.steps or n_res:
                 hist["step"].append(step)
-                hist["loss"].append(float(loss.detach()))
+                hist["loss"].append(loss_value)
                 hist["mse"].append(info["mse"])
                 hist["l0"].append(info["l0"])
                 hist["dead_fraction"].append(float((since_fired >= config.dead_steps).float().mean()))
                 hist["resampled"].append(n_res)
+                hist["coef"].append(cal.coef)
+                if callback is not None and step % config.log_every == 0:
+                    callback(step, model)
             if bar is not None:
                 bar.update(1)
                 if step % config.log_every == 0:
-                    bar.set_postfix(loss=f"{float(loss):.4g}", l0=f"{info['l0']:.1f}")
+                    bar.set_postfix(loss=f"{loss_value:.4g}", l0=f"{info['l0']:.1f}")
     if bar is not None:
         bar.close()
     model.eval()
-    return TrainResult(model=model, history=hist, seconds=time.perf_counter() - t0, config=asdict(config))
+    return TrainResult(model=model, history=hist, seconds=time.perf_counter() - t0, config=asdict(config),
+                       final_coef=cal.coef if config.target_l0 is not None else None)

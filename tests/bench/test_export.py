@@ -7,7 +7,7 @@ from sdlscape.bench.export import export_saelens, load_saelens
 from sdlscape.solvers.gradient import SDLModel, TrainConfig
 
 
-@pytest.mark.parametrize("act", ["relu", "jumprelu", "topk"])
+@pytest.mark.parametrize("act", ["relu", "jumprelu", "topk_relu"])
 def test_export_roundtrip(tmp_path, act):
     cfg = TrainConfig(activation=act, n_latents=20, k=3)
     m = SDLModel(6, 6, cfg, torch.Generator().manual_seed(0))
@@ -18,7 +18,7 @@ def test_export_roundtrip(tmp_path, act):
     assert c["d_in"] == 6 and c["d_sae"] == 20 and c["metadata"]["note"] == "test"
     x = torch.randn(5, 6).abs()
     pre = x.numpy() @ t["W_enc"] + t["b_enc"]
-    if act == "topk":
+    if act == "topk_relu":
         assert c["k"] == 3
         kth = np.sort(pre, axis=1)[:, -3][:, None]
         f = np.where(pre >= kth, np.maximum(pre, 0), 0)

@@ -8,6 +8,7 @@ from sdlscape.bench.metrics import feature_recovery
 from sdlscape.errors import InputError
 from sdlscape.solvers.gradient import (
     ACTIVATIONS,
+    CODES,
     SDLModel,
     TrainConfig,
     resample_dead_latents,
@@ -38,15 +39,15 @@ def test_each_activation_trains(tiny, act):
         assert q.shape == (50, 64) and bool((q >= 0).all())
         # forward == dense decode of encode: the sparse (embedding_bag) path equals W_D q
         assert torch.allclose(m(x), m.decode(q), atol=1e-5)
-        if act in ("topk", "matryoshka"):
+        if CODES[act].uses_k and not CODES[act].per_batch:
             assert int((q > 0).sum(1).max()) <= 4
 
 
 def test_batchtopk_selects_k_times_batch_and_sets_threshold(tiny):
-    cfg = TrainConfig(activation="batchtopk", n_latents=64, k=3, steps=5, batch_size=100)
+    cfg = TrainConfig(activation="batchtopk_relu", n_latents=64, k=3, steps=5, batch_size=100)
     m = SDLModel(16, 16, cfg, torch.Generator().manual_seed(0))
     c = m.codes(tiny.x_in[:100], train=True)
-    assert c.cols.numel() == 300 and c.offsets.shape == (100,)
+    assert c.cols.numel() == 300 and c.rows.numel() == 300
     assert not torch.isnan(m.batch_threshold)
     q = m.encode(tiny.x_in[:100])                     # inference: thresholded, per sample
     assert bool(((q == 0) | (q > m.batch_threshold)).all())
@@ -55,7 +56,7 @@ def test_batchtopk_selects_k_times_batch_and_sets_threshold(tiny):
 def test_transcoder_shapes():
     b = make_bench(BenchConfig(n=20, n_p=12, n_r=9, n_samples=500, p_active=0.1, max_interference=0.4,
                                kind="transcoder", seed=2))
-    r = train_sdl(b.x_in, b.x_out, TrainConfig(activation="topk", n_latents=40, k=3, steps=20, batch_size=64))
+    r = train_sdl(b.x_in, b.x_out, TrainConfig(activation="topk_relu", n_latents=40, k=3, steps=20, batch_size=64))
     assert r.model.W_E.shape == (40, 12) and r.model.W_D.shape == (9, 40)
 
 
@@ -87,7 +88,7 @@ def test_resampling_writes_weights_and_resets_adam(tiny):
     # the new directions are data directions: encoder row parallel to its decoder column (SAE)
     cos = (m.W_E[dead] * m.W_D[:, dead].t()).sum(1) / m.W_E[dead].norm(dim=1)
     assert torch.allclose(cos, torch.ones(3), atol=1e-5)
-    for p, dim in ((m.W_E, 0), (m.W_D, 1)):
+    for p, dim in ((m.W_E, 0), (m.W_dec, 0)):
         st = opt.state[p]
         for key in ("exp_avg", "exp_avg_sq"):
             moved = st[key].index_select(dim, dead.nonzero().flatten())
@@ -99,32 +100,32 @@ def test_anchored_rows_converge_to_anchors(tiny):
     a = 5
     A_in = tiny.truth_in[:, :a].t().contiguous()
     A_out = tiny.truth_out[:, :a]
-    cfg = TrainConfig(activation="topk", n_latents=48, k=4, steps=300, batch_size=128, lr=1e-2, anchor_coef=1.0)
+    cfg = TrainConfig(activation="topk_relu", n_latents=48, k=4, steps=300, batch_size=128, lr=1e-2, anchor_coef=1.0)
     m = train_sdl(tiny.x_in, None, cfg, anchors=(A_in, A_out)).model
     WE = m.W_E.detach()
     cos = (WE[:a] * A_in).sum(1) / WE[:a].norm(dim=1)
     assert float(cos.min()) > 0.98
-    plain = train_sdl(tiny.x_in, None, TrainConfig(activation="topk", n_latents=48, k=4, steps=300,
+    plain = train_sdl(tiny.x_in, None, TrainConfig(activation="topk_relu", n_latents=48, k=4, steps=300,
                                                   batch_size=128, lr=1e-2)).model.W_E.detach()
     cos_plain = (plain[:a] * A_in).sum(1) / plain[:a].norm(dim=1)
     assert float(cos_plain.mean()) < float(cos.mean())
 
 
 def test_same_seed_same_result_on_cpu(tiny):
-    cfg = TrainConfig(activation="batchtopk", n_latents=48, k=3, steps=40, batch_size=64, seed=11)
+    cfg = TrainConfig(activation="batchtopk_relu", n_latents=48, k=3, steps=40, batch_size=64, seed=11)
     r1, r2 = train_sdl(tiny.x_in, None, cfg), train_sdl(tiny.x_in, None, cfg)
     assert torch.equal(r1.model.W_E, r2.model.W_E) and r1.history["loss"] == r2.history["loss"]
     f1 = feature_recovery(r1.model.W_E.detach().numpy(), tiny.truth_in.numpy())
     f2 = feature_recovery(r2.model.W_E.detach().numpy(), tiny.truth_in.numpy())
     assert f1["M_IP"] == f2["M_IP"]
-    r3 = train_sdl(tiny.x_in, None, TrainConfig(activation="batchtopk", n_latents=48, k=3, steps=40,
+    r3 = train_sdl(tiny.x_in, None, TrainConfig(activation="batchtopk_relu", n_latents=48, k=3, steps=40,
                                                 batch_size=64, seed=12))
     assert not torch.equal(r1.model.W_E, r3.model.W_E)
 
 
 def test_bad_config_and_anchors(tiny):
     with pytest.raises(InputError, match="k must be"):
-        train_sdl(tiny.x_in, None, TrainConfig(activation="topk", n_latents=8, k=9))
+        train_sdl(tiny.x_in, None, TrainConfig(activation="topk_relu", n_latents=8, k=9))
     with pytest.raises(InputError, match="unknown activation"):
         TrainConfig(activation="softmax", n_latents=8).validate()
     with pytest.raises(InputError, match="A_in"):
@@ -149,7 +150,7 @@ def test_class_mean_anchors():
         class_mean_anchors(x, y[:3])
 
 
-@pytest.mark.parametrize("act", ["topk", "batchtopk", "relu"])
+@pytest.mark.parametrize("act", ["topk_relu", "batchtopk_relu", "relu"])
 def test_bf16_autocast_trains(tiny, act):
     r = train_sdl(tiny.x_in, None, TrainConfig(activation=act, n_latents=32, k=4, steps=20, batch_size=64,
                                                precision="bf16", auxk=4, dead_steps=2))
