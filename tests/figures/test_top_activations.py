@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from sdlscape.bench.real import topic_sentences
+from sdlscape.bench.real_sources import topic_sentences
 from sdlscape.errors import InputError
 from sdlscape.figures import top_activations
 
