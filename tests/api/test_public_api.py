@@ -34,3 +34,11 @@ def test_readme_library_example_runs():
     piece = sdl.Piece(inst, sdl.Pattern.parse([[0, 1], []], inst.n, inst.n_latents))
     res = sdl.solve_piece(piece, starts=2)
     assert piece.realizable and res.outcome is sdl.Outcome.PARTIAL_OPTIMUM and abs(res.best_loss - 1.0) < 1e-8
+
+
+def test_dir_lists_the_public_names_only():
+    import sdlscape
+
+    names = dir(sdlscape)
+    assert names == sorted(sdlscape.__all__)
+    assert "importlib" not in names and "Any" not in names
