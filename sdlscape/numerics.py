@@ -14,6 +14,8 @@ MARGIN_EPS = 1e-3
 """Margin of the strict inequalities of a region: a strict a.w < b is enforced as a.w <= b - eps."""
 REGION_MEMBERSHIP_TOL = 1e-9
 """Slack a point may lack on a (margin-tightened) region row and still count as inside."""
+START_MEMBERSHIP_REL = 1e-8
+"""Slack, relative to max |W_E|, a user-given ACS start may lack on a region row (rounding in its file)."""
 WITNESS_RECHECK_TOL = 1e-7
 """Slack an LP witness may lack on a region row when it is re-checked."""
 FARKAS_TOL = 1e-8

@@ -171,7 +171,7 @@ def run_acs(piece: Piece, W_E0: np.ndarray | None = None, *, seed: int = 0, tol:
         W_E0 = random_region_point(reg, scaled_witness(piece, rz.witness), np.random.default_rng(seed))
     W_E = np.asarray(W_E0, dtype=float)
     check_weights(inst, W_E=W_E)
-    if not reg.contains(W_E, tol=1e-8 * max(1.0, float(np.abs(W_E).max()))):
+    if not reg.contains(W_E, tol=numerics.START_MEMBERSHIP_REL * max(1.0, float(np.abs(W_E).max()))):
         raise InputError(f"the start W_E is not in the region of pattern {piece.pattern} (margin eps = {eps:g}); "
                          f"worst slack {reg.slack(W_E).min():.3g}")
 
