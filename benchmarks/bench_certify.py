@@ -16,7 +16,9 @@ is NOT proven to contain a minimiser (SCIP needs one; the certifier does not). T
 open region, so SCIP's true optimum is >= the certified infimum. Printed per instance and feasibility
 tolerance: both times and their ratio, SCIP's status, primal and dual bound, whether SCIP's reported value
 lies below the certified lower bound (it exploits slack in the bilinear equalities), and L~ (eq. 11)
-recomputed at SCIP's (W_E, W_D) with the region membership of its W_E.
+recomputed at SCIP's (W_E, W_D) with the region membership of its W_E. At feastol 1e-9 SCIP's LP solver
+prints "Cannot set feasibility tolerance to small value 1e-12 without GMP" many times (pipe through
+`grep -v "Cannot set"`).
 """
 from __future__ import annotations
 
