@@ -209,3 +209,80 @@ def test_jumprelu_landscape_orthogonal():
     assert pieces["[[]]"]["lower_bound"] == pytest.approx(2.0)
     assert res.summary["global_value"] == pytest.approx(1.0, abs=1e-6) and res.summary["global_certified"]
     assert pieces["[[0]]"]["class"] == "global"
+
+
+# -- drawing and reporting the committed landscapes (read results, compute nothing) ----------------
+
+def _committed(name):
+    from pathlib import Path
+
+    d = json.loads((Path(__file__).parents[2] / "results" / "landscape" / f"{name}.json").read_text())
+    d["instance"] = name
+    return d
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("name", ["relu_n3_np2_q2", "topk1_n4_np2_q3", "example_3_5"])
+def test_landscape_map_labels_do_not_overlap_and_cover_no_point(name):
+    import matplotlib.pyplot as plt
+
+    from sdlscape.figures.landscape_map import build
+
+    land = _committed(name)
+    land["pieces"].append({"pattern": [[], []], "class": "leaves_region", "loss": None, "multiplicity": 1})
+    fig, ax, art = build(land)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    pts = np.vstack([ax.transData.transform(a.get_offsets()) for a in art["points"]])
+    assert len(pts) == sum(p["loss"] is not None for p in land["pieces"])
+    covers = [art["legend"].get_window_extent(r), art["note"].get_window_extent(r)]
+    assert art["note"].get_text().startswith("+ 1 pieces")
+    for box in covers:
+        assert not any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for x, y in pts)
+    assert not _boxes_overlap(*covers)
+    labels = [t.get_window_extent(r) for t in ax.get_xticklabels() if t.get_text()]
+    assert len(labels) == len(pts)
+    assert not any(_boxes_overlap(a, b) for a, b in zip(labels, labels[1:]))
+    plt.close(fig)
+
+
+def test_overlapping_labels_would_be_caught():
+    """Deliberately false variant of the overlap check: labels drawn at one spot must be flagged."""
+    import matplotlib.pyplot as plt
+
+    from sdlscape.figures.landscape_map import build
+
+    fig, ax, _ = build(_committed("topk1_n4_np2_q3"))
+    texts = [ax.annotate(str(p["pattern"]), (0, 0)) for p in _committed("topk1_n4_np2_q3")["pieces"]]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in texts]
+    assert any(_boxes_overlap(a, b) for a, b in zip(boxes, boxes[1:]))
+    plt.close(fig)
+
+
+def test_report_section_has_the_piece_tables_and_the_certified_global():
+    from sdlscape.pipeline.document import Document, Table, to_markdown
+    from sdlscape.pipeline.sections import landscape as section
+
+    lands = {n: _committed(n) for n in ("relu_n3_np2_q2", "hier_relu_3_np2_q2")}
+    blocks = section.blocks({"landscapes": lands})
+    tables = [b for b in blocks if isinstance(b, Table)]
+    assert len(tables) == 1 + len(lands)
+    summary = tables[0]
+    for row, land in zip(summary.rows, lands.values()):
+        assert row[6] == land["summary"]["global_value"] and row[8] is land["summary"]["global_certified"]
+    for t, land in zip(tables[1:], lands.values()):
+        assert list(t.header[:9]) == ["pattern", "mult.", "class", "value", "lower bound", "gap", "certified",
+                                      "by", "infimum at"]
+        assert len(t.rows) == len(land["pieces"])
+        for row, p in zip(t.rows, land["pieces"]):
+            assert row[3] == p["loss"] and row[4] == p["lower_bound"] and row[6] is p["certified"]
+            assert row[8].startswith("boundary") == bool(p["infimum_on_boundary"])
+    md = to_markdown(Document("t", blocks))
+    face = next(p for p in lands["relu_n3_np2_q2"]["pieces"] if p["boundary_face"])["boundary_face"][0]
+    assert f"latent {face['latent']}: code of {face['features']} -> 0" in md
+    assert "Pieces of relu_n3_np2_q2" in md and "certified at tolerance" in md

@@ -30,6 +30,7 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 from sdlscape.errors import InputError
+from sdlscape.theory.activations import TopKReLU
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind
 
@@ -241,7 +242,7 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
     """The reduced problem of a (linear) piece of a positively homogeneous activation; see the module docstring."""
     inst = piece.instance
     act = inst.activation
-    if not (act.separable or act.name == "topk_relu") or (act.separable and act.threshold < 0):
+    if not (act.separable or isinstance(act, TopKReLU)) or (act.separable and act.threshold < 0):
         raise InputError(f"the certifier handles relu, jumprelu and topk_relu; not {act} (its passed codes "
                          "can be non-positive, so the row normalisation sum_d a_id = 1 does not apply)")
     if inst.n_p not in (2, 3):
