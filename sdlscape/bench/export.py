@@ -60,6 +60,7 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
     method = by_code(cfg.activation)
     if method.uses_k and not model.code.per_batch:
         config["k"] = int(cfg.k)
+        config["rescale_acts_by_decoder_norm"] = False   # our TopK selects on W_E x alone
     if method.note:
         config["metadata"]["note"] = method.note
     out = Path(out_dir)

@@ -17,17 +17,21 @@ ATOL = 1e-5
 SAE_METHODS = [m for m in METHODS.values() if m.kind == "sae"]
 
 
-def _trained(method, d=8, n_latents=24):
+def _trained(method, d=8, n_latents=24, normalize_decoder=True):
     cfg = TrainConfig(activation=method.code, n_latents=n_latents, k=3, steps=40, batch_size=64, lr=1e-2,
-                      auxk=4 if method.auxk else None, l1_coef=1e-3, l0_coef=1e-3)
+                      auxk=4 if method.auxk else None, l1_coef=1e-3, l0_coef=1e-3,
+                      normalize_decoder=normalize_decoder)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(512, d, generator=g).abs() * (torch.rand(512, d, generator=g) < 0.4)
     return train_sdl(x, None, cfg).model, x
 
 
+@pytest.mark.parametrize("normalize_decoder", [True, False], ids=["unit-decoder", "free-decoder-norms"])
 @pytest.mark.parametrize("method", SAE_METHODS, ids=[m.name for m in SAE_METHODS])
-def test_saelens_loads_our_export_and_reproduces_encode_decode(tmp_path, method):
-    model, x = _trained(method)
+def test_saelens_loads_our_export_and_reproduces_encode_decode(tmp_path, method, normalize_decoder):
+    model, x = _trained(method, normalize_decoder=normalize_decoder)
+    if not normalize_decoder:   # decoder norms away from 1: a norm-rescaling reader would disagree
+        assert (model.W_dec.norm(dim=1) - 1).abs().max() > 1e-2
     export_saelens(model, tmp_path)
     sae = sae_lens.SAE.load_from_disk(tmp_path, device="cpu")
     assert sae.cfg.architecture() == method.saelens_architecture
