@@ -63,9 +63,11 @@ SCALES = {
     "small": EncoderScale("small", n=50, n_p=38, n_latents=800, k=2, n_samples=50_000,
                           oracle_steps=1500, free_steps=2000, early_steps=1000),
     "medium": EncoderScale("medium", n=250, n_p=192, n_latents=4000, k=8, n_samples=100_000,
-                           oracle_steps=1500, free_steps=6000, early_steps=1500, batch_size=1024),
+                           oracle_steps=1500, free_steps=6000, early_steps=1500, batch_size=1024,
+                           log_every=100, early_log_every=25),
     "paper": EncoderScale("paper", n=1000, n_p=768, n_latents=16000, k=32, n_samples=100_000,
-                          oracle_steps=1500, free_steps=10_000, early_steps=2000, batch_size=1024),
+                          oracle_steps=1500, free_steps=10_000, early_steps=2000, batch_size=1024,
+                          log_every=250, early_log_every=50),
 }
 
 
