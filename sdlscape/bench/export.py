@@ -3,7 +3,9 @@
 SAELens stores ``sae_weights.safetensors`` with W_enc (d_in x d_sae), W_dec (d_sae x d_in),
 b_enc (d_sae), b_dec (d_in) and, for JumpReLU, threshold (d_sae), next to ``cfg.json``
 (architecture, d_in, d_sae, dtype, device, apply_b_dec_to_input, normalize_activations, ...).
-Our models have no biases (Def. 2.3), so b_enc and b_dec are written as zeros; for a transcoder
+Our models have no biases (Def. 2.3), so b_enc and b_dec are written as zeros (a gated model writes
+b_gate, r_mag, b_mag instead of b_enc); only a JumpReLU reading has ``threshold`` (SAELens's
+load_state_dict refuses keys an architecture lacks: tests/bench/test_saelens_client.py); for a transcoder
 W_dec is d_sae x d_out and cfg.json records d_out.  BatchTopK's global inference threshold and
 JumpReLU's learned thresholds are written as ``threshold`` (a JumpReLU reading of the model).
 """
@@ -35,16 +37,14 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
     W_D = model.W_D.detach().float().cpu()
     d_sae, d_in = W_E.shape
     d_out = W_D.shape[0]
-    tensors = {
-        "W_enc": W_E.t().contiguous(),
-        "W_dec": W_D.t().contiguous(),
-        "b_enc": torch.zeros(d_sae),
-        "b_dec": torch.zeros(d_out),
-        "threshold": model.threshold().detach().float().cpu().contiguous(),
-    }
-    for name in GATED_PARAMS:
-        if hasattr(model, name):
+    tensors = {"W_enc": W_E.t().contiguous(), "W_dec": W_D.t().contiguous(), "b_dec": torch.zeros(d_out)}
+    if arch == "gated":       # SAELens's gated SAE has b_gate / r_mag / b_mag in place of b_enc
+        for name in GATED_PARAMS:
             tensors[name] = getattr(model, name).detach().float().cpu().contiguous()
+    else:
+        tensors["b_enc"] = torch.zeros(d_sae)
+    if arch == "jumprelu":    # SAELens refuses keys its architecture does not have
+        tensors["threshold"] = model.threshold().detach().float().cpu().contiguous()
     config = {
         "architecture": arch,
         "d_in": int(d_in),
@@ -60,6 +60,7 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
     method = by_code(cfg.activation)
     if method.uses_k and not model.code.per_batch:
         config["k"] = int(cfg.k)
+        config["rescale_acts_by_decoder_norm"] = False   # our TopK selects on W_E x alone
     if method.note:
         config["metadata"]["note"] = method.note
     out = Path(out_dir)

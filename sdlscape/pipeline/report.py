@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdlscape.pipeline.document import Document, Heading, Paragraph, Table
-from sdlscape.pipeline.sections import bench, crosscheck, landscape, real, theory, verdicts
+from sdlscape.pipeline.sections import bench, crosscheck, encoder, landscape, real, theory, verdicts
 
 
 def draw_figures(report: dict, folder: Path) -> dict[str, list[Path]]:
@@ -38,6 +38,10 @@ def draw_figures(report: dict, folder: Path) -> dict[str, list[Path]]:
     data = crosscheck.resampling_data(report)
     if data:
         out["fig7_resampling"] = resampling.draw(data, folder)
+    if report.get("encoder"):
+        from sdlscape.figures import encoder_curves
+
+        out["encoder_curves"] = encoder_curves.draw(report["encoder"], folder)
     if report.get("bench3d"):
         out["fig9_bench3d"] = bench3d.draw(report["bench3d"], folder)
     if report.get("thm31"):
@@ -85,7 +89,7 @@ def header_blocks(report: dict) -> list:
 def build_document(report: dict) -> Document:
     prov = report.get("provenance", {})
     doc = Document("sdlscape reproduction of arXiv:2512.05534")
-    for section in (header_blocks, verdicts.blocks, landscape.blocks, crosscheck.blocks, bench.blocks, real.blocks,
+    for section in (header_blocks, verdicts.blocks, landscape.blocks, crosscheck.blocks, bench.blocks, encoder.blocks, real.blocks,
                     theory.blocks):
         for b in section(report):
             doc.add(b)

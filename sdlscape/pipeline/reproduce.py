@@ -69,6 +69,7 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     "bench": ("theory", "solvers/gradient.py", "bench", "pipeline/bench_stages.py", "numerics.py"),
     "real": ("theory", "solvers/gradient.py", "bench", "pipeline/bench_stages.py", "numerics.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py"),
+    "encoder": ("solvers/gradient.py", "bench/encoder.py", "bench/lrb.py", "bench/metrics.py"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
@@ -193,6 +194,17 @@ def stage_theory_figures(seed: int) -> dict:
     return {"fig4": theory.fig4_data(), "thm31": theory.thm31_data(seed)}
 
 
+def stage_encoder(scale: Scale, device: str, seed: int) -> dict:
+    """The encoder experiment (bench/encoder.py) at the bench's scale."""
+    from sdlscape.bench.encoder import run_encoder_experiment
+
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)
+    return run_encoder_experiment(scale.bench_scale, seed=seed, device=device)
+
+
 STAGES = ("verify", "landscape", "crosscheck", "bench", "real")
 
 
@@ -238,6 +250,9 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
             for name, inst in instances.items() if inst.parents is None}
     if want("bench"):
         report["bench"] = bench_stages.run_bench_stages(cache, sc, device, seed, cache_dir, progress)
+    if want("bench"):
+        report["encoder"] = cache.run("encoder", {"scale": sc.bench_scale, "device": device, "seed": seed},
+                                      lambda: stage_encoder(sc, device, seed))
     if want("real"):
         report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
                                    lambda: bench_stages.stage_real(sc, device, seed, progress))
