@@ -102,6 +102,9 @@ def generated_cases(root: Path, n_random: int, quick: bool):
             cut = argv.index("--json")
             argv = argv[:cut] + argv[cut + 2:] + fill(extra, root)
         yield f"output {' '.join(extra)} ({cmd})", argv
+    for device in ("gpu", "cuda:9", "cuda:x", "CPU"):
+        yield f"option --device {device} (bench)", ["bench", "table1", "--device", device, "--no-progress",
+                                                    "--json", str(root / "out" / "b.json")]
     rng = random.Random(0)
     leaves = [None, True, False, 0, -1, 3, 0.5, float("nan"), float("inf"), "", "a", "0.5", [], {}]
     for j in range(n_random):
@@ -142,6 +145,13 @@ def controls(root: Path) -> list[tuple[str, bool, str]]:
     out.append(("crosscheck rejects a missing file without importing torch",
                 proc.returncode == 2 and proc.stdout.strip() == "False",
                 f"exit {proc.returncode}, torch imported: {proc.stdout.strip()}, {secs:.2f} s in a fresh process"))
+    for argv in (["crosscheck", str(tri), "--starts", "3", "--device", "cuda:9"], ["bench", "table1", "--device", "cuda:9"]):
+        proc = subprocess.run([sys.executable, "-c", "import sys; from sdlscape.cli import main; "
+                               "rc = main(sys.argv[1:]); print('torch' in sys.modules); sys.exit(rc)", *argv],
+                              capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"})
+        out.append((f"{argv[0]} --device cuda:9 refused without importing torch (a machine with < 10 GPUs)",
+                    proc.returncode == 2 and proc.stdout.strip() == "False" and len(proc.stderr.splitlines()) == 1,
+                    f"exit {proc.returncode}, torch imported: {proc.stdout.strip()}, {proc.stderr.strip()!r}"))
     return out
 
 

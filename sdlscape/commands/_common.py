@@ -110,6 +110,65 @@ def device_name(text: str) -> str:
     return text
 
 
+def _device_index(device: str) -> int:
+    return int(device.partition(":")[2] or 0)
+
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")   # module constants, so that tests can point them elsewhere
+DEV = Path("/dev")
+
+
+def cuda_devices_at_most() -> int | None:
+    """An upper bound on the CUDA devices this process can see, found without importing torch: the NVIDIA GPUs
+    the driver lists (/proc/driver/nvidia/gpus, else the /dev/nvidiaN nodes), cut to CUDA_VISIBLE_DEVICES'
+    leading valid entries when it is set. None when it cannot be told (no NVIDIA GPU, but a ROCm or WSL
+    device node that a torch build may drive as "cuda")."""
+    gpus = len(list(NVIDIA_GPUS.glob("*"))) or sum(1 for q in DEV.glob("nvidia*") if re.fullmatch(r"nvidia\d+", q.name))
+    if gpus == 0:
+        return None if any((DEV / d).exists() for d in ("kfd", "dxg")) else 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return gpus
+    leading = 0
+    for entry in visible.split(","):      # CUDA stops at the first entry that names no device
+        entry = entry.strip()
+        if not entry or entry.startswith("-"):
+            break
+        leading += 1
+    return min(leading, gpus)
+
+
+def check_device_early(device: str, option: str = "--device") -> str:
+    """The device's name and, for cuda[:i], that this machine can have it, before torch is imported
+    (InputError, one line). torch has the last word later (check_device_torch)."""
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise InputError(f"{option} must be cpu, cuda or cuda:i, got {device!r}")
+    if device == "cpu":
+        return device
+    at_most = cuda_devices_at_most()
+    if at_most == 0:
+        hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise InputError(f"{option} {device}: this machine has no CUDA device"
+                         + ("" if hidden is None else f" visible (CUDA_VISIBLE_DEVICES={hidden!r})"))
+    if at_most is not None and _device_index(device) >= at_most:
+        raise InputError(f"{option} {device}: this machine has at most {at_most} CUDA device(s) "
+                         f"(cuda:0..cuda:{at_most - 1})")
+    return device
+
+
+def check_device_torch(device: str, option: str = "--device") -> None:
+    """After torch is imported: CUDA available and the index below torch's device count (InputError)."""
+    if device == "cpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise InputError(f"{option} {device}: CUDA is not available on this machine")
+    count = torch.cuda.device_count()
+    if _device_index(device) >= count:
+        raise InputError(f"{option} {device}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+
+
 # ---------------------------------------------------------------------------------------------
 # Output paths, checked before any work
 

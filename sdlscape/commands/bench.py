@@ -47,17 +47,14 @@ def _validate(args) -> None:
         raise InputError(f"--k must be >= 1, got {args.k}")
     if args.n_latents is not None and args.n_latents < 1:
         raise InputError(f"--n-latents must be >= 1, got {args.n_latents}")
-    if args.device.startswith("cuda"):
-        import torch
+    from sdlscape.commands._common import check_device_early, check_device_torch
 
-        if not torch.cuda.is_available():
-            raise InputError(f"--device {args.device}: CUDA is not available on this machine")
-    elif args.device != "cpu":
-        raise InputError(f"--device must be cpu or cuda[:i], got {args.device!r}")
+    check_device_early(args.device)     # the name and the machine, before torch is imported
     if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps must be >= 0, got {args.steps}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
+    check_device_torch(args.device)     # last: it imports torch for cuda
     if not 0.0 <= args.tau < 1.0:
         raise InputError(f"--tau must be in [0, 1), got {args.tau}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
+    check_device_early,
+    check_device_torch,
     device_name,
     load_instance_arg,
     positive_float,
@@ -47,6 +49,7 @@ def run(args) -> int:
     # Every input is read and checked before torch is imported (a bad file is refused in a second).
     if args.starts < 1:
         raise InputError(f"--starts must be >= 1, got {args.starts}")
+    check_device_early(args.device)
     inst = load_instance_arg(args.instance, args.normalize)
     land = None
     if args.landscape:
@@ -71,6 +74,7 @@ def run(args) -> int:
     from sdlscape.verify.crosscheck import run_crosscheck, summary_lines
 
     check_device(args.device)
+    check_device_torch(args.device)
     t0 = time.perf_counter()
     res = run_crosscheck(inst, args.starts, steps=args.steps, device=args.device, seed=args.seed, landscape=land,
                          init=args.init, progress=args.progress, lr=args.lr, resampling=not args.no_resampling,

@@ -8,17 +8,37 @@ import numpy as np
 from sdlscape.figures._common import new_figure, save
 
 
-def draw(data: dict, out_dir: str | Path, name: str = "fig9_bench3d") -> list[Path]:
-    """data: {"W_p": 3 x n unit columns, "samples": N x 3, "max_interference": float, "p_active": float}."""
+def build(data: dict):
+    """The figure for data = {"W_p": 3 x n unit columns, "samples": N x 3, "max_interference": float,
+    "p_active": float}. Feature d is drawn as the segment from 0 to its column w_p^d (unit length, as stored),
+    one colour per feature, named in a legend outside the axes (no labels at the tips, which crowd when
+    features interfere)."""
     W = np.asarray(data["W_p"], dtype=float)
     X = np.asarray(data["samples"], dtype=float)
-    fig, ax = new_figure(5.5, 5.0, subplot_kw={"projection": "3d"})
-    ax.scatter(X[:, 0], X[:, 1], X[:, 2], s=7, alpha=0.6, c="#1b4f8a", depthshade=False, label="samples x_p = W_p x")
-    scale = float(np.percentile(np.linalg.norm(X, axis=1), 75)) if len(X) else 1.0
+    fig, ax = new_figure(7.0, 5.0, subplot_kw={"projection": "3d"})
+    ax.scatter(X[:, 0], X[:, 1], X[:, 2], s=4, alpha=0.25, c="#777777", depthshade=False,
+               label="samples x_p = W_p x")
+    colours = [f"C{(j + 1) % 10}" for j in range(W.shape[1])]
     for j, w in enumerate(W.T):
-        ax.plot([0, scale * w[0]], [0, scale * w[1]], [0, scale * w[2]], color="#d95f02", lw=1.5, alpha=0.8)
-        ax.text(*(1.08 * scale * w), f"f{j + 1}", fontsize=8)
-    ax.set_title(f"{W.shape[1]} features in R^3, max interference {data.get('max_interference', float('nan')):.2f}, "
+        ax.plot([0, w[0]], [0, w[1]], [0, w[2]], color=colours[j], lw=3.0, marker="o", markevery=[1],
+                label=f"w_p^{j + 1} (feature {j + 1})")
+    ax.set_xlabel("x_p[1]", labelpad=2)
+    ax.set_ylabel("x_p[2]", labelpad=2)
+    ax.set_zlabel("x_p[3]", labelpad=2)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(_locator())
+    ax.tick_params(labelsize=7, pad=0)
+    ax.set_title(f"{W.shape[1]} features in R^3\nmax interference {data.get('max_interference', float('nan')):.2f}, "
                  f"p_active {data.get('p_active', float('nan')):g}", fontsize=9)
-    ax.legend(fontsize=8, loc="upper left")
-    return save(fig, out_dir, name)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def _locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=4)
+
+
+def draw(data: dict, out_dir: str | Path, name: str = "fig9_bench3d") -> list[Path]:
+    return save(build(data), out_dir, name)

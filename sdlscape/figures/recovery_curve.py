@@ -8,9 +8,10 @@ import numpy as np
 from sdlscape.figures._common import new_figure, save
 
 
-def draw(data: dict, out_dir: str | Path, name: str = "fig6_recovery_curve") -> list[Path]:
-    """data: {"taus": [...], "curves": {label: [M_GT(tau) ...]}, "title": str?}; labels ending in
-    "+FA" are drawn dashed (feature anchoring)."""
+def build(data: dict):
+    """The figure for data = {"taus": [...], "curves": {label: [M_GT(tau) ...]}, "title": str?}; labels ending
+    in "+FA" are drawn dashed (feature anchoring). The legend sits outside the axes, right of them, so that it
+    covers no curve."""
     taus = np.asarray(data["taus"], dtype=float)
     fig, ax = new_figure(6.0, 4.0)
     methods = list(dict.fromkeys(label.removesuffix("+FA") for label in data["curves"]))
@@ -22,5 +23,9 @@ def draw(data: dict, out_dir: str | Path, name: str = "fig6_recovery_curve") -> 
     ax.set_ylabel("M_GT (%)")
     ax.set_ylim(-2, 102)
     ax.set_title(data.get("title", "Ground-truth recovery vs threshold"), fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
-    return save(fig, out_dir, name)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def draw(data: dict, out_dir: str | Path, name: str = "fig6_recovery_curve") -> list[Path]:
+    return save(build(data), out_dir, name)

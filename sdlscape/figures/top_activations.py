@@ -32,12 +32,19 @@ def _check(result: dict) -> dict:
 
 
 def _row_label(top: dict, entry: dict, cond: str) -> str:
+    """The row's numbers, named as in the report's table: precision (fraction of the latent's firings inside the
+    class, over every input) and recall (fraction of the class's inputs it fires on); the frames show the top-m
+    inputs, which are not a sample of its firings."""
     name = top["class_names"][entry["class"]]
-    pur = entry.get("purity")
-    pur_s = "dead" if pur is None else f"purity {pur:.2f}"
+    if "precision" not in entry:
+        quality = "precision not recorded"
+    elif entry["precision"] is None:
+        quality = "dead (fires on no input)"
+    else:
+        quality = f"precision {entry['precision']:.2f}"
     if entry.get("recall") is not None:
-        pur_s += f", fires on {100 * entry['recall']:.0f}% of class"
-    return f"class {name}, {cond}\nlatent {entry['latent']}: cos {entry['cos_encoder']:.2f}, {pur_s}"
+        quality += f", recall {entry['recall']:.2f}"
+    return f"class {name}, {cond}\nlatent {entry['latent']}: cos {entry['cos_encoder']:.2f}, {quality}"
 
 
 def _draw_images(top: dict, method: str, title: str):
@@ -94,7 +101,8 @@ def draw(result: dict, out_dir: Path) -> list[Path]:
     paths: list[Path] = []
     for method in top["methods"]:
         title = (f"{table} ({result.get('scale', '?')}): top-{top['m']} activating inputs of the latent for each "
-                 f"anchored class, {method} SAE without / with feature anchoring")
+                 f"anchored class, {method} SAE without / with feature anchoring\n(frame green: input in the "
+                 f"class; precision and recall over all inputs, as in the table)")
         fig = (_draw_images if top["kind"] == "image8x8" else _draw_text)(top, method, title)
         try:
             for ext in ("png", "pdf"):

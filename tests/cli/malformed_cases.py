@@ -201,7 +201,7 @@ BAD_OPTIONS: dict[str, list[list[str]]] = {
     "landscape": [["--eps", "inf"], ["--eps", "-1e-3"], ["--tol", "inf"], ["--tol", "nan"], ["--tol", "0"],
                   ["--max-pieces", "0"], ["--workers", "0"], ["--starts", "0"], ["--max-iter", "x"]],
     "crosscheck": [["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1"], ["--starts", "0"], ["--steps", "0"],
-                   ["--device", "gpu"], ["--init", "weird"], ["--landscape", "{missing}"],
+                   ["--device", "gpu"], ["--device", "cuda:9"], ["--device", "cuda:x"], ["--init", "weird"], ["--landscape", "{missing}"],
                    ["--landscape", "{dir}"]],
 }
 
