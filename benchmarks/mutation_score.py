@@ -36,6 +36,18 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(src, dst)
 
 
+def restrict(pyproject: Path, globs: list[str]) -> None:
+    """Rewrite only_mutate in the copy's [tool.mutmut] section (the project's own file is left alone)."""
+    import re
+
+    text = pyproject.read_text()
+    new = "only_mutate = [" + ", ".join(f'"{g}"' for g in globs) + "]"
+    text, n = re.subn(r"only_mutate = \[[^\]]*\]", new, text, count=1)
+    if n != 1:
+        raise SystemExit("no only_mutate in [tool.mutmut]")
+    pyproject.write_text(text)
+
+
 def results(workdir: Path, env: dict) -> dict[str, str]:
     out = subprocess.run(["mutmut", "results", "--all", "true"], cwd=workdir, capture_output=True, text=True, env=env)
     status = {}
@@ -52,12 +64,17 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="mutmut --max-children")
     ap.add_argument("--resume", action="store_true", help="keep an existing copy and its mutants/ (mutmut resumes)")
     ap.add_argument("--no-diffs", action="store_true", help="list the survivors without their diffs")
+    ap.add_argument("--only", nargs="+", metavar="GLOB",
+                    help="mutate only these files (replaces [tool.mutmut] only_mutate in the copy, e.g. the verify "
+                         "decision modules: sdlscape/verify/thm3_*.py sdlscape/verify/claims.py)")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
     if not args.resume and work.exists():
         shutil.rmtree(work)
     if not args.resume or not work.exists():
         copy_tree(work)
+        if args.only:
+            restrict(work / "pyproject.toml", args.only)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log = work / "mutmut-run.log"
     with open(log, "w") as fh:
