@@ -1,7 +1,7 @@
 """PyTorch trainers for SDL models (SAE, transcoder, crosscoder) with feature anchoring (eq. 26).
 
 One model covers the three instantiations of Def. 2.3: latents x_q = sigma(W_E x_p) and
-reconstruction W_D x_q, no biases (the gated code adds its gate biases).  A transcoder passes
+reconstruction W_D x_q, no biases except the ReLU code's encoder bias b_enc and the gated code's gate biases.  A transcoder passes
 x_out != x_in; a crosscoder passes the concatenated sources as x_in and x_out.
 
 Trainer codes (``TrainConfig.activation``; one class each, below; the bench's method names map to
@@ -62,6 +62,7 @@ class TrainConfig:
     l0_coef: float = 3e-2               # jumprelu L0 penalty (eq. 6); initial value if calibrated
     target_l0: float | None = None      # relu / jumprelu / gated: adapt the coefficient to reach this L0
     coef_rate: float = 0.01             # per-step log-rate of the adaptive coefficient
+    coef_freeze: float = 0.2            # the coefficient is frozen for this final fraction of the steps
     jumprelu_threshold: float = 0.1     # initial threshold theta
     jumprelu_bandwidth: float = 0.05    # width of the rectangle kernel of the straight-through estimator
     auxk: int | None = None             # number of dead latents used by AuxK (eq. 8); None = off
@@ -101,6 +102,8 @@ class TrainConfig:
             raise InputError(f"select_dtype must be one of {', '.join(SELECT_DTYPES)}, got {self.select_dtype!r}")
         if self.decoder_init not in ("tied", "independent"):
             raise InputError(f"decoder_init must be 'tied' or 'independent', got {self.decoder_init!r}")
+        if not 0.0 <= self.coef_freeze < 1.0:
+            raise InputError(f"coef_freeze must be in [0, 1), got {self.coef_freeze}")
         if self.target_l0 is not None and not (code.calibratable and self.target_l0 > 0):
             raise InputError(f"target_l0 needs a penalised code (relu, jumprelu, gated) and a value > 0, "
                              f"got {self.activation!r} with {self.target_l0}")
@@ -269,13 +272,22 @@ def _dense(q: torch.Tensor, **kw) -> Codes:
 
 
 class ReLUL1(Code):
+    """ReLU(W_E x + b_enc) + L1 (eq. 5); the encoder bias b_enc lets latents threshold (as SAELens's standard SAE)."""
+
     name, calibratable = "relu", True
 
+    def init_params(self, model):
+        model.b_enc = torch.nn.Parameter(torch.zeros(model.n_latents))
+
     def codes(self, model, x, train):
-        return _dense(F.relu(model.pre(x)))
+        return _dense(F.relu(model.pre(x) + model.b_enc))
 
     def penalty(self, model, x_in, x_out, c, coef):
         return coef * (c.dense * model.W_dec.norm(dim=1)).sum(-1).mean()
+
+    def reset(self, model, idx):
+        model.b_enc[idx] = 0.0
+        return {model.b_enc: 0}
 
 
 class JumpReLUL0(Code):
@@ -644,18 +656,34 @@ def check_anchors(anchors, d_in: int, d_out: int, n_latents: int):
 
 
 class _Calibrator:
-    """Adaptive sparsity coefficient: log coef += rate * clip(log(L0_ema / target), -1, 1) each step."""
+    """Adaptive sparsity coefficient toward ``target_l0`` (multiplicative, on the log of L0).
 
-    def __init__(self, config: TrainConfig):
+    Every ``PROBE_EVERY`` steps the current model's L0 is measured on a fixed probe batch of the
+    training inputs (the noisy, pre-step batch L0 biased the result low), smoothed, and
+    log coef += PROBE_EVERY * rate_t * clip(log(L0 / target), -1, 1), with rate_t falling linearly
+    from coef_rate to coef_rate / 10; the coefficient is frozen for the last ``coef_freeze`` of the steps.
+    """
+
+    PROBE_EVERY, PROBE_SIZE = 10, 2048
+
+    def __init__(self, config: TrainConfig, x_in: torch.Tensor, gen: torch.Generator):
         self.coef = getattr(config, config.code().coef_field)
         self.target, self.rate, self.ema = config.target_l0, config.coef_rate, None
+        self.until = int(math.ceil(config.steps * (1.0 - config.coef_freeze)))
+        self.probe = None
+        if self.target is not None:
+            pick = torch.randperm(x_in.shape[0], generator=gen)[:self.PROBE_SIZE].to(x_in.device)
+            self.probe = x_in[pick]
 
-    def update(self, l0: float) -> None:
-        if self.target is None:
+    @torch.no_grad()
+    def update(self, model, step: int) -> None:
+        if self.target is None or step > self.until or step % self.PROBE_EVERY:
             return
-        self.ema = l0 if self.ema is None else 0.9 * self.ema + 0.1 * l0
+        l0 = float((model.encode(self.probe) > 0).sum()) / self.probe.shape[0]
+        self.ema = l0 if self.ema is None else 0.7 * self.ema + 0.3 * l0
         err = math.log(max(self.ema, 1e-3 * self.target) / self.target)
-        self.coef *= math.exp(self.rate * max(-1.0, min(1.0, err)))
+        rate = self.rate * (1.0 - 0.9 * step / max(1, self.until))
+        self.coef *= math.exp(self.PROBE_EVERY * rate * max(-1.0, min(1.0, err)))
 
 
 def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfig,
@@ -692,7 +720,7 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
     fired_window = torch.zeros(config.n_latents, dtype=torch.bool, device=device)
     hist: dict[str, list[float]] = {k: [] for k in ("step", "loss", "mse", "l0", "dead_fraction", "resampled",
                                                     "coef")}
-    cal = _Calibrator(config)
+    cal = _Calibrator(config, x_in, gen)
     perm, pos = torch.randperm(N, generator=gen), 0
     bar = None
     if progress:
@@ -714,7 +742,7 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
             loss.backward()
             opt.step()
             loss_value = float(loss.detach())
-            cal.update(info["l0"])
+            cal.update(model, step)
             if config.normalize_decoder and "W_dec" not in frozen:
                 model.normalize_decoder_()
             fired = info["codes"].fired
