@@ -592,6 +592,7 @@ class TrainResult:
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
     final_coef: float | None = None     # the sparsity coefficient at the end (calibrated runs)
+    resampled: list = field(default_factory=list)   # (step, latent indices) of each resampling
 
 
 @contextmanager
@@ -721,6 +722,7 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
     hist: dict[str, list[float]] = {k: [] for k in ("step", "loss", "mse", "l0", "dead_fraction", "resampled",
                                                     "coef")}
     cal = _Calibrator(config, x_in, gen)
+    resampled: list[tuple[int, list[int]]] = []
     perm, pos = torch.randperm(N, generator=gen), 0
     bar = None
     if progress:
@@ -751,7 +753,10 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
             n_res = 0
             # never on the last step: a run must not end with freshly reset latents
             if config.resample_every and step % config.resample_every == 0 and step < config.steps:
-                n_res = resample_dead_latents(model, opt, x_in, x_out, ~fired_window, gen, config.resample_pool)
+                dead_now = ~fired_window
+                n_res = resample_dead_latents(model, opt, x_in, x_out, dead_now, gen, config.resample_pool)
+                if n_res:
+                    resampled.append((step, dead_now.nonzero(as_tuple=True)[0].tolist()))
                 fired_window.zero_()
             if step % config.log_every == 0 or step == config.steps or n_res:
                 hist["step"].append(step)
@@ -771,4 +776,4 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
         bar.close()
     model.eval()
     return TrainResult(model=model, history=hist, seconds=time.perf_counter() - t0, config=asdict(config),
-                       final_coef=cal.coef if config.target_l0 is not None else None)
+                       final_coef=cal.coef if config.target_l0 is not None else None, resampled=resampled)

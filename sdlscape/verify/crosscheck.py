@@ -351,9 +351,28 @@ def _bench_runs(runs, x, activation, n_latents, steps, seed, device, resample_ev
         with torch.no_grad():
             xd = x.to(res.model.W_E.device)
             final = float((xd - res.model(xd)).pow(2).sum(-1).mean())
-            dead = float((res.model.encode(xd) > 0).any(0).logical_not().float().mean())
-        runs[label] = {"history": res.history, "final_mse_full_data": final, "final_dead_fraction": dead,
-                       "seconds": time.perf_counter() - t0, "resample_every": every}
+            dead_mask = (res.model.encode(xd) > 0).any(0).logical_not().cpu()
+        runs[label] = {"history": res.history, "final_mse_full_data": final,
+                       "final_dead_fraction": float(dead_mask.float().mean()),
+                       "seconds": time.perf_counter() - t0, "resample_every": every,
+                       **_redeath(res.resampled, dead_mask, res.history, n_latents)}
+
+
+def _redeath(resampled, dead_mask, history, n_latents) -> dict:
+    """Do resampled latents die again?  Per resampling: how many, and how many are dead (on all data) at the end."""
+    events = [{"step": s, "n_resampled": len(ids), "dead_at_end": int(dead_mask[ids].sum()),
+               "fraction_dead_again": float(dead_mask[ids].float().mean())} for s, ids in resampled]
+    ever = sorted({i for _, ids in resampled for i in ids})
+    first = resampled[0][0] if resampled else None
+    before = None
+    if first is not None:   # dead fraction (silent >= dead_steps) logged just before the first resampling
+        prior = [d for st, d in zip(history["step"], history["dead_fraction"]) if st < first]
+        before = prior[-1] if prior else None
+    return {"resampling_events": events, "n_latents_ever_resampled": len(ever),
+            "fraction_resampled_dead_at_end": float(dead_mask[ever].float().mean()) if ever else None,
+            "dead_fraction_before_first_resampling": before,
+            "resampling_note": "dead at end = never active on the full data set after training; "
+                               "history dead_fraction counts latents silent >= dead_steps steps"}
 
 
 # ---------------------------------------------------------------------------------------------
