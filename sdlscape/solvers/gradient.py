@@ -57,7 +57,7 @@ class TrainConfig:
     device: str = "cpu"
     anchor_coef: float = 0.0   # lambda_anchor of eq. 26; the first n_anchors latents are anchored
     normalize_decoder: bool = True
-    resample_every: int | None = None   # resample dead latents every this many steps
+    resample_every: int | None = None   # every this many steps, resample latents silent for >= dead_steps steps
     l1_coef: float = 3e-2               # relu / gated sparsity penalty (per sample, eq. 5); initial value if calibrated
     l0_coef: float = 3e-2               # jumprelu L0 penalty (eq. 6); initial value if calibrated
     target_l0: float | None = None      # relu / jumprelu / gated: adapt the coefficient to reach this L0
@@ -718,7 +718,6 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
     N = x_in.shape[0]
     B = min(config.batch_size, N)
     since_fired = torch.zeros(config.n_latents, dtype=torch.long, device=device)
-    fired_window = torch.zeros(config.n_latents, dtype=torch.bool, device=device)
     hist: dict[str, list[float]] = {k: [] for k in ("step", "loss", "mse", "l0", "dead_fraction", "resampled",
                                                     "coef")}
     cal = _Calibrator(config, x_in, gen)
@@ -749,15 +748,16 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
                 model.normalize_decoder_()
             fired = info["codes"].fired
             since_fired = torch.where(fired, torch.zeros_like(since_fired), since_fired + 1)
-            fired_window |= fired
             n_res = 0
             # never on the last step: a run must not end with freshly reset latents
             if config.resample_every and step % config.resample_every == 0 and step < config.steps:
-                dead_now = ~fired_window
+                # dead = silent for dead_steps steps, the definition the history logs (a latent that
+                # fired once in the window used to escape resampling: figures showed identical curves)
+                dead_now = since_fired >= config.dead_steps
                 n_res = resample_dead_latents(model, opt, x_in, x_out, dead_now, gen, config.resample_pool)
                 if n_res:
                     resampled.append((step, dead_now.nonzero(as_tuple=True)[0].tolist()))
-                fired_window.zero_()
+                    since_fired[dead_now] = 0
             if step % config.log_every == 0 or step == config.steps or n_res:
                 hist["step"].append(step)
                 hist["loss"].append(loss_value)

@@ -311,7 +311,7 @@ def bench_resampling(*, n: int = 64, d: int = 48, n_latents: int = 256, max_inte
     """Fig. 7 analogue at small scale: bench SAE loss curves with and without resampling dead latents.
 
     A ReLU SAE with a strong L1 penalty (so that latents die), 4x more latents than features;
-    train_sdl resamples latents that did not fire during the last `resample_every` steps (here at
+    train_sdl resamples, every `resample_every` steps, latents silent for >= dead_steps (200) steps (here at
     steps 1000, 2000, 3000, leaving 500 steps after the last resampling: train_sdl also resamples
     on the final step when steps is a multiple of resample_every, which would end on fresh latents).
     """

@@ -8,7 +8,7 @@ from sdlscape.verify.crosscheck import _redeath
 def test_resampled_latents_are_recorded_and_redeath_counted():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2000, 8, generator=g).abs()
-    cfg = TrainConfig(activation="relu", n_latents=64, steps=300, batch_size=128, l1_coef=1.0, resample_every=100,
+    cfg = TrainConfig(activation="relu", n_latents=64, steps=300, batch_size=128, l1_coef=1.0, resample_every=100, dead_steps=50,
                       log_every=10)
     res = train_sdl(x, None, cfg)
     assert res.resampled and all(st in (100, 200) for st, _ in res.resampled)
