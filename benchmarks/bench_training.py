@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--k", type=int, default=128)
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--activations", default="topk,batchtopk,relu")
+    p.add_argument("--activations", default="topk_relu,batchtopk_relu,relu", help="trainer codes (solvers.gradient.CODES)")
     p.add_argument("--threads", type=int)
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)   # child: one activation, JSON out
     a = p.parse_args(argv)

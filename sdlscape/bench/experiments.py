@@ -1,25 +1,16 @@
-"""The paper's bench experiments (Tables 1, 4, 5, 6, 7) as named configurations, with a resumable runner.
+"""Running the paper's bench tables at a scale: resolving rows, training seeds, measuring, aggregating.
 
-Scales.  ``paper``: n = 1000, n_p = n_r = 768, n_latents = 16000, N = 100,000, 100 anchors.
-``small`` (CPU, minutes per table): sizes divided by 20 -- n = 50, n_p = 38, n_latents = 800,
-5 anchors -- keeping n/n_p (1.3) and n_latents/n (16); p_active multiplied by 10, so the expected
-number of active features per sample n * p_active is 5 (paper: 10); TopK's k divided by 8 (paper
-k = 32/64/128 -> 4/8/16), between keeping k / L0 (divide by 2) and keeping k / n_latents (divide
-by 20): with k / 2 = 64 of 800 latents no feature was recovered in our calibration runs;
-N = 10,000 so each feature occurs in N * p_active = 1000 samples as in the paper; Adam, 3000
-steps of 128 samples (about 38 epochs), lr 3e-3.  Interference bounds M and thresholds tau are
-unchanged.  The price: the paper's p_active = 0.1 becomes 1.0 at small scale (every feature
-always active; Table 6's last column).
+Scales and their regime: bench/scales.py; the tables' rows and the paper's numbers: bench/tables.py.
+Each row is trained with ``Scale.seeds`` seeds (a fresh bench and initialisation each); the result
+row holds the mean of every metric under its name and the sample sd under ``<name>_sd``.
+Methods whose sparsity is a coefficient (methods.Method.calibrated) are trained with an adaptive
+coefficient toward target L0 = TARGET_L0_FACTOR x n p_active (solvers/gradient.py, _Calibrator);
+every row records the target and the L0 reached (``l0``, ``target_l0``).
 
-Sparsity convention: every row records ``p_active`` (Pr(feature active)) in paper units and the
-value used.  The paper's "S = 0.99" default is read as p_active = 0.01 and Table 6's
-"S in {0.005, 0.01, 0.05, 0.1}" as p_active values (PAPER.md, note on S).
-
-Unstated in the paper, our choices (recorded in every result): TopK default k = 128 (Table 7's
-k = 128 row matches the Table 1/5 TopK level); transcoder and crosscoder use TopK; crosscoder has
-2 sources; anchoring uses lambda_anchor = 0.1 with 10% of the features as anchors (Table 4's
-setting) for every table; the anchored features are left out of the metrics of *both* the plain
-and the anchored row so that the two are compared on the same features.
+Sparsity convention: ``p_active`` = Pr(feature active); the paper's "S = 0.99" is p_active = 0.01
+and Table 6's S values are p_active values (PAPER.md, note on S).  The anchored features are left
+out of the metrics of *both* the plain and the anchored row so the two are compared on the same
+features.
 """
 from __future__ import annotations
 
@@ -35,133 +26,17 @@ import torch
 from sdlscape.bench import metrics as mt
 from sdlscape.bench.lrb import Bench, BenchConfig, make_bench
 from sdlscape.bench.methods import METHODS, method as get_method
+from sdlscape.bench.scales import DEFAULTS, SCALES, TARGET_L0_FACTOR, Scale
+from sdlscape.bench.tables import TABLE_TITLES, TABLES, Row, table_rows
 from sdlscape.errors import InputError
 from sdlscape.solvers.gradient import TrainConfig, train_sdl
 
-CODE_VERSION = 1   # bump when a change alters trained numbers (invalidates caches)
+__all__ = ["DEFAULTS", "SCALES", "Scale", "Row", "TABLES", "TABLE_TITLES", "table_rows", "resolve", "run_rows",
+           "run_table", "run_custom", "train_and_measure", "summarize", "aggregate"]
+
+CODE_VERSION = 2   # bump when a change alters trained numbers (invalidates caches)
 TAUS = tuple(np.round(np.arange(0.5, 1.0, 0.05), 2)) + (0.99,)
 
-
-@dataclass(frozen=True)
-class Scale:
-    name: str
-    factor: int            # paper sizes / this scale's sizes
-    p_factor: float        # p_active used = p_active (paper units) * p_factor (capped at 1)
-    k_factor: float        # k used = round(k (paper units) * k_factor)
-    n: int
-    n_p: int
-    n_latents: int
-    n_samples: int
-    n_anchors: int
-    steps: int
-    batch_size: int
-    lr: float
-    n_eval: int = 4096
-
-
-SCALES = {
-    "paper": Scale("paper", 1, 1.0, 1.0, 1000, 768, 16000, 100_000, 100, steps=10_000, batch_size=1024, lr=1e-3),
-    "small": Scale("small", 20, 10.0, 0.125, 50, 38, 800, 10_000, 5, steps=3000, batch_size=128, lr=3e-3),
-}
-
-DEFAULTS = {"n": 1000, "p_active": 0.01, "M": 0.1, "k": 128, "anchor_coef": 0.1}
-
-
-@dataclass(frozen=True)
-class Row:
-    """One table row in paper units (None = the default); resolved against a Scale to run."""
-
-    method: str
-    anchoring: bool
-    tau: float = 0.9
-    n: int | None = None
-    p_active: float | None = None
-    M: float | None = None
-    k: int | None = None
-    paper_M_GT: float | None = None
-    paper_M_IP: float | None = None
-    paper_note: str | None = None
-
-
-def _pair(method, plain, fa, tau=0.9, note=None, **kw):
-    """Plain and anchored rows; plain/fa are (M_GT, M_IP) in paper units or None."""
-    plain, fa = plain or (None, None), fa or (None, None)
-    return [Row(method, False, tau, paper_M_GT=plain[0], paper_M_IP=plain[1], paper_note=note, **kw),
-            Row(method, True, tau, paper_M_GT=fa[0], paper_M_IP=fa[1], paper_note=note, **kw)]
-
-
-TABLE1_PAPER = {
-    "relu": ((0.0, 0.205), (0.0, 0.246)),
-    "jumprelu": ((0.0, 0.237), (0.0, 0.333)),
-    "topk": ((0.8490, 0.983), (0.8763, 0.986)),
-    "batchtopk": ((0.8480, 0.981), (0.8938, 0.988)),
-    "matryoshka": ((0.8370, 0.982), (0.8732, 0.985)),
-    "transcoder": ((0.2360, 0.838), (0.2505, 0.838)),
-    "crosscoder": ((0.5642, 0.940), (0.5771, 0.941)),
-}
-SAE_FIVE = ("relu", "jumprelu", "topk", "batchtopk", "matryoshka")
-
-
-def _table1():
-    return [r for m, (p, f) in TABLE1_PAPER.items() for r in _pair(m, p, f, tau=0.95)]
-
-
-def _table4():
-    fa = {800: 1.0, 900: 0.9889, 1000: 0.8550, 1100: 0.5809, 1200: 0.3058, 1300: 0.1523, 1400: 0.0857}
-    rows = []
-    for n, g in fa.items():
-        ip = (0.36, 0.44) if n == 800 else (None, None)
-        rows += _pair("relu", (0.0, ip[0]), (g, ip[1]), n=n)
-    return rows
-
-
-def _table5():
-    paper_zero = {"relu": (0.0, None), "jumprelu": (0.0, None)}   # the paper: 0% for ReLU and JumpReLU
-    rows = []
-    for M in (0.05, 0.2, 0.5):
-        for m in SAE_FIVE:
-            if m in paper_zero:
-                rows += _pair(m, paper_zero[m], paper_zero[m], M=M)
-            else:
-                rows += _pair(m, None, None, M=M, note="paper gives only the range 83.7-90.7% for the TopK family")
-    return rows
-
-
-def _table6():
-    # the paper's other Table 6 numbers quoted in PAPER.md: (p_active, method) -> (plain, anchored)
-    quoted = {(0.005, "jumprelu"): ((0.118, None), (0.748, None)), (0.1, "topk"): ((0.988, None), None)}
-    rows = []
-    for p in (0.005, 0.01, 0.05, 0.1):
-        for m in SAE_FIVE:
-            plain, fa = quoted.get((p, m), (None, None))
-            note = None
-            if p == 0.01:
-                plain, fa = TABLE1_PAPER[m]
-                note = "paper: the p_active = 0.01 rows equal Table 1 (tau = 0.95 there)"
-            rows += _pair(m, plain, fa, p_active=p, note=note)
-    return rows
-
-
-def _table7():
-    plain = {32: 1.0, 64: 0.939, 128: 0.867}
-    fa = {32: 1.0, 64: 0.934, 128: 0.880}
-    return [r for k in (32, 64, 128) for r in _pair("topk", (plain[k], None), (fa[k], None), k=k)]
-
-
-TABLES = {"table1": _table1, "table4": _table4, "table5": _table5, "table6": _table6, "table7": _table7}
-TABLE_TITLES = {
-    "table1": "Table 1: all methods, default bench, tau = 0.95",
-    "table4": "Table 4: ReLU SAE, number of features n varied (n_p fixed)",
-    "table5": "Table 5: max interference M varied",
-    "table6": "Table 6: activation probability p_active varied",
-    "table7": "Table 7: TopK k varied",
-}
-
-
-def table_rows(table: str) -> list[Row]:
-    if table not in TABLES:
-        raise InputError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
-    return TABLES[table]()
 
 
 # ---------------------------------------------------------------- resolving a row at a scale
@@ -192,9 +67,9 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
         raise InputError(f"p_active must be in (0, 1], got {p_paper}")
     M = row.M if row.M is not None else DEFAULTS["M"]
     k = row.k if row.k is not None else DEFAULTS["k"]
-    n = max(2, round(n_paper / scale.factor))
-    p = min(1.0, p_paper * scale.p_factor)
-    k_used = max(1, round(k * scale.k_factor))
+    n = scale.n_of(n_paper)
+    p = p_paper
+    k_used = scale.k(k)
     if meth.uses_k and not 1 <= k_used <= (n_latents or scale.n_latents):
         raise InputError(f"k={k} (k={k_used} at scale {scale.name}) must be in [1, n_latents="
                          f"{n_latents or scale.n_latents}]")
@@ -204,13 +79,15 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
     train = TrainConfig(activation=activation, n_latents=n_latents or scale.n_latents, k=k_used,
                         steps=scale.steps if steps is None else steps,
                         batch_size=scale.batch_size, lr=scale.lr, seed=seed, device=device,
-                        anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0)
+                        anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0,
+                        target_l0=TARGET_L0_FACTOR * n * p if meth.calibrated else None)
     train.validate()
     n_anchors = min(scale.n_anchors, n)
     settings = {"n_paper": n_paper, "p_active_paper": p_paper, "p_active_used": p, "n_used": n, "M": M, "k": k,
                 "k_used": k_used, "n_latents": train.n_latents, "steps": train.steps,
                 "kind": kind, "activation": activation, "n_anchors": n_anchors,
-                "anchor_coef": train.anchor_coef, "tau": row.tau}
+                "anchor_coef": train.anchor_coef, "tau": row.tau,
+                "target_l0": train.target_l0, "target_l0_factor": TARGET_L0_FACTOR if meth.calibrated else None}
     return Resolved(bench, train, n_anchors, seed + 101, settings, scale.n_eval)
 
 
@@ -284,6 +161,7 @@ def train_and_measure(res: Resolved, progress: bool = False, anchors=None, retur
         "l0": float((q > 0).float().sum(1).mean()),
         "anchored_encoder_cos": anchored_cos,
         "final_loss": out.history["loss"][-1] if out.history["loss"] else None,
+        "final_coef": out.final_coef,
         "train_seconds": out.seconds, "seconds": time.perf_counter() - t0,
     }
     if return_model:
@@ -304,6 +182,7 @@ def summarize(row: Row, res: Resolved, m: dict) -> dict:
         "curve_decoder": {str(t): float(np.mean(dec > t)) for t in TAUS},
         **{k: m[k] for k in ("mcc_decoder", "mcc_encoder", "uniqueness_decoder", "fvu", "dead_fraction", "l0",
                               "anchored_encoder_cos", "final_loss", "train_seconds", "key")},
+        "final_coef": m.get("final_coef"), "target_l0": res.train.target_l0,
         "settings": res.settings,
     }
     if "enc_reader_best" in m:   # where the encoder rows went: the least-squares readers (metrics.reader_directions)
@@ -316,13 +195,38 @@ def summarize(row: Row, res: Resolved, m: dict) -> dict:
     return out
 
 
+AGGREGATED = ("M_GT", "M_IP", "M_GT_decoder", "M_IP_decoder", "mcc_decoder", "mcc_encoder", "uniqueness_decoder",
+              "fvu", "dead_fraction", "l0", "final_coef", "anchored_encoder_cos", "M_GT_encoder_vs_reader",
+              "M_IP_encoder_vs_reader", "reader_truth_cos_mean", "train_seconds")
+
+
+def aggregate(per_seed: list[dict]) -> dict:
+    """One row from its seeds: the mean of each metric under its name, the sample sd under <name>_sd."""
+    out = {k: v for k, v in per_seed[0].items() if k not in AGGREGATED and not k.startswith("curve_")}
+    for k in AGGREGATED:
+        vals = [r[k] for r in per_seed if r.get(k) is not None]
+        out[k] = float(np.mean(vals)) if vals else None
+        out[f"{k}_sd"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+    for c in ("curve_encoder", "curve_decoder"):
+        out[c] = {t: float(np.mean([r[c][t] for r in per_seed])) for t in per_seed[0][c]}
+    out["seeds"] = [r["seed"] for r in per_seed]
+    out["n_seeds"] = len(per_seed)
+    out["per_seed"] = [{k: r.get(k) for k in ("seed", "M_GT", "M_GT_decoder", "l0", "fvu", "key")} for r in per_seed]
+    out["keys"] = [r["key"] for r in per_seed]
+    return out
+
+
 def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, cache_dir=None,
-             progress: bool = False, n_latents: int | None = None, steps: int | None = None) -> list[dict]:
-    """Run rows (training each distinct configuration once), caching finished ones by hash."""
+             progress: bool = False, n_latents: int | None = None, steps: int | None = None,
+             seeds: int | None = None) -> list[dict]:
+    """Run rows over seeds seed, seed+1, ... (training each distinct configuration once), caching by hash."""
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sc = SCALES[scale]
-    resolved = [resolve(r, sc, device, seed, n_latents, steps) for r in rows]
+    n_seeds = sc.seeds if seeds is None else seeds
+    if n_seeds < 1:
+        raise InputError(f"seeds must be >= 1, got {n_seeds}")
+    resolved = [[resolve(r, sc, device, seed + s, n_latents, steps) for s in range(n_seeds)] for r in rows]
     cache = Path(cache_dir) if cache_dir else None
     done: dict[str, dict] = {}
     out = []
@@ -330,22 +234,25 @@ def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, ca
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(rows), desc=f"{scale} rows", mininterval=0.5)
+        bar = tqdm(total=len(rows) * n_seeds, desc=f"{scale} rows x seeds", mininterval=0.5)
     from sdlscape.storage import write_json
 
-    for row, res in zip(rows, resolved):
-        key = res.key()
-        path = cache / f"{key}.json" if cache else None
-        if key not in done and path is not None and path.exists():
-            done[key] = json.loads(path.read_text())
-        if key not in done:
-            done[key] = train_and_measure(res, progress=progress)
-            if path is not None:
-                write_json(path, done[key])
-        out.append(summarize(row, res, done[key]))
-        if bar is not None:
-            bar.set_postfix(method=row.method, M_GT=f"{out[-1]['M_GT']:.3f}")
-            bar.update(1)
+    for row, group in zip(rows, resolved):
+        per_seed = []
+        for res in group:
+            key = res.key()
+            path = cache / f"{key}.json" if cache else None
+            if key not in done and path is not None and path.exists():
+                done[key] = json.loads(path.read_text())
+            if key not in done:
+                done[key] = train_and_measure(res, progress=progress)
+                if path is not None:
+                    write_json(path, done[key])
+            per_seed.append({**summarize(row, res, done[key]), "seed": res.train.seed})
+            if bar is not None:
+                bar.set_postfix(method=row.method, M_GT=f"{per_seed[-1]['M_GT']:.3f}")
+                bar.update(1)
+        out.append(aggregate(per_seed))
     if bar is not None:
         bar.close()
     return out
@@ -356,10 +263,13 @@ def conventions(scale: str) -> dict:
     return {
         "sparsity": "p_active = Pr(feature active); paper 'S = 0.99' read as p_active = 0.01, "
                     "Table 6's S values read as p_active",
-        "scale": asdict(sc),
-        "scaling": "small: n, n_p, n_latents, anchors / 20; p_active x 10 (L0 = 5 vs paper 10); k / 8; "
-                   "N = 10,000 (N*p_active = 1000 as paper); 3000 Adam steps, batch 128, lr 3e-3; M, tau unchanged"
-                   if sc.factor != 1 else "paper sizes",
+        "scale": sc.as_dict(),
+        "regime": sc.regime(),
+        "scaling": sc.regime_text(),
+        "calibration": f"relu / jumprelu / gated: adaptive coefficient toward target L0 = {TARGET_L0_FACTOR:g} x "
+                       "n p_active (probe-batch L0, multiplicative update, frozen for the last 20% of steps); "
+                       "the L0 reached is column l0",
+        "seeds": f"{sc.seeds} seed(s) per row (bench and initialisation); <metric> = mean, <metric>_sd = sample sd",
         "metrics": "M_GT/M_IP on encoder rows (as the paper) and on decoder columns; anchored features "
                    "excluded from both plain and anchored rows; MCC/uniqueness as SAELens (decoder)",
         "defaults_paper_units": DEFAULTS,
@@ -369,15 +279,15 @@ def conventions(scale: str) -> dict:
 
 
 def run_table(table: str, scale: str = "small", device: str = "cpu", seed: int = 0, cache_dir=None,
-              progress: bool = False, steps: int | None = None) -> dict:
+              progress: bool = False, steps: int | None = None, seeds: int | None = None) -> dict:
     """Run one paper table; returns the bench result dict (ARCHITECTURE.md 'bench' keys).
 
     steps overrides the scale's number of training steps (recorded in each row's settings).
     """
     rows = table_rows(table)
     t0 = time.perf_counter()
-    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps)
-    return {"table": table, "title": TABLE_TITLES[table], "scale": scale, "device": device, "seed": seed,
+    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps, seeds=seeds)
+    return {"table": table, "title": TABLE_TITLES[table], "scale": scale, "regime": SCALES[scale].regime_text(), "device": device, "seed": seed,
             "rows": out_rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0}
 
 
@@ -388,6 +298,6 @@ def run_custom(method: str, scale: str = "small", device: str = "cpu", seed: int
     """One configurable row (paper units), e.g. for quick checks from the command line."""
     row = Row(method, anchoring, tau, n=n, p_active=p_active, M=M, k=k)
     t0 = time.perf_counter()
-    rows = run_rows([row], scale, device, seed, cache_dir, progress, n_latents=n_latents, steps=steps)
+    rows = run_rows([row], scale, device, seed, cache_dir, progress, n_latents=n_latents, steps=steps, seeds=1)
     return {"table": "custom", "title": f"custom run: {method}", "scale": scale, "device": device, "seed": seed,
             "rows": rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0}

@@ -14,7 +14,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="Linear Representation Bench runs and the paper's tables (1, 4-7, real)")
     p.add_argument("table", choices=TABLE_CHOICES, metavar="TABLE",
                    help=f"one of {', '.join(TABLE_CHOICES)} ('custom': one configurable run)")
-    p.add_argument("--scale", choices=("small", "paper"), default="small")
+    p.add_argument("--scale", choices=("small", "medium", "paper"), default="small")
+    p.add_argument("--seeds", type=int, help="training seeds per row (default: the scale's, 3 at small/medium)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the result (with provenance) here")
@@ -52,6 +53,8 @@ def _validate(args) -> None:
     check_device_early(args.device)     # the name and the machine, before torch is imported
     if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps must be >= 0, got {args.steps}")
+    if args.seeds is not None and args.seeds < 1:
+        raise InputError(f"--seeds must be >= 1, got {args.seeds}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
     check_device_torch(args.device)     # last: it imports torch for cuda
@@ -61,7 +64,9 @@ def _validate(args) -> None:
 
 def _print(result: dict) -> None:
     print(f"{result.get('title', result.get('table'))}  [scale={result.get('scale')}, device={result.get('device')}]")
-    head = f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | {'dec M_GT':>8} {'MCC':>6} {'enc~rdr':>7}  setting"
+    if result.get("regime"):
+        print(f"regime: {result['regime']}")
+    head = f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | {'dec M_GT':>8} {'+-sd':>6} {'MCC':>6} {'enc~rdr':>7} {'L0':>6} {'target':>6}  setting"
     print(head)
     print("-" * len(head))
 
@@ -75,7 +80,8 @@ def _print(result: dict) -> None:
         setting = ", ".join(f"{k}={s[k]}" for k in ("n_paper", "p_active_paper", "M", "k") if k in s)
         print(f"{r.get('label', r.get('method', '?')):<30} {'yes' if r.get('anchoring') else 'no':<3} "
               f"{f(r.get('M_GT'), True):>8} {f(r.get('M_IP')):>7} | {f(r.get('paper_M_GT'), True):>10} {f(r.get('paper_M_IP')):>10} | "
-              f"{f(r.get('M_GT_decoder'), True):>8} {f(r.get('mcc_decoder')):>6} {f(r.get('M_IP_encoder_vs_reader')):>7}  {setting}")
+              f"{f(r.get('M_GT_decoder'), True):>8} {f(r.get('M_GT_decoder_sd'), True):>6} {f(r.get('mcc_decoder')):>6} "
+              f"{f(r.get('M_IP_encoder_vs_reader')):>7} {f(r.get('l0')):>6} {f(r.get('target_l0')):>6}  {setting}")
     print("(ours: M_GT/M_IP on encoder rows, as the paper; 'paper' columns are the paper's reported numbers;\n"
           " dec M_GT: decoder columns; MCC: SAELens-style on decoder; enc~rdr: mean best |cos| of encoder rows\n"
           " with the least-squares readers (W W^T)^+ w_j)")
@@ -108,7 +114,8 @@ def run(args) -> int:
     else:
         from sdlscape.bench.experiments import run_table
 
-        result = run_table(args.table, args.scale, args.device, args.seed, cache, progress, steps=args.steps)
+        result = run_table(args.table, args.scale, args.device, args.seed, cache, progress, steps=args.steps,
+                           seeds=args.seeds)
     seconds = time.perf_counter() - t0
     result["provenance"] = provenance(args.device, seconds)
     _print(result)

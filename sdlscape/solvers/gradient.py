@@ -1,7 +1,7 @@
 """PyTorch trainers for SDL models (SAE, transcoder, crosscoder) with feature anchoring (eq. 26).
 
 One model covers the three instantiations of Def. 2.3: latents x_q = sigma(W_E x_p) and
-reconstruction W_D x_q, no biases (the gated code adds its gate biases).  A transcoder passes
+reconstruction W_D x_q, no biases except the ReLU code's encoder bias b_enc and the gated code's gate biases.  A transcoder passes
 x_out != x_in; a crosscoder passes the concatenated sources as x_in and x_out.
 
 Trainer codes (``TrainConfig.activation``; one class each, below; the bench's method names map to
@@ -57,11 +57,12 @@ class TrainConfig:
     device: str = "cpu"
     anchor_coef: float = 0.0   # lambda_anchor of eq. 26; the first n_anchors latents are anchored
     normalize_decoder: bool = True
-    resample_every: int | None = None   # resample dead latents every this many steps
+    resample_every: int | None = None   # every this many steps, resample latents silent for >= dead_steps steps
     l1_coef: float = 3e-2               # relu / gated sparsity penalty (per sample, eq. 5); initial value if calibrated
     l0_coef: float = 3e-2               # jumprelu L0 penalty (eq. 6); initial value if calibrated
     target_l0: float | None = None      # relu / jumprelu / gated: adapt the coefficient to reach this L0
     coef_rate: float = 0.01             # per-step log-rate of the adaptive coefficient
+    coef_freeze: float = 0.2            # the coefficient is frozen for this final fraction of the steps
     jumprelu_threshold: float = 0.1     # initial threshold theta
     jumprelu_bandwidth: float = 0.05    # width of the rectangle kernel of the straight-through estimator
     auxk: int | None = None             # number of dead latents used by AuxK (eq. 8); None = off
@@ -101,6 +102,8 @@ class TrainConfig:
             raise InputError(f"select_dtype must be one of {', '.join(SELECT_DTYPES)}, got {self.select_dtype!r}")
         if self.decoder_init not in ("tied", "independent"):
             raise InputError(f"decoder_init must be 'tied' or 'independent', got {self.decoder_init!r}")
+        if not 0.0 <= self.coef_freeze < 1.0:
+            raise InputError(f"coef_freeze must be in [0, 1), got {self.coef_freeze}")
         if self.target_l0 is not None and not (code.calibratable and self.target_l0 > 0):
             raise InputError(f"target_l0 needs a penalised code (relu, jumprelu, gated) and a value > 0, "
                              f"got {self.activation!r} with {self.target_l0}")
@@ -269,13 +272,22 @@ def _dense(q: torch.Tensor, **kw) -> Codes:
 
 
 class ReLUL1(Code):
+    """ReLU(W_E x + b_enc) + L1 (eq. 5); the encoder bias b_enc lets latents threshold (as SAELens's standard SAE)."""
+
     name, calibratable = "relu", True
 
+    def init_params(self, model):
+        model.b_enc = torch.nn.Parameter(torch.zeros(model.n_latents))
+
     def codes(self, model, x, train):
-        return _dense(F.relu(model.pre(x)))
+        return _dense(F.relu(model.pre(x) + model.b_enc))
 
     def penalty(self, model, x_in, x_out, c, coef):
         return coef * (c.dense * model.W_dec.norm(dim=1)).sum(-1).mean()
+
+    def reset(self, model, idx):
+        model.b_enc[idx] = 0.0
+        return {model.b_enc: 0}
 
 
 class JumpReLUL0(Code):
@@ -580,6 +592,7 @@ class TrainResult:
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
     final_coef: float | None = None     # the sparsity coefficient at the end (calibrated runs)
+    resampled: list = field(default_factory=list)   # (step, latent indices) of each resampling
 
 
 @contextmanager
@@ -644,18 +657,34 @@ def check_anchors(anchors, d_in: int, d_out: int, n_latents: int):
 
 
 class _Calibrator:
-    """Adaptive sparsity coefficient: log coef += rate * clip(log(L0_ema / target), -1, 1) each step."""
+    """Adaptive sparsity coefficient toward ``target_l0`` (multiplicative, on the log of L0).
 
-    def __init__(self, config: TrainConfig):
+    Every ``PROBE_EVERY`` steps the current model's L0 is measured on a fixed probe batch of the
+    training inputs (the noisy, pre-step batch L0 biased the result low), smoothed, and
+    log coef += PROBE_EVERY * rate_t * clip(log(L0 / target), -1, 1), with rate_t falling linearly
+    from coef_rate to coef_rate / 10; the coefficient is frozen for the last ``coef_freeze`` of the steps.
+    """
+
+    PROBE_EVERY, PROBE_SIZE = 10, 2048
+
+    def __init__(self, config: TrainConfig, x_in: torch.Tensor, gen: torch.Generator):
         self.coef = getattr(config, config.code().coef_field)
         self.target, self.rate, self.ema = config.target_l0, config.coef_rate, None
+        self.until = int(math.ceil(config.steps * (1.0 - config.coef_freeze)))
+        self.probe = None
+        if self.target is not None:
+            pick = torch.randperm(x_in.shape[0], generator=gen)[:self.PROBE_SIZE].to(x_in.device)
+            self.probe = x_in[pick]
 
-    def update(self, l0: float) -> None:
-        if self.target is None:
+    @torch.no_grad()
+    def update(self, model, step: int) -> None:
+        if self.target is None or step > self.until or step % self.PROBE_EVERY:
             return
-        self.ema = l0 if self.ema is None else 0.9 * self.ema + 0.1 * l0
+        l0 = float((model.encode(self.probe) > 0).sum()) / self.probe.shape[0]
+        self.ema = l0 if self.ema is None else 0.7 * self.ema + 0.3 * l0
         err = math.log(max(self.ema, 1e-3 * self.target) / self.target)
-        self.coef *= math.exp(self.rate * max(-1.0, min(1.0, err)))
+        rate = self.rate * (1.0 - 0.9 * step / max(1, self.until))
+        self.coef *= math.exp(self.PROBE_EVERY * rate * max(-1.0, min(1.0, err)))
 
 
 def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfig,
@@ -689,10 +718,10 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
     N = x_in.shape[0]
     B = min(config.batch_size, N)
     since_fired = torch.zeros(config.n_latents, dtype=torch.long, device=device)
-    fired_window = torch.zeros(config.n_latents, dtype=torch.bool, device=device)
     hist: dict[str, list[float]] = {k: [] for k in ("step", "loss", "mse", "l0", "dead_fraction", "resampled",
                                                     "coef")}
-    cal = _Calibrator(config)
+    cal = _Calibrator(config, x_in, gen)
+    resampled: list[tuple[int, list[int]]] = []
     perm, pos = torch.randperm(N, generator=gen), 0
     bar = None
     if progress:
@@ -714,17 +743,21 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
             loss.backward()
             opt.step()
             loss_value = float(loss.detach())
-            cal.update(info["l0"])
+            cal.update(model, step)
             if config.normalize_decoder and "W_dec" not in frozen:
                 model.normalize_decoder_()
             fired = info["codes"].fired
             since_fired = torch.where(fired, torch.zeros_like(since_fired), since_fired + 1)
-            fired_window |= fired
             n_res = 0
             # never on the last step: a run must not end with freshly reset latents
             if config.resample_every and step % config.resample_every == 0 and step < config.steps:
-                n_res = resample_dead_latents(model, opt, x_in, x_out, ~fired_window, gen, config.resample_pool)
-                fired_window.zero_()
+                # dead = silent for dead_steps steps, the definition the history logs (a latent that
+                # fired once in the window used to escape resampling: figures showed identical curves)
+                dead_now = since_fired >= config.dead_steps
+                n_res = resample_dead_latents(model, opt, x_in, x_out, dead_now, gen, config.resample_pool)
+                if n_res:
+                    resampled.append((step, dead_now.nonzero(as_tuple=True)[0].tolist()))
+                    since_fired[dead_now] = 0
             if step % config.log_every == 0 or step == config.steps or n_res:
                 hist["step"].append(step)
                 hist["loss"].append(loss_value)
@@ -743,4 +776,4 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
         bar.close()
     model.eval()
     return TrainResult(model=model, history=hist, seconds=time.perf_counter() - t0, config=asdict(config),
-                       final_coef=cal.coef if config.target_l0 is not None else None)
+                       final_coef=cal.coef if config.target_l0 is not None else None, resampled=resampled)

@@ -13,6 +13,8 @@ def test_tables_have_paper_numbers_and_both_anchoring_modes():
         assert rows and {r.anchoring for r in rows} == {False, True}
     t1 = ex.table_rows("table1")
     assert len(t1) == 14 and all(r.tau == 0.95 for r in t1)
+    t6 = ex.table_rows("table6")    # the paper's Table 1 values stand at the paper's tau = 0.95
+    assert all(r.tau == (0.95 if r.p_active == 0.01 else 0.9) for r in t6)
     topk = [r for r in t1 if r.method == "topk" and not r.anchoring][0]
     assert topk.paper_M_GT == pytest.approx(0.849) and topk.paper_M_IP == pytest.approx(0.983)
     assert [r.n for r in ex.table_rows("table4")][::2] == [800, 900, 1000, 1100, 1200, 1300, 1400]
@@ -22,7 +24,14 @@ def test_small_scaling_keeps_ratios():
     sc = ex.SCALES["small"]
     r = ex.resolve(ex.Row("topk", True, n=1200, p_active=0.005, k=64), sc)
     assert r.bench.n == 60 and r.bench.n_p == 38 and r.train.n_latents == 800
-    assert r.bench.p_active == pytest.approx(0.05) and r.train.k == 8
+    assert r.bench.p_active == pytest.approx(0.005) and r.train.k == 3     # p_active kept, k / 20
+    for name in ("small", "medium", "paper"):                              # the paper's regime at every scale
+        g = ex.SCALES[name].regime()
+        assert g["L0_over_n_p"] == pytest.approx(10 / 768, rel=0.05) and g["n_over_n_p"] == pytest.approx(1.3, rel=0.02)
+        assert g["n_latents_over_n"] == 16 and g["k_over_L0"] == pytest.approx(12.8, rel=0.07) and g["p_active"] == 0.01
+    assert max(ex.resolve(r, sc).bench.p_active for r in ex.table_rows("table6")) == 0.1   # no x10 distortion
+    relu = ex.resolve(ex.Row("relu", False), sc)
+    assert relu.train.target_l0 == pytest.approx(0.5) and ex.resolve(ex.Row("topk", False), sc).train.target_l0 is None
     assert r.train.anchor_coef == 0.1 and r.n_anchors == 5
     assert r.settings["p_active_paper"] == 0.005
     paper = ex.resolve(ex.Row("topk", False), ex.SCALES["paper"])
@@ -46,9 +55,10 @@ def test_bad_rows():
 
 def test_rows_are_cached_and_resume(tmp_path, monkeypatch):
     rows = [ex.Row("topk", False, n=200), ex.Row("topk", False, n=200, tau=0.5)]
-    out = ex.run_rows(rows, "small", cache_dir=tmp_path, steps=10)
-    assert len(list(tmp_path.glob("*.json"))) == 1                 # same configuration trained once
-    assert out[0]["key"] == out[1]["key"] and out[1]["M_GT"] >= out[0]["M_GT"]
+    out = ex.run_rows(rows, "small", cache_dir=tmp_path, steps=10, seeds=2)
+    assert len(list(tmp_path.glob("*.json"))) == 2                 # same configuration trained once per seed
+    assert out[0]["keys"] == out[1]["keys"] and out[1]["M_GT"] >= out[0]["M_GT"]
+    assert out[0]["n_seeds"] == 2 and out[0]["M_IP_sd"] is not None and out[0]["M_IP_sd"] >= 0
     cached = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert len(cached["enc_best"]) == 10 - 5                        # n = 10 at small scale, 5 anchors excluded
 
@@ -56,5 +66,5 @@ def test_rows_are_cached_and_resume(tmp_path, monkeypatch):
         raise AssertionError("should have been read from the cache")
 
     monkeypatch.setattr(ex, "train_and_measure", boom)
-    again = ex.run_rows(rows, "small", cache_dir=tmp_path, steps=10)
+    again = ex.run_rows(rows, "small", cache_dir=tmp_path, steps=10, seeds=2)
     assert again[0]["M_IP"] == out[0]["M_IP"]

@@ -23,6 +23,36 @@ def recovery_curve_data(report: dict, table: str = "table1") -> dict:
             "title": f"{table} ({t.get('scale')} scale): M_GT of encoder rows vs tau"} if curves else {}
 
 
+def _sd(r: dict, key: str) -> str:
+    sd = r.get(f"{key}_sd")
+    return "" if sd is None else f" +- {pct(sd)}"
+
+
+def anchoring_effects(t: dict, key: str = "M_GT_decoder") -> list[dict]:
+    """Plain vs anchored pairs of a table: the difference is an effect only if |diff| > 2 sqrt(sd1^2 + sd2^2)."""
+    rows = t.get("rows", [])
+    out = []
+    for plain, fa in zip(rows[0::2], rows[1::2]):
+        if plain.get("anchoring") or not fa.get("anchoring") or plain.get(key) is None or fa.get(key) is None:
+            continue
+        diff = fa[key] - plain[key]
+        sd1, sd2 = plain.get(f"{key}_sd"), fa.get(f"{key}_sd")
+        noise = 2.0 * (sd1 ** 2 + sd2 ** 2) ** 0.5 if sd1 is not None and sd2 is not None else None
+        verdict = "no noise estimate (one seed)" if noise is None else ("effect" if abs(diff) > noise else "within noise")
+        out.append({"label": plain.get("label", plain["method"]), "settings": plain.get("settings", {}), "metric": key,
+                    "plain": plain[key], "anchored": fa[key], "diff": diff, "noise": noise, "verdict": verdict})
+    return out
+
+
+def _label(r: dict, varied: str | None) -> str:
+    setting = r.get("settings", {})
+    label = r.get("label", r["method"])
+    if varied:  # the paper-unit value of the swept parameter, and the value this scale used
+        paper_v, used_v = setting.get(f"{varied}_paper", setting.get(varied)), setting.get(f"{varied}_used")
+        label += f" [{varied} = {paper_v}" + (f", used {used_v}" if used_v not in (None, paper_v) else "") + "]"
+    return label
+
+
 def blocks(report: dict) -> list:
     bench = report.get("bench", {})
     if not bench:
@@ -32,22 +62,33 @@ def blocks(report: dict) -> list:
     conv = first.get("conventions", {})
     if conv:
         blocks.append(Paragraph(f"Conventions: {conv.get('sparsity', '')}. Scale: {conv.get('scaling', '')}. "
+                                f"Calibration: {conv.get('calibration', 'none')}. Seeds: {conv.get('seeds', '1')}. "
                                 f"Metrics: {conv.get('metrics', '')}."))
     for table, t in bench.items():
         rows = []
         varied = TABLE_VARIES.get(table)
         for r in t["rows"]:
-            setting = r.get("settings", {})
-            label = r.get("label", r["method"])
-            if varied:  # the paper-unit value of the swept parameter, and the value this scale used
-                paper_v, used_v = setting.get(f"{varied}_paper", setting.get(varied)), setting.get(f"{varied}_used")
-                label += f" [{varied} = {paper_v}" + (f", used {used_v}" if used_v not in (None, paper_v) else "") + "]"
-            rows.append([label, r["anchoring"], pct(r["M_GT"]), fmt(r["M_IP"], 3),
-                         pct(r.get("paper_M_GT")), fmt(r.get("paper_M_IP"), 3), pct(r.get("M_GT_decoder")),
-                         fmt(r.get("mcc_decoder"), 3)])
-        blocks.append(Heading(f"{table}: {t.get('title', '')} ({t.get('scale')} scale, {t.get('seconds', 0):.0f} s)", 3))
-        blocks.append(Table(["method", "anchoring", "ours M_GT", "ours M_IP", "paper M_GT", "paper M_IP",
-                             "ours M_GT (decoder)", "ours MCC (decoder)"], rows))
+            tau = r.get("settings", {}).get("tau")
+            rows.append([_label(r, varied), r["anchoring"], fmt(tau, 2), pct(r["M_GT"]) + _sd(r, "M_GT"),
+                         fmt(r["M_IP"], 3), pct(r.get("paper_M_GT")), fmt(r.get("paper_M_IP"), 3),
+                         pct(r.get("M_GT_decoder")) + _sd(r, "M_GT_decoder"), fmt(r.get("mcc_decoder"), 3),
+                         fmt(r.get("l0"), 2), fmt(r.get("target_l0"), 2)])
+        taus = sorted({r.get("settings", {}).get("tau") for r in t["rows"]} - {None})
+        regime = t.get("regime") or t.get("conventions", {}).get("scaling", "")
+        blocks.append(Heading(f"{table}: {t.get('title', '')} (tau = {', '.join(f'{x:g}' for x in taus)}; "
+                              f"{t.get('scale')} scale, {t.get('seconds', 0):.0f} s)", 3))
+        if regime:
+            blocks.append(Paragraph(f"Regime: {regime}."))
+        blocks.append(Table(["method", "anchoring", "tau", "ours M_GT (mean +- sd)", "ours M_IP",
+                             "paper M_GT (paper's tau)", "paper M_IP", "ours M_GT (decoder)", "ours MCC (decoder)",
+                             "L0 reached", "target L0"], rows))
+        effects = anchoring_effects(t)
+        if effects:
+            parts = [f"{_label({'label': e['label'], 'method': e['label'], 'settings': e['settings']}, varied)}: "
+                     f"{pct(e['plain'])} -> {pct(e['anchored'])} ({e['verdict']}"
+                     + (f", 2 sd = {pct(e['noise'])})" if e["noise"] is not None else ")") for e in effects]
+            blocks.append(Paragraph("Anchoring, decoder M_GT plain -> anchored (an effect only where |diff| > "
+                                    "2 sqrt(sd_plain^2 + sd_anchored^2)): " + "; ".join(parts) + "."))
     t1 = {(r["method"], r["anchoring"]): r for r in bench.get("table1", {}).get("rows", [])}
     topk = t1.get(("topk", False))
     if topk:

@@ -1,0 +1,21 @@
+"""The bench report section: tau in headings, L0 columns, anchoring differences judged against their noise."""
+from sdlscape.pipeline.sections import bench as sec
+
+
+def _row(anch, dec, sd, method="topk"):
+    return {"method": method, "label": method, "anchoring": anch, "M_GT": 0.0, "M_IP": 0.5, "M_GT_decoder": dec,
+            "M_GT_decoder_sd": sd, "M_GT_sd": 0.0, "l0": 0.5, "target_l0": None, "settings": {"tau": 0.95}}
+
+
+def test_effect_only_beyond_noise():
+    t = {"rows": [_row(False, 0.58, 0.10), _row(True, 0.42, 0.10), _row(False, 0.9, 0.01), _row(True, 0.5, 0.01)]}
+    v = [e["verdict"] for e in sec.anchoring_effects(t)]
+    assert v == ["within noise", "effect"]          # 0.16 < 2*sqrt(0.02) = 0.28; 0.4 > 0.028
+
+
+def test_one_seed_gets_no_verdict_and_tau_is_in_heading():
+    t = {"title": "T", "scale": "small", "regime": "small: n=50", "rows": [_row(False, 0.5, None), _row(True, 0.6, None)]}
+    assert sec.anchoring_effects(t)[0]["verdict"].startswith("no noise estimate")
+    blocks = sec.blocks({"bench": {"table1": t}})
+    text = " ".join(str(getattr(b, "text", "")) for b in blocks)
+    assert "tau = 0.95" in text and "Regime: small: n=50" in text
