@@ -3,7 +3,8 @@
 SAELens stores ``sae_weights.safetensors`` with W_enc (d_in x d_sae), W_dec (d_sae x d_in),
 b_enc (d_sae), b_dec (d_in) and, for JumpReLU, threshold (d_sae), next to ``cfg.json``
 (architecture, d_in, d_sae, dtype, device, apply_b_dec_to_input, normalize_activations, ...).
-Our models have no biases (Def. 2.3), so b_enc and b_dec are written as zeros (a gated model writes
+Our models have no decoder bias (Def. 2.3), so b_dec is written as zeros; b_enc is the ReLU code's encoder
+bias and zeros for the other codes (a gated model writes
 b_gate, r_mag, b_mag instead of b_enc); only a JumpReLU reading has ``threshold`` (SAELens's
 load_state_dict refuses keys an architecture lacks: tests/bench/test_saelens_client.py); for a transcoder
 W_dec is d_sae x d_out and cfg.json records d_out.  BatchTopK's global inference threshold and
@@ -41,6 +42,8 @@ def export_saelens(model, out_dir, metadata: dict | None = None) -> dict[str, st
     if arch == "gated":       # SAELens's gated SAE has b_gate / r_mag / b_mag in place of b_enc
         for name in GATED_PARAMS:
             tensors[name] = getattr(model, name).detach().float().cpu().contiguous()
+    elif hasattr(model, "b_enc"):   # the ReLU code's encoder bias
+        tensors["b_enc"] = model.b_enc.detach().float().cpu().contiguous()
     else:
         tensors["b_enc"] = torch.zeros(d_sae)
     if arch == "jumprelu":    # SAELens refuses keys its architecture does not have
