@@ -19,3 +19,18 @@ def test_one_seed_gets_no_verdict_and_tau_is_in_heading():
     blocks = sec.blocks({"bench": {"table1": t}})
     text = " ".join(str(getattr(b, "text", "")) for b in blocks)
     assert "tau = 0.95" in text and "Regime: small: n=50" in text
+
+
+def test_tables_not_run_at_a_scale_are_named():
+    t = {"title": "T", "scale": "small", "rows": [_row(False, 0.5, None), _row(True, 0.6, None)]}
+    text = lambda rep: " ".join(str(getattr(b, "text", "")) for b in sec.blocks(rep))  # noqa: E731
+    assert "Not run at small scale by reproduce: table5, table6" in text(
+        {"bench": {"table1": t}, "bench_not_run": ["table5", "table6"]})
+    assert "Not run" not in text({"bench": {"table1": t}})
+
+
+def test_small_reproduction_names_what_it_leaves_out():
+    from sdlscape.pipeline.reproduce import SCALES
+
+    left = [t for t in SCALES["paper"].bench_tables if t not in SCALES["small"].bench_tables]
+    assert left == ["table5", "table6"] and "table1" in SCALES["small"].bench_tables

@@ -64,6 +64,11 @@ def blocks(report: dict) -> list:
         blocks.append(Paragraph(f"Conventions: {conv.get('sparsity', '')}. Scale: {conv.get('scaling', '')}. "
                                 f"Calibration: {conv.get('calibration', 'none')}. Seeds: {conv.get('seeds', '1')}. "
                                 f"Metrics: {conv.get('metrics', '')}."))
+    not_run = report.get("bench_not_run") or []
+    if not_run:
+        scale = first.get("scale", "this")
+        blocks.append(Paragraph(f"Not run at {scale} scale by reproduce: {', '.join(not_run)} (run each with "
+                                f"`sdlscape bench TABLE --scale {scale} --json OUT`)."))
     for table, t in bench.items():
         rows = []
         varied = TABLE_VARIES.get(table)
