@@ -36,6 +36,7 @@ _EXPORTS = {
     # solvers (cvxpy, imported on first use)
     "solve_piece": "sdlscape.solvers.acs", "run_acs": "sdlscape.solvers.acs",
     "certify_point": "sdlscape.solvers.certificate", "map_landscape": "sdlscape.solvers.landscape",
+    "certify_piece": "sdlscape.solvers.certify", "certify_global": "sdlscape.solvers.certify",
     # verdicts and the main job
     "run_checks": "sdlscape.verify.claims", "reproduce": "sdlscape.pipeline.reproduce",
 }

@@ -42,3 +42,21 @@ def test_dir_lists_the_public_names_only():
     names = dir(sdlscape)
     assert names == sorted(sdlscape.__all__)
     assert "importlib" not in names and "Any" not in names
+
+
+def test_readme_python_block_runs_as_printed():
+    """The README's library example, executed verbatim; its printed lines are the ones its comments give."""
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    code = re.search(r"## Library\n\n```python\n(.*?)```", readme.read_text(), re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    printed = out.getvalue().split("\n")
+    comments = [line.split("# ", 1)[1].split(":")[0].strip() for line in code.splitlines() if "print(" in line]
+    assert printed[0] == "True" and printed[1] == "partial_optimum 1.0" and printed[2] == "certified True"
+    assert comments[0].startswith("True") and comments[1] == "partial_optimum 1.0" and comments[2] == "certified True"
