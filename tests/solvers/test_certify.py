@@ -208,3 +208,15 @@ def test_bnb_cutoff_prunes_but_keeps_a_valid_bound():
     full = branch_and_bound(red)
     cut = branch_and_bound(red, L_cutoff=0.0)           # every node is above L~ = 0: pruned at once
     assert cut.nodes <= full.nodes and cut.phi_upper >= full.phi_best - 1e-12
+
+
+@pytest.mark.parametrize("pattern", [[[], [], [1]], [[], [0], [1]]])
+def test_fixed_rows_on_an_off_face_are_still_realised(pattern):
+    """Pieces with no free row whose realizability witness lies on an OFF face (a code 0 up to rounding):
+    the fixed directions are taken deep inside the cell, so an interior point is realised and certified."""
+    inst = random_unit(4, 2, "relu", n_latents=3, seed=0)
+    piece = linear_piece(inst, Pattern.parse(pattern, 4, 3), 1e-3)
+    c = certify_piece(piece, time_limit=5.0)
+    assert c.status is CertifyStatus.CERTIFIED and c.value is not None
+    assert piece.contains(c.minimiser_W_E, tol=0.0) and piece.reads_back(c.minimiser_W_E)
+    assert abs(approx_loss(inst, c.minimiser_W_D, c.minimiser_W_E, piece.loss_mask) - c.value) <= 1e-9

@@ -238,6 +238,28 @@ def _orth(X: np.ndarray, n: int) -> np.ndarray:
     return Vt[:r].T
 
 
+def _interior_direction(piece: Piece, i: int, fallback: np.ndarray) -> np.ndarray:
+    """A direction deep inside latent i's own cone (max t with a_r.w + t |a_r| <= 0, <s_i, w> = 1).
+
+    A rank-1 cell's code direction does not depend on w, but the row scales in `realize` do: a witness on
+    an OFF face (a code exactly 0 up to rounding) can read back as firing. Falls back to the witness."""
+    inst = piece.instance
+    A, _, _, _ = _latent_rows(piece, i)
+    F = list(np.flatnonzero(piece.loss_mask[i]))
+    if A.shape[0] == 0 or not F:
+        return fallback
+    n_p = inst.n_p
+    s = inst.W_p[:, F].sum(axis=1)
+    norms = np.linalg.norm(A, axis=1)
+    A_ub = np.hstack([A, norms[:, None]])
+    res = linprog(np.r_[np.zeros(n_p), -1.0], A_ub=A_ub, b_ub=np.zeros(A.shape[0]),
+                  A_eq=np.r_[s, 0.0][None, :], b_eq=[1.0], bounds=[(None, None)] * n_p + [(0.0, 1.0)],
+                  method="highs")
+    if res.status != 0 or res.x[-1] <= 0:
+        return fallback
+    return res.x[:n_p]
+
+
 def reduce_piece(piece: Piece) -> ReducedPiece:
     """The reduced problem of a (linear) piece of a positively homogeneous activation; see the module docstring."""
     inst = piece.instance
@@ -275,8 +297,9 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
         rank = np.linalg.matrix_rank(inst.W_p[:, sorted(F)], tol=RANK_TOL)
         if rank == 1:                                                  # codes proportional: fixed row
             for i in latents:
-                fixed_rows[i] = np.asarray(witness[i], dtype=float)
-            fixed_codes.append(L @ witness[latents[0]])
+                w = np.asarray(witness[i], dtype=float)    # coupled (TopK): the witness keeps the orderings
+                fixed_rows[i] = w if coupled else _interior_direction(piece, i, w)
+            fixed_codes.append(L @ fixed_rows[latents[0]])
             continue
         P = cell_polytope(piece, latents[0])
         if len(latents) >= rank:                                       # the cell's whole image is spanned
