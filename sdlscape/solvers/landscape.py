@@ -37,6 +37,7 @@ import numpy as np
 
 from sdlscape import numerics
 from sdlscape.errors import InputError
+from sdlscape.solvers.fanout import run_tasks
 from sdlscape.outcomes import Outcome, PieceClass
 from sdlscape.solvers.arrangement import (
     DEFAULT_MAX_CELLS,
@@ -52,7 +53,6 @@ DEFAULT_MAX_PIECES = 2000
 DEFAULT_EPS = numerics.MARGIN_EPS
 CLASSES = tuple(PieceClass)
 CHECKPOINT_VERSION = 2
-DASK_CONNECT_TIMEOUT = "10s"
 
 
 @dataclass(frozen=True)
@@ -408,48 +408,6 @@ def _save_checkpoint(path: Path | None, key: str, done: dict[str, dict]) -> None
     write_json(path, {"key": key, "version": CHECKPOINT_VERSION, "pieces": done})
 
 
-def _run_local(tasks: list[dict], workers: int) -> Iterator[dict]:
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield solve_one(t)
-        return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = [pool.submit(solve_one, t) for t in tasks]
-        try:
-            for f in as_completed(futs):
-                yield f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
-
-
-def dask_client(address: str):
-    """A dask.distributed Client for the scheduler address (Dask is the optional extra sdlscape[dask])."""
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise InputError("--scheduler needs Dask distributed: pip install 'sdlscape[dask]'") from None
-    try:
-        return Client(address, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
-
-
-def _run_dask(tasks: list[dict], address: str) -> Iterator[dict]:
-    client = dask_client(address)
-    from dask.distributed import as_completed
-
-    try:
-        futs = client.map(solve_one, tasks, pure=False)
-        for f in as_completed(futs):
-            yield f.result()
-    finally:
-        client.close()
-
-
 def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = DEFAULT_EPS, workers: int = 1,
                   scheduler: str | None = None, max_pieces: int = DEFAULT_MAX_PIECES,
                   checkpoint: str | os.PathLike | None = None, progress: bool = False, tol: float = 1e-6,
@@ -475,7 +433,7 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
         on_count(pc)
     if scheduler is not None:
         try:
-            import dask.distributed  # noqa: F401  (the optional extra; used in _run_dask)
+            import dask.distributed  # noqa: F401  (the optional extra; used by solvers/fanout)
         except ImportError:
             raise InputError("--scheduler needs Dask distributed: pip install 'sdlscape[dask]'") from None
     key = settings_key(inst, starts, seed, eps, max_iter) + ("c" if certify else "")
@@ -492,7 +450,7 @@ def map_landscape(inst: Instance, starts: int = 4, seed: int = 0, eps: float = D
 
         bar = tqdm(total=len(pc.pieces), initial=resumed, desc=f"landscape {inst.name or ''}".strip(),
                    unit="piece", file=__import__("sys").stderr)
-    runner = _run_dask(tasks, scheduler) if scheduler is not None else _run_local(tasks, workers)
+    runner = run_tasks(solve_one, tasks, workers, scheduler)
     last = time.monotonic()
     try:
         for r in runner:

@@ -190,7 +190,7 @@ def test_dask_scheduler_matches_serial(ex35):
 
 def test_unreachable_scheduler_is_input_error(monkeypatch):
     pytest.importorskip("dask.distributed", reason="the optional extra sdlscape[dask] is not installed")
-    monkeypatch.setattr("sdlscape.solvers.landscape.DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("sdlscape.solvers.fanout.DASK_CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         map_landscape(example_3_5(), starts=1, scheduler="tcp://127.0.0.1:1")
 

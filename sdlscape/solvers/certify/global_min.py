@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from sdlscape import numerics
 from sdlscape.errors import InputError
 from sdlscape.outcomes import CertifyStatus
 from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
+from sdlscape.solvers.fanout import run_tasks
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
@@ -98,36 +99,6 @@ def _save(path: Path | None, key: str, done: dict[str, dict]) -> None:
         write_json(path, {"key": key, "version": CHECKPOINT_VERSION, "pieces": done})
 
 
-def _run(tasks: list[dict], workers: int, scheduler: str | None) -> Iterator[dict]:
-    if scheduler is not None:
-        from sdlscape.solvers.landscape import dask_client
-
-        client = dask_client(scheduler)
-        from dask.distributed import as_completed
-
-        try:
-            for f in as_completed(client.map(certify_task, tasks, pure=False)):
-                yield f.result()
-        finally:
-            client.close()
-        return
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield certify_task(t)
-        return
-    from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
-
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = [pool.submit(certify_task, t) for t in tasks]
-        try:
-            for f in done_first(futs):
-                yield f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
-
-
 def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                    time_limit: float = 60.0, workers: int = 1, scheduler: str | None = None,
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
@@ -179,7 +150,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                 continue
             chunk.append(_task(inst, p, eps, rtol, atol, time_limit, node_limit,
                                None if not np.isfinite(incumbent) else float(incumbent)))
-        for r in _run(chunk, workers, scheduler):
+        for r in run_tasks(certify_task, chunk, workers, scheduler):
             c = PieceCertificate.from_dict(r, inst.n, inst.n_latents)
             certs[str(c.pattern)] = c
             done[str(c.pattern)] = r
