@@ -1,0 +1,302 @@
+"""The trainer codes of sdlscape.solvers.gradient: sigma and its sparsity penalty, one class per code.
+
+``relu`` (ReLU + L1, eq. 5), ``jumprelu`` (learned thresholds, straight-through estimator on L0, eq. 6),
+``gated`` (Heaviside gate + L1), ``topk_relu`` (TopK o ReLU per sample, eq. 7), ``batchtopk_relu`` and
+``matryoshka_topk_relu`` (eq. 9).  The TopK family trains sparsely: the selected pre-activations carry
+the gradient through :class:`_SelectedPre` and decoding is an embedding_bag over the selected decoder rows
+(:class:`_SparseDecode`), so no n_latents x batch gradient is formed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from sdlscape.solvers.gradient import SDLModel
+
+
+def _sq_err(target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared error averaged over the batch (eq. 3)."""
+    return (target - recon.to(target.dtype)).pow(2).sum(-1).mean()
+
+
+# ---------------------------------------------------------------- JumpReLU straight-through (eq. 6)
+
+def _rect(u: torch.Tensor) -> torch.Tensor:
+    return ((u > -0.5) & (u < 0.5)).to(u.dtype)
+
+
+class _JumpReLU(torch.autograd.Function):
+    """z * H(z - theta); d/dtheta by the rectangle-kernel straight-through estimator."""
+
+    @staticmethod
+    def forward(ctx, z, theta, bandwidth):
+        ctx.save_for_backward(z, theta)
+        ctx.bandwidth = bandwidth
+        return z * (z > theta).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, theta = ctx.saved_tensors
+        eps = ctx.bandwidth
+        gz = g * (z > theta).to(z.dtype)
+        gtheta = (-(theta / eps) * _rect((z - theta) / eps) * g).sum(0)
+        return gz, gtheta, None
+
+
+class _Step(torch.autograd.Function):
+    """H(z - theta) with the straight-through gradient to theta only (the L0 penalty)."""
+
+    @staticmethod
+    def forward(ctx, z, theta, bandwidth):
+        ctx.save_for_backward(z, theta)
+        ctx.bandwidth = bandwidth
+        return (z > theta).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, theta = ctx.saved_tensors
+        eps = ctx.bandwidth
+        gtheta = (-(1.0 / eps) * _rect((z - theta) / eps) * g).sum(0)
+        return None, gtheta, None
+
+
+# ---------------------------------------------------------------- sparse selection and decode
+
+def _rows_by_latent(rows: torch.Tensor, cols: torch.Tensor, w: torch.Tensor, src: torch.Tensor,
+                    n: int) -> torch.Tensor:
+    """out[j] = sum over selections (b, j) of w * src[b] (n x d), as an embedding_bag per latent."""
+    order = torch.argsort(cols, stable=True)
+    counts = torch.bincount(cols, minlength=n)
+    offsets = torch.zeros(n, dtype=torch.long, device=cols.device)
+    offsets[1:] = counts.cumsum(0)[:-1]
+    return F.embedding_bag(rows[order], src, offsets, per_sample_weights=w[order].to(src.dtype), mode="sum")
+
+
+def _gathered_dots(a: torch.Tensor, rows: torch.Tensor, b: torch.Tensor, cols: torch.Tensor,
+                   chunk: int = 16384) -> torch.Tensor:
+    """<a[rows[i]], b[cols[i]]> for every selection i, in chunks (never a full selections x d tensor)."""
+    out = torch.empty(rows.numel(), dtype=a.dtype, device=a.device)
+    for s in range(0, rows.numel(), chunk):
+        r, c = rows[s:s + chunk], cols[s:s + chunk]
+        out[s:s + chunk] = (a[r] * b[c]).sum(-1)
+    return out
+
+
+class _SelectedPre(torch.autograd.Function):
+    """vals[i] = <W_E[cols[i]], x[rows[i]]> (given, precomputed); the gradient reaches selected rows only."""
+
+    @staticmethod
+    def forward(ctx, W_E, x, rows, cols, vals):
+        ctx.save_for_backward(x, rows, cols)
+        ctx.n = W_E.shape[0]
+        return vals.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        x, rows, cols = ctx.saved_tensors
+        return _rows_by_latent(rows, cols, g, x, ctx.n), None, None, None, None
+
+
+class _SparseDecode(torch.autograd.Function):
+    """recon[b] = sum over selections (b, j) of vals * W_dec[j] (W_dec: n_latents x d_out)."""
+
+    @staticmethod
+    def forward(ctx, W_dec, rows, cols, vals, B):
+        ctx.save_for_backward(W_dec, rows, cols, vals)
+        counts = torch.bincount(rows, minlength=B)
+        offsets = torch.zeros(B, dtype=torch.long, device=rows.device)
+        offsets[1:] = counts.cumsum(0)[:-1]
+        return F.embedding_bag(cols, W_dec, offsets, per_sample_weights=vals.to(W_dec.dtype), mode="sum")
+
+    @staticmethod
+    def backward(ctx, g):
+        W_dec, rows, cols, vals = ctx.saved_tensors
+        g = g.contiguous().to(W_dec.dtype)
+        gW = _rows_by_latent(rows, cols, vals, g, W_dec.shape[0]) if ctx.needs_input_grad[0] else None
+        gv = _gathered_dots(g, rows, W_dec, cols).to(vals.dtype) if ctx.needs_input_grad[3] else None
+        return gW, None, None, gv, None
+
+
+# ---------------------------------------------------------------- codes
+
+@dataclass
+class Codes:
+    """Latent codes of a batch: dense (B x n_latents) or sparse selections (rows, cols, vals: flat)."""
+
+    dense: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    cols: torch.Tensor | None = None
+    vals: torch.Tensor | None = None
+    gate: torch.Tensor | None = None      # gated: relu(pi_gate), for the auxiliary loss
+    fired: torch.Tensor | None = None     # bool n_latents: fired somewhere in the batch
+    l0: float = 0.0
+    B: int = 0
+
+
+class Code:
+    """A trainer code: how latents are computed from pre-activations, penalised, thresholded, reset."""
+
+    name = ""
+    uses_k = False          # sparsity is a budget k (TopK family)
+    sparse = False          # decodes from selected latents only
+    calibratable = False    # sparsity is a penalty coefficient (target_l0 applies)
+    coef_field = "l1_coef"  # the TrainConfig field holding that coefficient
+    per_batch = False       # selection depends on the whole batch (BatchTopK): not a per-sample map
+
+    def init_params(self, model: SDLModel) -> None:
+        pass
+
+    def codes(self, model: SDLModel, x: torch.Tensor, train: bool) -> Codes:
+        raise NotImplementedError
+
+    def rec_loss(self, model, x_out, c) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction loss that is trained, plain squared error of the full decode)."""
+        mse = _sq_err(x_out, model.decode_codes(c))
+        return mse, mse
+
+    def penalty(self, model, x_in, x_out, c, coef) -> torch.Tensor | None:
+        return None
+
+    def threshold(self, model) -> torch.Tensor:
+        return torch.zeros(model.n_latents, device=model.W_E.device)
+
+    def reset(self, model, idx) -> dict:
+        """Reset per-latent parameters of latents idx; returns {parameter: latent dim} to clear in Adam."""
+        return {}
+
+
+def _dense(q: torch.Tensor, **kw) -> Codes:
+    return Codes(dense=q, fired=(q > 0).any(0), l0=float((q > 0).sum()) / q.shape[0], B=q.shape[0], **kw)
+
+
+class ReLUL1(Code):
+    """ReLU(W_E x + b_enc) + L1 (eq. 5); the encoder bias b_enc lets latents threshold (as SAELens's standard SAE)."""
+
+    name, calibratable = "relu", True
+
+    def init_params(self, model):
+        model.b_enc = torch.nn.Parameter(torch.zeros(model.n_latents))
+
+    def codes(self, model, x, train):
+        return _dense(F.relu(model.pre(x) + model.b_enc))
+
+    def penalty(self, model, x_in, x_out, c, coef):
+        return coef * (c.dense * model.W_dec.norm(dim=1)).sum(-1).mean()
+
+    def reset(self, model, idx):
+        model.b_enc[idx] = 0.0
+        return {model.b_enc: 0}
+
+
+class JumpReLUL0(Code):
+    name, calibratable, coef_field = "jumprelu", True, "l0_coef"
+
+    def init_params(self, model):
+        model.log_threshold = torch.nn.Parameter(torch.full((model.n_latents,), math.log(model.config.jumprelu_threshold)))
+
+    def codes(self, model, x, train):
+        return _dense(_JumpReLU.apply(model.pre(x), model.log_threshold.exp(), model.config.jumprelu_bandwidth))
+
+    def penalty(self, model, x_in, x_out, c, coef):
+        cfg = model.config
+        return coef * _Step.apply(model.pre(x_in), model.log_threshold.exp(), cfg.jumprelu_bandwidth).sum(-1).mean()
+
+    def threshold(self, model):
+        return model.log_threshold.exp().detach()
+
+    def reset(self, model, idx):
+        model.log_threshold[idx] = math.log(model.config.jumprelu_threshold)
+        return {model.log_threshold: 0}
+
+
+class GatedL1(Code):
+    name, calibratable = "gated", True
+
+    def init_params(self, model):
+        n = model.n_latents
+        model.b_gate = torch.nn.Parameter(torch.zeros(n))
+        model.r_mag = torch.nn.Parameter(torch.zeros(n))
+        model.b_mag = torch.nn.Parameter(torch.zeros(n))
+
+    def codes(self, model, x, train):
+        z = model.pre(x)
+        pi_gate = z + model.b_gate
+        q = (pi_gate > 0).to(z.dtype) * F.relu(z * model.r_mag.exp() + model.b_mag)
+        return _dense(q, gate=F.relu(pi_gate))
+
+    def penalty(self, model, x_in, x_out, c, coef):
+        pen = coef * (c.gate * model.W_dec.norm(dim=1)).sum(-1).mean()
+        return pen + _sq_err(x_out, c.gate @ model.W_dec.detach())
+
+    def reset(self, model, idx):
+        for p in (model.b_gate, model.r_mag, model.b_mag):
+            p[idx] = 0.0
+        return {model.b_gate: 0, model.r_mag: 0, model.b_mag: 0}
+
+
+class TopKReLU(Code):
+    """TopK o ReLU per sample (eq. 7), trained sparsely (module docstring)."""
+
+    name, uses_k, sparse = "topk_relu", True, True
+
+    def select(self, model, x, train):
+        """(rows, cols) of the selected latents, and the selection-only pre-activation."""
+        with torch.no_grad():
+            z = model.pre_select(x)
+            _, cols = z.topk(model.config.k, dim=1, sorted=False)
+        rows = torch.arange(x.shape[0], device=x.device).repeat_interleave(cols.shape[1])
+        return rows, cols.flatten(), z
+
+    def codes(self, model, x, train):
+        rows, cols, z = self.select(model, x, train)
+        return model.selected_codes(x, rows, cols, z, x.shape[0])
+
+
+class MatryoshkaTopKReLU(TopKReLU):
+    name = "matryoshka_topk_relu"
+
+    def rec_loss(self, model, x_out, c):
+        recs = [_sq_err(x_out, model.decode_codes(c, c.vals * (c.cols < m).to(c.vals.dtype)))
+                for m in model.config.prefixes()]
+        return torch.stack(recs).mean(), _sq_err(x_out, model.decode_codes(c))
+
+
+class BatchTopKReLU(TopKReLU):
+    """BatchTopK o ReLU: the k * B largest positive pre-activations of the batch; a global threshold."""
+
+    name, per_batch = "batchtopk_relu", True
+
+    def select(self, model, x, train):
+        cfg, B = model.config, x.shape[0]
+        with torch.no_grad():
+            z = model.pre_select(x)
+            if not train and not torch.isnan(model.batch_threshold):
+                rows, cols = (z > model.batch_threshold).nonzero(as_tuple=True)
+                return rows, cols, z
+            zr = F.relu(z).flatten()
+            vals, flat = zr.topk(min(cfg.k * B, zr.numel()), sorted=False)
+            flat = flat.sort().values
+            rows, cols = flat // model.n_latents, flat % model.n_latents
+            if train:
+                pos = vals[vals > 0]
+                if pos.numel():
+                    t = pos.min().float()
+                    mom = cfg.batchtopk_momentum
+                    model.batch_threshold = t if torch.isnan(model.batch_threshold) else \
+                        mom * model.batch_threshold + (1 - mom) * t
+        return rows, cols, z
+
+    def threshold(self, model):
+        if not torch.isnan(model.batch_threshold):
+            return model.batch_threshold.expand(model.n_latents).clone()
+        return super().threshold(model)
+
+
+CODES: dict[str, Code] = {c.name: c for c in (ReLUL1(), JumpReLUL0(), GatedL1(), TopKReLU(), BatchTopKReLU(),
+                                                MatryoshkaTopKReLU())}
+ACTIVATIONS = tuple(CODES)
