@@ -12,7 +12,12 @@ from sdlscape.theory.activations import JumpReLU, TopK, TopKReLU
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
 from sdlscape.verify import thm3_3, thm3_6, thm3_8
-from sdlscape.verify.thm3_6_judges import _rank_full, criterion, necessity_applies, sign_blind_criterion
+from sdlscape.verify.thm3_6_judges import (
+    _rank_full,
+    criterion,
+    necessity_applies,
+    sign_blind_criterion,
+)
 
 TOL = thm3_3.TOL
 # two unit features with <w1, w2> = c = 1/2 exactly (dyadic entries: every product below is exact)
@@ -29,7 +34,8 @@ def test_thm3_3_closed_form_at_the_construction():
     # ReLU passes both codes (1 and c): residual of feature d is -c w_other, so L~ = c^2 sum M;
     # eq. 16: n^2 M^2 sum M = 4 c^2 sum M; the natural bound is the same (c > 0)
     act = I.activation_from("relu")
-    r = thm3_3.decide(_half(act, (1.0, 3.0)))
+    r = thm3_3.decide(_half(act, (1.0, 3.0)).with_(name="half"))
+    assert r["instance"] == "half"
     assert r["L_approx"] == pytest.approx(0.25 * 4) and r["bound"] == pytest.approx(4 * 0.25 * 4)
     assert r["natural_bound"] == pytest.approx(4.0) and r["M"] == 0.5 and r["activation"] == str(act) != "None"
     assert not r["violated"] and not r["natural_violated"] and r["natural_applies"]
@@ -98,6 +104,10 @@ def test_criterion_equal_weights_builds_the_minimal_point():
     assert c.point[0][:, 0] == pytest.approx([0.5, 0.5], abs=1e-7) and c.point[0][:, 1] == pytest.approx([0, 0])
     assert c.latents[0]["latent"] == 0 and c.latents[0]["features"] == [0, 1]
     assert c.latents[0]["eigenvalues"] == pytest.approx([1.0]) and c.latents[0]["positive_eigenvalues"] == pytest.approx([1.0])
+    # weights M = 4: the eigen-direction is the same, v = (1, 1), a = v / sqrt(M) = (1/2, 1/2); the codes are
+    # scaled so that the smallest is the floor 1: (1, 1) again (a code of 1/4 would sit below the floor)
+    p4 = Piece(I.orthogonal(2, "relu", M=[4.0, 4.0]), Pattern.parse([[0, 1], []], 2, 2))
+    assert _codes(p4, criterion(p4).point[1])[0] == pytest.approx([1.0, 1.0], abs=1e-7)
 
 
 def test_criterion_perron_vector_with_unequal_weights():
