@@ -271,7 +271,9 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
     tol (relative, plus absolute floor) of the least piece lower bound. Class: global (value within tol of
     the global value), spurious (ACS certified a partial optimum in a non-global piece), leaves_region,
     inconclusive. `acs_excess` = ACS partial-optimum loss minus the piece's certified infimum (> 0: the
-    partial optimum is not the piece minimum).
+    partial optimum is not the piece minimum). `infimum_on_boundary` is false when an ACS partial optimum
+    (a point inside the margin region) attains the certified infimum within tol: the infimum is attained
+    inside, even where the certifier's own minimiser sits on a face (`boundary_face` still names that face).
     """
     vals, certs, uppers = {}, {}, {}
     for spec in specs:
@@ -315,6 +317,8 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
                     or f"start outcomes {dict(Counter(outcomes))}"
         gap = None if value is None else max(value - lower, 0.0)
         certified = gap is not None and gap <= tol * max(1.0, abs(value))
+        attained_inside = (certified and acs_loss is not None
+                           and acs_loss <= value + tol * max(1.0, abs(value)))
         towards = sorted({json.dumps(s["toward"]) for s in starts if s["outcome"] == Outcome.LEAVES_REGION and s["toward"]})
         mn = (cert or {}).get("minimiser")
         W_E = mn["W_E"] if mn else (None if best is None else best["W_E"])
@@ -325,7 +329,9 @@ def classify(inst: Instance, specs: list[PieceSpec], raw: dict[str, dict], tol: 
             "loss": value, "acs_loss": acs_loss, "upper_bound": upper, "lower_bound": lower, "gap": gap,
             "certified": certified,
             "acs_excess": None if acs_loss is None or value is None or not certified else acs_loss - value,
-            "infimum_on_boundary": None if cert is None or cert.get("value") is None else cert["infimum_on_boundary"],
+            "infimum_on_boundary": (None if cert is None or cert.get("value") is None
+                                    else False if attained_inside else cert["infimum_on_boundary"]),
+            "infimum_attained_inside": attained_inside,
             "boundary_face": None if cert is None else cert["boundary_face"],
             "certificate": None if cert is None else {k: cert[k] for k in (
                 "value", "lower_bound", "certified", "status", "reason", "closure_value", "rank_drop", "nodes",

@@ -48,6 +48,8 @@ def test_example_3_5_map(ex35):
     assert paper["class"] == "spurious" and abs(paper["loss"] - 1.0) < 1e-6
     assert paper["polysemantic"] and paper["dead_latents"] == [0]
     assert paper["certified"] and abs(paper["lower_bound"] - 1.0) < 1e-12   # rank-1 bound: 2 - lambda_max(I) = 1
+    # Example 3.5's partial minimum lies inside its region (W_E = (1, 1) row): the infimum is attained inside
+    assert paper["infimum_attained_inside"] and paper["infimum_on_boundary"] is False
     assert abs(s["global_value"]) < 1e-8 and s["global_certified"]
     for key in ("[[],[0]]", "[[],[1]]"):   # one feature dropped: loss M_d = 1, certified by the bound
         assert pieces[key]["class"] == "spurious" and abs(pieces[key]["loss"] - 1.0) < 1e-6 and pieces[key]["certified"]
@@ -61,6 +63,16 @@ def test_example_3_5_map(ex35):
         assert p["class"] in ("global", "spurious", "leaves_region", "inconclusive")
         if p["upper_bound"] is not None:
             assert p["lower_bound"] <= p["upper_bound"] + 1e-9
+
+
+def test_infimum_on_boundary_only_where_no_inside_point_attains_it():
+    """relu_n3_np2_q2's leaves_region pieces have no ACS partial optimum: their infima stay on a face."""
+    res = map_landscape(random_unit(3, 2, ReLU(), n_latents=2, seed=0), starts=2, seed=0)
+    pieces = res.to_dict()["pieces"]
+    for p in pieces:
+        if p["infimum_attained_inside"]:
+            assert p["infimum_on_boundary"] is False and p["acs_loss"] <= p["loss"] * (1 + 1e-6) + 1e-9
+    assert any(p["infimum_on_boundary"] for p in pieces if p["class"] == "leaves_region")
 
 
 def test_landscape_contract_keys(ex35):
