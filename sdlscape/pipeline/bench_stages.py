@@ -17,8 +17,16 @@ def stage_bench(table: str, scale: Scale, device: str, seed: int, cache: Path, p
         import torch
 
         torch.set_num_threads(1)  # one table per core beats two threads per table on small models
-    return run_table(table, scale=scale.bench_scale, device=device, seed=seed, cache_dir=cache / "bench-rows",
-                     progress=progress)
+    result = run_table(table, scale=scale.bench_scale, device=device, seed=seed, cache_dir=cache / "bench-rows",
+                       progress=progress)
+    # rows come from the row cache when a run resumes: the stage's compute time is the rows' training time
+    result["compute_seconds"] = row_train_seconds(result)
+    return result
+
+
+def row_train_seconds(table: dict) -> float:
+    """Training seconds of every row and seed of a table (mean train_seconds x number of seeds)."""
+    return float(sum((r.get("train_seconds") or 0.0) * max(1, len(r.get("per_seed") or ())) for r in table["rows"]))
 
 
 def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cache_dir: Path,

@@ -132,6 +132,8 @@ class StageCache:
     def store(self, name: str, config: dict, result: Any, seconds: float) -> Any:
         result = to_jsonable(result)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if isinstance(result, dict) and isinstance(result.get("compute_seconds"), (int, float)):
+            seconds = max(seconds, float(result["compute_seconds"]))   # work done earlier and resumed from
         write_json(self.path(name, config), {"stage": name, "config": config, "seconds": seconds,
                                              "computed_utc": when, "result": result})
         self.records[name] = {"seconds": seconds, "computed_utc": when, "cached": False}

@@ -92,3 +92,17 @@ def test_report_states_compute_time_and_skipped_sections(small_run):
     assert "reused from the cache" in md
     assert set(report["skipped"]) == {"verify", "crosscheck", "bench", "real"}
     assert "Not in this report" in md and "Linear Representation Bench (bench)" in md
+
+
+def test_a_resumed_bench_stage_records_the_rows_training_time(tmp_path):
+    """A table assembled from cached rows in 2 s still reports the seconds its rows took to train."""
+    from sdlscape.pipeline.bench_stages import row_train_seconds
+    from sdlscape.pipeline.reproduce import StageCache
+
+    table = {"rows": [{"train_seconds": 10.0, "per_seed": [{}, {}, {}]}, {"train_seconds": 4.0, "per_seed": [{}]}]}
+    assert row_train_seconds(table) == 34.0
+    cache = StageCache(tmp_path, lambda msg: None)
+    cache.store("bench-t", {"t": 1}, {**table, "compute_seconds": row_train_seconds(table)}, 2.0)
+    assert cache.records["bench-t"]["seconds"] == 34.0
+    cache.store("other", {"t": 1}, {"rows": []}, 2.0)        # no compute_seconds: the elapsed time
+    assert cache.records["other"]["seconds"] == 2.0
