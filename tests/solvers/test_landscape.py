@@ -295,6 +295,6 @@ def test_report_section_has_the_piece_tables_and_the_certified_global():
             assert row[3] == p["loss"] and row[4] == p["lower_bound"] and row[6] is p["certified"]
             assert row[8].startswith("boundary") == bool(p["infimum_on_boundary"])
     md = to_markdown(Document("t", blocks))
-    face = next(p for p in lands["relu_n3_np2_q2"]["pieces"] if p["boundary_face"])["boundary_face"][0]
+    face = next(p for p in lands["relu_n3_np2_q2"]["pieces"] if p["infimum_on_boundary"])["boundary_face"][0]
     assert f"latent {face['latent']}: code of {face['features']} -> 0" in md
     assert "Pieces of relu_n3_np2_q2" in md and "certified at tolerance" in md
