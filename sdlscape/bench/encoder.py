@@ -30,6 +30,8 @@ import torch
 
 from sdlscape.bench import metrics as mt
 from sdlscape.bench.lrb import BenchConfig, make_bench
+from sdlscape.bench.scales import DEFAULTS
+from sdlscape.bench.scales import SCALES as BENCH_SCALES
 from sdlscape.errors import InputError
 from sdlscape.solvers.gradient import SDLModel, TrainConfig, train_sdl
 
@@ -40,6 +42,8 @@ TAUS = (0.9, 0.95)
 
 @dataclass(frozen=True)
 class EncoderScale:
+    """The bench scale's sizes (bench/scales.py) and this experiment's training schedule."""
+
     name: str
     n: int
     n_p: int
@@ -51,23 +55,29 @@ class EncoderScale:
     early_steps: int
     batch_size: int = 256
     lr: float = 1e-3
-    p_active: float = 0.01
-    M: float = 0.1
+    p_active: float = DEFAULTS["p_active"]
+    M: float = DEFAULTS["M"]
     n_eval: int = 4096
     log_every: int = 25
     early_log_every: int = 10
     init_norm: float = 0.1          # (c): SAELens's decoder_init_norm
 
 
+PAPER_K = 32   # the k of the independent run quoted in the issue (k / E[L0] kept at every scale)
+
+
+def _scale(name: str, n_samples: int, **schedule) -> EncoderScale:
+    b = BENCH_SCALES[name]
+    return EncoderScale(name, n=b.n, n_p=b.n_p, n_latents=b.n_latents, k=b.k(PAPER_K), n_samples=n_samples,
+                        **schedule)
+
+
 SCALES = {
-    "small": EncoderScale("small", n=50, n_p=38, n_latents=800, k=2, n_samples=50_000,
-                          oracle_steps=1500, free_steps=2000, early_steps=1000),
-    "medium": EncoderScale("medium", n=250, n_p=192, n_latents=4000, k=8, n_samples=100_000,
-                           oracle_steps=1500, free_steps=6000, early_steps=1500, batch_size=1024,
-                           log_every=100, early_log_every=25),
-    "paper": EncoderScale("paper", n=1000, n_p=768, n_latents=16000, k=32, n_samples=100_000,
-                          oracle_steps=1500, free_steps=10_000, early_steps=2000, batch_size=1024,
-                          log_every=250, early_log_every=50),
+    "small": _scale("small", 50_000, oracle_steps=1500, free_steps=2000, early_steps=1000),
+    "medium": _scale("medium", 100_000, oracle_steps=1500, free_steps=6000, early_steps=1500, batch_size=1024,
+                     log_every=100, early_log_every=25),
+    "paper": _scale("paper", 100_000, oracle_steps=1500, free_steps=10_000, early_steps=2000, batch_size=1024,
+                    log_every=250, early_log_every=50),
 }
 
 
@@ -122,7 +132,7 @@ def _config(sc: EncoderScale, n_latents: int, steps: int, seed: int, device: str
 
 def oracle_model(truth: torch.Tensor, cfg: TrainConfig) -> SDLModel:
     """n latents, W_E = W_dec = W_p^T (the encoder starts at the truth, the decoder holds it)."""
-    d, n = truth.shape
+    d = truth.shape[0]
     model = SDLModel(d, d, cfg)
     with torch.no_grad():
         model.W_E.copy_(truth.t())
@@ -159,8 +169,8 @@ def run_encoder_experiment(scale: str = "small", seed: int = 0, device: str = "c
     args = (truth, readers, x_eval)
     log = sc.log_every
 
-    oracle = _train(oracle_model(bench.truth_in, _config(sc, sc.n, steps["oracle"], seed, device, log_every=log)),
-                    x, _config(sc, sc.n, steps["oracle"], seed, device, log_every=log), *args, frozen=("W_dec",))
+    oracle_cfg = _config(sc, sc.n, steps["oracle"], seed, device, log_every=log)
+    oracle = _train(oracle_model(bench.truth_in, oracle_cfg), x, oracle_cfg, *args, frozen=("W_dec",))
     free_cfg = _config(sc, sc.n_latents, steps["free"], seed, device, log_every=log)
     free = _train(SDLModel(sc.n_p, sc.n_p, free_cfg, generator=torch.Generator().manual_seed(seed)), x, free_cfg, *args)
     tied = _train(TiedSDLModel(sc.n_p, free_cfg, generator=torch.Generator().manual_seed(seed)), x, free_cfg, *args)

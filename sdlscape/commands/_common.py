@@ -103,9 +103,12 @@ def positive_float(text: str) -> float:
     return v
 
 
+DEVICE_NAME = r"cpu|cuda(:\d+)?"
+
+
 def device_name(text: str) -> str:
     """cpu, cuda or cuda:i, checked as text (torch is not imported here: availability is checked later)."""
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+    if not re.fullmatch(DEVICE_NAME, text):
         raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:i, got {text!r}")
     return text
 
@@ -141,7 +144,7 @@ def cuda_devices_at_most() -> int | None:
 def check_device_early(device: str, option: str = "--device") -> str:
     """The device's name and, for cuda[:i], that this machine can have it, before torch is imported
     (InputError, one line). torch has the last word later (check_device_torch)."""
-    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+    if not isinstance(device, str) or not re.fullmatch(DEVICE_NAME, device):
         raise InputError(f"{option} must be cpu, cuda or cuda:i, got {device!r}")
     if device == "cpu":
         return device

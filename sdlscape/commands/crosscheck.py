@@ -69,11 +69,9 @@ def run(args) -> int:
         from sdlscape.solvers.piece_bounds import check_enumerable
 
         check_enumerable(inst, DEFAULT_MAX_PIECES, DEFAULT_EPS)
-    from sdlscape.solvers.multistart import check_device
     from sdlscape.storage import provenance
     from sdlscape.verify.crosscheck import run_crosscheck, summary_lines
 
-    check_device(args.device)
     check_device_torch(args.device)
     t0 = time.perf_counter()
     res = run_crosscheck(inst, args.starts, steps=args.steps, device=args.device, seed=args.seed, landscape=land,

@@ -68,10 +68,12 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     "verify": ("theory", "solvers", "verify", "numerics.py", "outcomes.py"),
     "landscape": ("theory", "solvers", "numerics.py", "outcomes.py"),
     "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "bench", "numerics.py", "outcomes.py"),
-    "bench": ("theory", "solvers/gradient.py", "bench", "pipeline/bench_stages.py", "numerics.py"),
-    "real": ("theory", "solvers/gradient.py", "bench", "pipeline/bench_stages.py", "numerics.py"),
+    "bench": ("theory", "solvers/gradient.py", "solvers/torch_codes.py", "bench", "pipeline/bench_stages.py",
+              "numerics.py"),
+    "real": ("theory", "solvers/gradient.py", "solvers/torch_codes.py", "bench", "pipeline/bench_stages.py",
+             "numerics.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py"),
-    "encoder": ("solvers/gradient.py", "bench/encoder.py", "bench/lrb.py", "bench/metrics.py"),
+    "encoder": ("solvers/gradient.py", "solvers/torch_codes.py", "bench"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
@@ -255,7 +257,6 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
     if want("bench"):
         report["bench"] = bench_stages.run_bench_stages(cache, sc, device, seed, cache_dir, progress)
         report["bench_not_run"] = [t for t in SCALES["paper"].bench_tables if t not in sc.bench_tables]
-    if want("bench"):
         report["encoder"] = cache.run("encoder", {"scale": sc.bench_scale, "device": device, "seed": seed},
                                       lambda: stage_encoder(sc, device, seed))
     if want("real"):

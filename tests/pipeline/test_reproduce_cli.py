@@ -106,3 +106,52 @@ def test_a_resumed_bench_stage_records_the_rows_training_time(tmp_path):
     assert cache.records["bench-t"]["seconds"] == 34.0
     cache.store("bench-t", {"t": 2}, {"rows": []}, 2.0)      # no compute_seconds: the elapsed time
     assert cache.records["bench-t"]["seconds"] == 2.0
+    cache.store("bench-t", {"t": 3}, {"rows": [], "compute_seconds": 1.0}, 5.0)   # computed now: elapsed is larger
+    assert cache.records["bench-t"]["seconds"] == 5.0
+
+
+def _static_import_closure(entries: list[str]) -> set[str]:
+    """Files (relative to the sdlscape package) that the entry modules import, transitively, by import statements
+    anywhere in their bodies (function-level imports included)."""
+    import ast
+    from pathlib import Path
+
+    pkg = Path(R.__file__).resolve().parent.parent
+
+    def file_of(name: str):
+        p = pkg.parent.joinpath(*name.split("."))
+        return p / "__init__.py" if (p / "__init__.py").exists() else p.with_suffix(".py") if p.with_suffix(".py").exists() else None
+
+    seen, todo = set(), [file_of(e) for e in entries]
+    while todo:
+        f = todo.pop()
+        if f is None or f in seen:
+            continue
+        seen.add(f)
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module, *(f"{node.module}.{a.name}" for a in node.names)] \
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            todo += [file_of(n) for n in names if n.startswith("sdlscape.")]
+    return {str(f.relative_to(pkg)) for f in seen}
+
+
+# The computation behind each stage; modules that only write files or raise errors do not change results.
+STAGE_ENTRIES = {"landscape": ["sdlscape.solvers.landscape"], "crosscheck": ["sdlscape.verify.crosscheck"],
+                 "bench": ["sdlscape.bench.experiments"], "real": ["sdlscape.bench.real"],
+                 "encoder": ["sdlscape.bench.encoder"], "verify": ["sdlscape.verify.claims"]}
+NOT_NUMERIC = {"errors.py", "storage.py", "schema.py"}
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_ENTRIES))
+def test_every_module_a_stage_imports_is_in_its_sources(stage):
+    """A module split out of a stage's source (e.g. solvers/torch_codes.py from gradient.py) must invalidate it."""
+    sources = R.STAGE_SOURCES[stage]
+    missing = sorted(f for f in _static_import_closure(STAGE_ENTRIES[stage]) - NOT_NUMERIC
+                     if not any(f == s or f.startswith(s.rstrip("/") + "/") for s in sources))
+    assert missing == [], f"stage {stage!r} does not hash {missing}"
+
+
+def test_the_closure_check_would_catch_a_missing_module():
+    closure = _static_import_closure(["sdlscape.bench.experiments"])
+    assert "solvers/torch_codes.py" in closure and "bench/scales.py" in closure

@@ -298,3 +298,20 @@ def test_report_section_has_the_piece_tables_and_the_certified_global():
     face = next(p for p in lands["relu_n3_np2_q2"]["pieces"] if p["infimum_on_boundary"])["boundary_face"][0]
     assert f"latent {face['latent']}: code of {face['features']} -> 0" in md
     assert "Pieces of relu_n3_np2_q2" in md and "certified at tolerance" in md
+
+
+def test_an_inside_point_attains_the_infimum_only_if_certified_and_not_above_it():
+    """infimum_attained_inside needs a certified value and an ACS partial optimum at that value (within tol):
+    a saddle above the piece minimum (acs_excess > 0) or an uncertified value does not count."""
+    from sdlscape.pipeline.reproduce import canonical_instances
+
+    tol = 1e-6
+    jr = map_landscape(canonical_instances()["jumprelu_n3_np2_q2"], starts=3, seed=0).to_dict()["pieces"]
+    saddles = [p for p in jr if p["acs_excess"] is not None and p["acs_excess"] > tol * max(1.0, p["loss"])]
+    assert saddles, "the jumprelu instance has partial optima above their piece minimum"
+    assert not any(p["infimum_attained_inside"] for p in saddles)
+    relu = map_landscape(random_unit(4, 2, ReLU(), n_latents=2, seed=0), starts=2, seed=0,
+                         certify=False).to_dict()["pieces"]
+    uncertified_optima = [p for p in relu if not p["certified"] and p["acs_loss"] is not None]
+    assert uncertified_optima, "without the certifier some pieces with a partial optimum stay uncertified"
+    assert not any(p["infimum_attained_inside"] for p in uncertified_optima)
