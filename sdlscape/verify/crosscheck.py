@@ -358,10 +358,10 @@ def _bench_runs(runs, x, activation, n_latents, steps, seed, device, resample_ev
         runs[label] = {"history": res.history, "final_mse_full_data": final,
                        "final_dead_fraction": float(dead_mask.float().mean()),
                        "seconds": time.perf_counter() - t0, "resample_every": every,
-                       **_redeath(res.resampled, dead_mask, res.history, n_latents)}
+                       **_redeath(res.resampled, dead_mask, res.history)}
 
 
-def _redeath(resampled, dead_mask, history, n_latents) -> dict:
+def _redeath(resampled, dead_mask, history) -> dict:
     """Do resampled latents die again?  Per resampling: how many, and how many are dead (on all data) at the end."""
     events = [{"step": s, "n_resampled": len(ids), "dead_at_end": int(dead_mask[ids].sum()),
                "fraction_dead_again": float(dead_mask[ids].float().mean())} for s, ids in resampled]

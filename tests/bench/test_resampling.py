@@ -17,9 +17,9 @@ def test_resampled_latents_are_recorded_and_redeath_counted():
     assert no.resampled == []
     with torch.no_grad():
         dead = (res.model.encode(x) > 0).any(0).logical_not()
-    r = _redeath(res.resampled, dead, res.history, 64)
+    r = _redeath(res.resampled, dead, res.history)
     ever = {i for _, ids in res.resampled for i in ids}
     assert r["n_latents_ever_resampled"] == len(ever)
     assert abs(r["fraction_resampled_dead_at_end"] - sum(bool(dead[i]) for i in ever) / len(ever)) < 1e-12
     fake = torch.zeros(64, dtype=torch.bool)        # a false variant: nobody dead -> 0, not what we measured
-    assert _redeath(res.resampled, fake, res.history, 64)["fraction_resampled_dead_at_end"] == 0.0
+    assert _redeath(res.resampled, fake, res.history)["fraction_resampled_dead_at_end"] == 0.0

@@ -34,3 +34,14 @@ def test_small_reproduction_names_what_it_leaves_out():
 
     left = [t for t in SCALES["paper"].bench_tables if t not in SCALES["small"].bench_tables]
     assert left == ["table5", "table6"] and "table1" in SCALES["small"].bench_tables
+
+
+def test_heading_states_the_rows_training_time_not_the_assembly_time():
+    t = {"title": "T", "scale": "small", "seconds": 0.02, "compute_seconds": 647.0,
+         "rows": [_row(False, 0.5, None), _row(True, 0.6, None)]}
+    def heading(tab):
+        return next(str(b.text) for b in sec.blocks({"bench": {"table1": tab}}) if str(b.text).startswith("table1:"))
+
+    assert heading(t).endswith("(tau = 0.95; small scale, 647 s of training)")
+    t.pop("compute_seconds")
+    assert heading(t).endswith("(tau = 0.95; small scale, 0 s)")

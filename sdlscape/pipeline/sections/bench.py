@@ -44,6 +44,14 @@ def anchoring_effects(t: dict, key: str = "M_GT_decoder") -> list[dict]:
     return out
 
 
+def _seconds(t: dict) -> str:
+    """The table's compute time: its rows' training seconds when recorded (a table assembled from cached rows
+    takes no time itself), else the seconds of the run that made it."""
+    if t.get("compute_seconds") is not None:
+        return f"{t['compute_seconds']:.0f} s of training"
+    return f"{t.get('seconds', 0):.0f} s"
+
+
 def _label(r: dict, varied: str | None) -> str:
     setting = r.get("settings", {})
     label = r.get("label", r["method"])
@@ -81,7 +89,7 @@ def blocks(report: dict) -> list:
         taus = sorted({r.get("settings", {}).get("tau") for r in t["rows"]} - {None})
         regime = t.get("regime") or t.get("conventions", {}).get("scaling", "")
         blocks.append(Heading(f"{table}: {t.get('title', '')} (tau = {', '.join(f'{x:g}' for x in taus)}; "
-                              f"{t.get('scale')} scale, {t.get('seconds', 0):.0f} s)", 3))
+                              f"{t.get('scale')} scale, {_seconds(t)})", 3))
         if regime:
             blocks.append(Paragraph(f"Regime: {regime}."))
         blocks.append(Table(["method", "anchoring", "tau", "ours M_GT (mean +- sd)", "ours M_IP",
