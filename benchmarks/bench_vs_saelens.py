@@ -6,7 +6,8 @@ Default size is the paper's (d_in = 768, n_latents = 16000, batch 1024).  Both r
 same inputs: ours is solvers.gradient.train_sdl with trainer code topk_relu (no biases, decoder
 renormalised each step); SAELens's is TopKTrainingSAE.training_forward_pass + backward + Adam step
 (its defaults: biases, rescale_acts_by_decoder_norm; dead_neuron_mask None, so no AuxK, like ours),
-once with its dense activations and once with use_sparse_activations=True (whose backward fails
+with its dense activations and the for-loop Adam its SAETrainer builds, again with torch's fused Adam
+(which ours uses: so the ratio is not Adam's alone), and once with use_sparse_activations=True (whose backward fails
 on the CPU with torch 2.13: 'aten::view' has no SparseCPU kernel; the failure is recorded).  Peak memory: the
 largest resident set size (/proc/self/statm, sampled every 2 ms by a thread) above the RSS before
 the run (includes the model, Adam's state and workspace).  Needs sae-lens (optional extra).
@@ -62,7 +63,7 @@ def run_ours(x, n_latents, k, batch, steps, warmup) -> dict:
             "peak_rss_mib": mem.mib}
 
 
-def run_saelens(x, n_latents, k, batch, steps, warmup, sparse: bool) -> dict:
+def run_saelens(x, n_latents, k, batch, steps, warmup, sparse: bool, fused_adam: bool = False) -> dict:
     from sae_lens.saes.sae import TrainStepInput
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 
@@ -70,7 +71,7 @@ def run_saelens(x, n_latents, k, batch, steps, warmup, sparse: bool) -> dict:
         torch.manual_seed(0)
         sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=x.shape[1], d_sae=n_latents, k=k, device="cpu",
                                                     use_sparse_activations=sparse))
-        opt = torch.optim.Adam(sae.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(sae.parameters(), lr=1e-3, fused=fused_adam or None)
         g = torch.Generator().manual_seed(0)
         perm, pos = torch.randperm(x.shape[0], generator=g), 0
         for i in range(n_steps):
@@ -90,7 +91,8 @@ def run_saelens(x, n_latents, k, batch, steps, warmup, sparse: bool) -> dict:
         t0 = time.perf_counter()
         train(steps)
         sec = time.perf_counter() - t0
-    return {"trainer": f"sae_lens TopKTrainingSAE (use_sparse_activations={sparse})",
+    name = f"sae_lens TopKTrainingSAE (use_sparse_activations={sparse}{', fused Adam' if fused_adam else ''})"
+    return {"trainer": name,
             "samples_per_s": steps * batch / sec, "seconds": sec, "peak_rss_mib": mem.mib}
 
 
@@ -118,7 +120,8 @@ def main(argv=None) -> int:
            "load_average_start": os.getloadavg(), "runs": []}
     for k in (int(s) for s in a.ks.split(",")):
         rows = [run_ours(x, a.n_latents, k, a.batch, a.steps, a.warmup),
-                run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=False)]
+                run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=False),
+                run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=False, fused_adam=True)]
         try:
             rows.append(run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=True))
         except (NotImplementedError, RuntimeError) as e:     # its sparse backward is not available on every backend
@@ -128,7 +131,7 @@ def main(argv=None) -> int:
         best = max(r["samples_per_s"] for r in rows[1:])
         for r in rows:
             r["k"] = k
-            print(f"k={k:<4} {r['trainer']:<52} {r['samples_per_s']:>8.0f} samples/s  {r['peak_rss_mib']:>8.1f} MiB",
+            print(f"k={k:<4} {r['trainer']:<64} {r['samples_per_s']:>8.0f} samples/s  {r['peak_rss_mib']:>8.1f} MiB",
                   flush=True)
         ratio = rows[0]["samples_per_s"] / best
         print(f"k={k:<4} ratio ours / fastest SAELens = {ratio:.2f}x (target >= 2x); memory ours / SAELens dense "

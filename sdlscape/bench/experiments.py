@@ -3,9 +3,10 @@
 Scales and their regime: bench/scales.py; the tables' rows and the paper's numbers: bench/tables.py.
 Each row is trained with ``Scale.seeds`` seeds (a fresh bench and initialisation each); the result
 row holds the mean of every metric under its name and the sample sd under ``<name>_sd``.
-Methods whose sparsity is a coefficient (methods.Method.calibrated) are trained with an adaptive
-coefficient toward target L0 = TARGET_L0_FACTOR x n p_active (solvers/gradient.py, _Calibrator);
-every row records the target and the L0 reached (``l0``, ``target_l0``).
+Methods whose sparsity is a coefficient (methods.Method.calibrated) are calibrated toward target
+L0 = TARGET_L0_FACTOR x n p_active, by the trainer's adaptive coefficient (L1 codes; solvers/gradient.py,
+_Calibrator) or by a search over fixed coefficients on the row's first seed (JumpReLU; Method.calibration,
+:func:`search_coefficient`); every row records the target and the L0 reached (``l0``, ``target_l0``).
 
 Sparsity convention: ``p_active`` = Pr(feature active); the paper's "S = 0.99" is p_active = 0.01
 and Table 6's S values are p_active values (PAPER.md, note on S).  The anchored features are left
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,7 @@ from sdlscape.solvers.gradient import TrainConfig, train_sdl
 __all__ = ["DEFAULTS", "SCALES", "Scale", "Row", "TABLES", "TABLE_TITLES", "table_rows", "resolve", "run_rows",
            "run_table", "run_custom", "train_and_measure", "summarize", "aggregate"]
 
-CODE_VERSION = 2   # bump when a change alters trained numbers (invalidates caches)
+CODE_VERSION = 3   # bump when a change alters trained numbers (invalidates caches)
 TAUS = tuple(np.round(np.arange(0.5, 1.0, 0.05), 2)) + (0.99,)
 
 
@@ -70,6 +72,7 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
     n = scale.n_of(n_paper)
     p = p_paper
     k_used = scale.k(k)
+    target_l0 = TARGET_L0_FACTOR * n * p if meth.calibrated else None
     if meth.uses_k and not 1 <= k_used <= (n_latents or scale.n_latents):
         raise InputError(f"k={k} (k={k_used} at scale {scale.name}) must be in [1, n_latents="
                          f"{n_latents or scale.n_latents}]")
@@ -80,14 +83,15 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
                         steps=scale.steps if steps is None else steps,
                         batch_size=scale.batch_size, lr=scale.lr, seed=seed, device=device,
                         anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0,
-                        target_l0=TARGET_L0_FACTOR * n * p if meth.calibrated else None)
+                        target_l0=target_l0 if meth.calibration == "adaptive" else None)
     train.validate()
     n_anchors = min(scale.n_anchors, n)
     settings = {"n_paper": n_paper, "p_active_paper": p_paper, "p_active_used": p, "n_used": n, "M": M, "k": k,
                 "k_used": k_used, "n_latents": train.n_latents, "steps": train.steps,
                 "kind": kind, "activation": activation, "n_anchors": n_anchors,
                 "anchor_coef": train.anchor_coef, "tau": row.tau,
-                "target_l0": train.target_l0, "target_l0_factor": TARGET_L0_FACTOR if meth.calibrated else None}
+                "target_l0": target_l0, "target_l0_factor": TARGET_L0_FACTOR if meth.calibrated else None,
+                "calibration": meth.calibration}
     return Resolved(bench, train, n_anchors, seed + 101, settings, scale.n_eval)
 
 
@@ -182,7 +186,8 @@ def summarize(row: Row, res: Resolved, m: dict) -> dict:
         "curve_decoder": {str(t): float(np.mean(dec > t)) for t in TAUS},
         **{k: m[k] for k in ("mcc_decoder", "mcc_encoder", "uniqueness_decoder", "fvu", "dead_fraction", "l0",
                               "anchored_encoder_cos", "final_loss", "train_seconds", "key")},
-        "final_coef": m.get("final_coef"), "target_l0": res.train.target_l0,
+        "final_coef": m.get("final_coef") if m.get("final_coef") is not None else res.settings.get("coef"),
+        "target_l0": res.settings.get("target_l0"),
         "settings": res.settings,
     }
     if "enc_reader_best" in m:   # where the encoder rows went: the least-squares readers (metrics.reader_directions)
@@ -216,6 +221,61 @@ def aggregate(per_seed: list[dict]) -> dict:
     return out
 
 
+SEARCH_TOL = 0.1       # a coefficient search stops at an L0 within +-10% of the target
+SEARCH_TRIALS = 6      # at most this many fixed-coefficient trainings per row
+SEARCH_STEP = math.log(30.0)   # no trial moves the coefficient by more than 30x
+
+
+def with_coef(res: Resolved, coef: float) -> Resolved:
+    """The row trained at a fixed sparsity coefficient (no adaptive controller)."""
+    train = replace(res.train, target_l0=None, **{res.train.code().coef_field: float(coef)})
+    return replace(res, train=train, settings={**res.settings, "coef": float(coef)})
+
+
+def next_coefficient(trials: list[tuple[float, float]], target: float) -> float:
+    """The next coefficient of a search, from (coef, L0) trials; L0 falls as the coefficient grows.
+
+    In log-log coordinates: bracketed, linear interpolation between the closest trials on either side
+    (regula falsi); otherwise a secant through the last two trials with its slope held in [-3, -0.1],
+    or slope -0.5 from a single trial; one move is at most SEARCH_STEP.
+    """
+    pts = [(math.log(c), math.log(max(l0, 1e-3 * target))) for c, l0 in trials]
+    t = math.log(target)
+    above = [p for p in pts if p[1] > t]          # too dense: coefficient too small
+    below = [p for p in pts if p[1] < t]
+    if above and below:
+        (x0, y0), (x1, y1) = max(above, key=lambda p: p[0]), min(below, key=lambda p: p[0])
+        if y0 != y1:
+            return math.exp(x0 + (t - y0) * (x1 - x0) / (y1 - y0))
+        return math.exp((x0 + x1) / 2)
+    x, y = pts[-1]
+    slope = -0.5
+    if len(pts) > 1 and pts[-2][0] != x:
+        slope = min(-0.1, max(-3.0, (y - pts[-2][1]) / (x - pts[-2][0])))
+    step = max(-SEARCH_STEP, min(SEARCH_STEP, (t - y) / slope))
+    return math.exp(x + step)
+
+
+def search_coefficient(res: Resolved, measure) -> tuple[float, list[tuple[float, float]]]:
+    """A fixed coefficient whose training reaches the row's target L0, by trainings on this seed.
+
+    measure(resolved) -> the L0 of that trained model (held-out samples).  Starts at the config's
+    coefficient; stops within SEARCH_TOL of the target or after SEARCH_TRIALS trainings, returning the
+    trial closest to the target (in log L0) and every trial.
+    """
+    target = res.settings["target_l0"]
+    coef = getattr(res.train, res.train.code().coef_field)
+    trials: list[tuple[float, float]] = []
+    for _ in range(SEARCH_TRIALS):
+        l0 = float(measure(with_coef(res, coef)))
+        trials.append((coef, l0))
+        if abs(l0 / target - 1.0) <= SEARCH_TOL:
+            break
+        coef = next_coefficient(trials, target)
+    best = min(trials, key=lambda cl: abs(math.log(max(cl[1], 1e-3 * target) / target)))
+    return best[0], trials
+
+
 def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, cache_dir=None,
              progress: bool = False, n_latents: int | None = None, steps: int | None = None,
              seeds: int | None = None) -> list[dict]:
@@ -237,18 +297,26 @@ def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, ca
         bar = tqdm(total=len(rows) * n_seeds, desc=f"{scale} rows x seeds", mininterval=0.5)
     from sdlscape.storage import write_json
 
+    def measured(res: Resolved) -> dict:
+        key = res.key()
+        path = cache / f"{key}.json" if cache else None
+        if key not in done and path is not None and path.exists():
+            done[key] = json.loads(path.read_text())
+        if key not in done:
+            done[key] = train_and_measure(res, progress=progress)
+            if path is not None:
+                write_json(path, done[key])
+        return done[key]
+
     for row, group in zip(rows, resolved):
+        if group[0].settings.get("calibration") == "search":
+            coef, trials = search_coefficient(group[0], lambda r: measured(r)["l0"])
+            group = [with_coef(res, coef) for res in group]
+            for res in group:
+                res.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]
         per_seed = []
         for res in group:
-            key = res.key()
-            path = cache / f"{key}.json" if cache else None
-            if key not in done and path is not None and path.exists():
-                done[key] = json.loads(path.read_text())
-            if key not in done:
-                done[key] = train_and_measure(res, progress=progress)
-                if path is not None:
-                    write_json(path, done[key])
-            per_seed.append({**summarize(row, res, done[key]), "seed": res.train.seed})
+            per_seed.append({**summarize(row, res, measured(res)), "seed": res.train.seed})
             if bar is not None:
                 bar.set_postfix(method=row.method, M_GT=f"{per_seed[-1]['M_GT']:.3f}")
                 bar.update(1)
@@ -266,8 +334,10 @@ def conventions(scale: str) -> dict:
         "scale": sc.as_dict(),
         "regime": sc.regime(),
         "scaling": sc.regime_text(),
-        "calibration": f"relu / jumprelu / gated: adaptive coefficient toward target L0 = {TARGET_L0_FACTOR:g} x "
-                       "n p_active (probe-batch L0, multiplicative update, frozen for the last 20% of steps); "
+        "calibration": f"target L0 = {TARGET_L0_FACTOR:g} x n p_active; relu / gated: adaptive coefficient "
+                       "(probe-batch L0 every 10 steps, multiplicative update, to the last step); jumprelu: "
+                       f"search over fixed coefficients on the first seed (within +-{SEARCH_TOL:.0%} or "
+                       f"{SEARCH_TRIALS} trainings; settings.coef_search), that coefficient for every seed; "
                        "the L0 reached is column l0",
         "seeds": f"{sc.seeds} seed(s) per row (bench and initialisation); <metric> = mean, <metric>_sd = sample sd",
         "metrics": "M_GT/M_IP on encoder rows (as the paper) and on decoder columns; anchored features "

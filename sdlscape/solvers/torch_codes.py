@@ -9,6 +9,7 @@ the gradient through :class:`_SelectedPre` and decoding is an embedding_bag over
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,13 +78,35 @@ def _rows_by_latent(rows: torch.Tensor, cols: torch.Tensor, w: torch.Tensor, src
     return F.embedding_bag(rows[order], src, offsets, per_sample_weights=w[order].to(src.dtype), mode="sum")
 
 
-def _gathered_dots(a: torch.Tensor, rows: torch.Tensor, b: torch.Tensor, cols: torch.Tensor,
-                   chunk: int = 16384) -> torch.Tensor:
-    """<a[rows[i]], b[cols[i]]> for every selection i, in chunks (never a full selections x d tensor)."""
-    out = torch.empty(rows.numel(), dtype=a.dtype, device=a.device)
-    for s in range(0, rows.numel(), chunk):
-        r, c = rows[s:s + chunk], cols[s:s + chunk]
-        out[s:s + chunk] = (a[r] * b[c]).sum(-1)
+def _gathered_dots(a: torch.Tensor, rows: torch.Tensor, b: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """<a[rows[i]], b[cols[i]]> for every selection i: the entries (rows, cols) of a @ b^T, no more.
+
+    A sampled dense-dense product (torch.sparse.sampled_addmm over a CSR pattern): nothing of size
+    selections x d is formed and no row is gathered (the gather-multiply-sum it replaces cost 26x
+    more at d = 768, 16000 latents, batch 1024, k = 128).  The pattern must list each (row, col) once;
+    selections in row-major order (what TopK / BatchTopK / AuxK produce) are used without sorting.
+    """
+    n_sel = rows.numel()
+    if n_sel == 0:
+        return torch.empty(0, dtype=a.dtype, device=a.device)
+    key = rows * b.shape[0] + cols
+    ordered = bool((key[1:] > key[:-1]).all())
+    order = None if ordered else torch.argsort(key)
+    r, c = (rows, cols) if ordered else (rows[order], cols[order])
+    if not ordered and bool((key[order][1:] == key[order][:-1]).any()):
+        raise ValueError("_gathered_dots: a (row, col) selection appears twice")
+    crow = torch.zeros(a.shape[0] + 1, dtype=torch.long, device=a.device)
+    crow[1:] = torch.bincount(r, minlength=a.shape[0]).cumsum(0)
+    dt = torch.promote_types(a.dtype, b.dtype)
+    with warnings.catch_warnings():     # "sparse CSR support is in beta state", once per process
+        warnings.simplefilter("ignore", UserWarning)
+        pattern = torch.sparse_csr_tensor(crow, c, torch.zeros(n_sel, dtype=dt, device=a.device),
+                                          size=(a.shape[0], b.shape[0]), check_invariants=False)
+    vals = torch.sparse.sampled_addmm(pattern, a.to(dt), b.to(dt).t(), beta=0.0).values()
+    if ordered:
+        return vals
+    out = torch.empty_like(vals)
+    out[order] = vals
     return out
 
 
@@ -249,6 +272,7 @@ class TopKReLU(Code):
         with torch.no_grad():
             z = model.pre_select(x)
             _, cols = z.topk(model.config.k, dim=1, sorted=False)
+            cols = cols.sort(dim=1).values    # row-major selections: _gathered_dots needs no sort
         rows = torch.arange(x.shape[0], device=x.device).repeat_interleave(cols.shape[1])
         return rows, cols.flatten(), z
 

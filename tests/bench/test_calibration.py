@@ -42,3 +42,89 @@ def test_coefficient_is_frozen_at_the_end(small_bench):
     frozen = [c for s, c in zip(h["step"], h["coef"]) if s > 150]
     moving = [c for s, c in zip(h["step"], h["coef"]) if s <= 150]
     assert len(set(frozen)) == 1 and len(set(moving)) > 1
+
+
+# ---------------------------------------------------------------- the coefficient search (JumpReLU)
+
+def _power_law(c0, slope):
+    """A synthetic L0(coef) = (coef / c0)^slope, as trained L0 responds to a fixed coefficient."""
+    return lambda coef: (coef / c0) ** slope
+
+
+@pytest.mark.parametrize("slope", [-0.3, -0.5, -1.5])
+@pytest.mark.parametrize("start", [1e-3, 3e-2, 5.0])
+def test_search_reaches_the_target_on_a_monotone_response(slope, start):
+    from dataclasses import replace
+
+    from sdlscape.bench.experiments import SEARCH_TOL, SEARCH_TRIALS, resolve, search_coefficient
+    from sdlscape.bench.scales import SCALES
+    from sdlscape.bench.tables import Row
+
+    res = resolve(Row("jumprelu", False), SCALES["small"])
+    res = replace(res, train=replace(res.train, l0_coef=start))
+    target = res.settings["target_l0"]
+    law = _power_law(0.2, slope)            # L0 = 1 at coef 0.2; target 0.5
+    calls = []
+
+    def measure(r):
+        assert r.train.target_l0 is None                      # a fixed coefficient, no controller
+        calls.append(r.train.l0_coef)
+        return law(r.train.l0_coef)
+
+    coef, trials = search_coefficient(res, measure)
+    assert abs(law(coef) / target - 1) <= SEARCH_TOL
+    assert len(trials) <= SEARCH_TRIALS and [c for c, _ in trials] == calls
+    assert trials[0][0] == start
+
+
+def test_search_returns_the_closest_trial_when_the_target_is_out_of_reach():
+    from sdlscape.bench.experiments import SEARCH_TRIALS, resolve, search_coefficient
+    from sdlscape.bench.scales import SCALES
+    from sdlscape.bench.tables import Row
+
+    res = resolve(Row("jumprelu", False), SCALES["small"])
+    coef, trials = search_coefficient(res, lambda r: 0.2 + 0.01 * r.train.l0_coef)   # never reaches 0.5
+    assert len(trials) == SEARCH_TRIALS
+    assert coef == min(trials, key=lambda t: abs(t[1] - 0.5))[0]
+
+
+def test_next_coefficient_interpolates_inside_a_bracket():
+    from sdlscape.bench.experiments import next_coefficient
+
+    # L0 = 1 at coef 0.1 and 0.25 at coef 0.4: log-log slope -1, so L0 = 0.5 at coef 0.2
+    assert next_coefficient([(0.1, 1.0), (0.4, 0.25)], 0.5) == pytest.approx(0.2)
+    # the closest bracketing pair is used, not the first trials
+    assert next_coefficient([(0.01, 8.0), (10.0, 0.001), (0.1, 1.0), (0.4, 0.25)], 0.5) == pytest.approx(0.2)
+    # a single trial too dense moves the coefficient up, at most 30x
+    assert 0.1 < next_coefficient([(0.1, 1.0)], 0.5) <= 3.0 + 1e-12
+    assert next_coefficient([(0.1, 1e6)], 0.5) == pytest.approx(3.0)
+
+
+def test_bench_rows_record_the_search():
+    """run_rows calibrates a JumpReLU row by the search (every seed at the coefficient found) and records it."""
+    from sdlscape.bench import experiments as ex
+    from sdlscape.bench.tables import Row
+
+    seen = []
+
+    def fake_train(res, progress=False):
+        seen.append((res.train.seed, res.train.l0_coef, res.train.target_l0))
+        l0 = (res.train.l0_coef / 0.2) ** -0.5
+        n = res.bench.n
+        return {"key": res.key(), "enc_best": [0.5] * n, "dec_best": [0.99] * n, "enc_best_all": [0.5] * n,
+                "mcc_decoder": 0.9, "mcc_encoder": 0.5, "uniqueness_decoder": 1.0, "fvu": 0.1,
+                "dead_fraction": 0.0, "l0": l0, "anchored_encoder_cos": None, "final_loss": 1.0,
+                "final_coef": None, "train_seconds": 1.0, "seconds": 1.0}
+
+    orig = ex.train_and_measure
+    try:
+        ex.train_and_measure = fake_train
+        (row,) = ex.run_rows([Row("jumprelu", False)], "small", seeds=3)
+    finally:
+        ex.train_and_measure = orig
+    assert all(t is None for _, _, t in seen)                       # fixed coefficients only
+    search = row["settings"]["coef_search"]
+    assert len(search) >= 2 and row["final_coef"] == pytest.approx(min(search, key=lambda t: abs(t["l0"] - 0.5))["coef"])
+    assert abs(row["l0"] / row["target_l0"] - 1) <= ex.SEARCH_TOL
+    at = [s for s, c, _ in seen if c == pytest.approx(row["final_coef"], rel=1e-12)]
+    assert sorted(at) == [0, 1, 2]                                   # every seed at that coefficient

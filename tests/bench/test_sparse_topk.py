@@ -66,3 +66,49 @@ def test_auxk_reaches_dead_latents_only():
     loss.backward()
     assert info["auxk"] > 0
     assert float(m.W_E.grad[40:].abs().sum()) > 0       # AuxK trains the dead rows
+
+
+@pytest.mark.parametrize("order", ["row_major", "shuffled"])
+def test_gathered_dots_are_the_selected_entries_of_the_product(order):
+    """_gathered_dots (a sampled product over a CSR pattern) returns (a @ b^T)[rows, cols] in the caller's
+    order, whether or not the selections come row-major."""
+    from sdlscape.solvers.torch_codes import _gathered_dots
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(7, 5, generator=g), torch.randn(11, 5, generator=g)
+    rows, cols = torch.meshgrid(torch.arange(7), torch.arange(11), indexing="ij")
+    keep = torch.rand(7, 11, generator=g) < 0.4
+    rows, cols = rows[keep], cols[keep]
+    if order == "shuffled":
+        p = torch.randperm(rows.numel(), generator=g)
+        rows, cols = rows[p], cols[p]
+    got = _gathered_dots(a, rows, b, cols)
+    assert torch.allclose(got, (a @ b.t())[rows, cols], rtol=1e-6, atol=1e-6)
+    assert _gathered_dots(a, rows[:0], b, cols[:0]).numel() == 0
+
+
+def test_gathered_dots_refuses_a_repeated_selection():
+    from sdlscape.solvers.torch_codes import _gathered_dots
+
+    a, b = torch.randn(3, 4), torch.randn(5, 4)
+    with pytest.raises(ValueError, match="twice"):
+        _gathered_dots(a, torch.tensor([2, 0, 2]), b, torch.tensor([1, 3, 1]))
+
+
+def test_fused_adam_follows_the_reference_adam():
+    """train_sdl's fused Adam takes the same steps as torch's for-loop Adam (same seed, 20 steps)."""
+    from sdlscape.solvers import gradient
+
+    x = torch.randn(256, 12, generator=torch.Generator().manual_seed(0)).abs()
+    cfg = TrainConfig("topk_relu", n_latents=48, k=3, steps=20, batch_size=64, seed=1)
+    fused = gradient.train_sdl(x, None, cfg).model
+    assert gradient._adam([torch.nn.Parameter(torch.zeros(2))], 1e-3).defaults.get("fused") is True
+    plain = gradient._adam
+    try:
+        gradient._adam = lambda params, lr: torch.optim.Adam(params, lr=lr)
+        ref = gradient.train_sdl(x, None, cfg).model
+    finally:
+        gradient._adam = plain
+    assert torch.allclose(fused.W_E, ref.W_E, atol=1e-5)
+    assert torch.allclose(fused.W_dec, ref.W_dec, atol=1e-5)
+    assert not torch.allclose(fused.W_E, SDLModel(12, 12, cfg, torch.Generator().manual_seed(1)).W_E, atol=1e-3)
