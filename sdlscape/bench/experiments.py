@@ -349,15 +349,23 @@ def conventions(scale: str) -> dict:
 
 
 def run_table(table: str, scale: str = "small", device: str = "cpu", seed: int = 0, cache_dir=None,
-              progress: bool = False, steps: int | None = None, seeds: int | None = None) -> dict:
+              progress: bool = False, steps: int | None = None, seeds: int | None = None,
+              methods: tuple[str, ...] | None = None) -> dict:
     """Run one paper table; returns the bench result dict (ARCHITECTURE.md 'bench' keys).
 
-    steps overrides the scale's number of training steps (recorded in each row's settings).
+    steps overrides the scale's number of training steps (recorded in each row's settings); methods
+    keeps only those methods' rows (the title says so).
     """
     rows = table_rows(table)
+    title = TABLE_TITLES[table]
+    if methods is not None:
+        rows = [r for r in rows if r.method in methods]
+        if not rows:
+            raise InputError(f"{table} has no rows for methods {', '.join(methods)}")
+        title += f" -- rows of {', '.join(methods)} only"
     t0 = time.perf_counter()
     out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps, seeds=seeds)
-    return {"table": table, "title": TABLE_TITLES[table], "scale": scale, "regime": SCALES[scale].regime_text(), "device": device, "seed": seed,
+    return {"table": table, "title": title, "scale": scale, "regime": SCALES[scale].regime_text(), "device": device, "seed": seed,
             "rows": out_rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0}
 
 

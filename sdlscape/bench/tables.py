@@ -96,11 +96,11 @@ def _table7():
 
 TABLES = {"table1": _table1, "table4": _table4, "table5": _table5, "table6": _table6, "table7": _table7}
 TABLE_TITLES = {
-    "table1": "Table 1: all methods, default bench, tau = 0.95 (paper's tau)",
-    "table4": "Table 4: ReLU SAE, number of features n varied (n_p fixed), tau = 0.9 (paper's tau)",
-    "table5": "Table 5: max interference M varied, tau = 0.9 (paper's tau)",
-    "table6": "Table 6: activation probability p_active varied, tau = 0.9 (paper's tau)",
-    "table7": "Table 7: TopK k varied, tau = 0.9 (paper's tau)",
+    "table1": "Table 1: all methods, default bench",
+    "table4": "Table 4: ReLU SAE, number of features n varied (n_p fixed)",
+    "table5": "Table 5: max interference M varied",
+    "table6": "Table 6: activation probability p_active varied",
+    "table7": "Table 7: TopK k varied",
 }
 
 

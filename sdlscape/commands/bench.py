@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.add_argument("--source", default="digits", help="real-data source for TABLE=real")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a shared machine)")
+    p.add_argument("--methods", metavar="M[,M...]",
+                   help="run only these methods' rows of the table (e.g. topk: Table 1's TopK rows at paper scale)")
     g = p.add_argument_group("custom run (TABLE=custom; paper units, scaled like the tables)")
     g.add_argument("--method", default="topk", help="relu, jumprelu, topk, batchtopk, matryoshka, gated, transcoder, crosscoder")
     g.add_argument("--anchoring", action="store_true", help="feature anchoring with ground-truth anchors (eq. 26)")
@@ -60,6 +62,28 @@ def _validate(args) -> None:
     check_device_torch(args.device)     # last: it imports torch for cuda
     if not 0.0 <= args.tau < 1.0:
         raise InputError(f"--tau must be in [0, 1), got {args.tau}")
+    args.methods = _methods(args.methods, args.table)
+
+
+def _methods(text: str | None, table: str) -> tuple[str, ...] | None:
+    """--methods as a tuple of registered method names that the table has rows for (InputError otherwise)."""
+    if text is None:
+        return None
+    if table in ("real", "custom"):
+        raise InputError(f"--methods selects rows of a paper table, not of {table!r} (custom takes --method)")
+    from sdlscape.bench.methods import method
+    from sdlscape.bench.tables import table_rows
+
+    names = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    if not names:
+        raise InputError("--methods needs at least one method name")
+    for name in names:
+        method(name)
+    present = {r.method for r in table_rows(table)}
+    missing = [m for m in names if m not in present]
+    if missing:
+        raise InputError(f"{table} has no rows for {', '.join(missing)}; its methods are {', '.join(sorted(present))}")
+    return names
 
 
 def _print(result: dict) -> None:
@@ -115,7 +139,7 @@ def run(args) -> int:
         from sdlscape.bench.experiments import run_table
 
         result = run_table(args.table, args.scale, args.device, args.seed, cache, progress, steps=args.steps,
-                           seeds=args.seeds)
+                           seeds=args.seeds, methods=args.methods)
     seconds = time.perf_counter() - t0
     result["provenance"] = provenance(args.device, seconds)
     _print(result)

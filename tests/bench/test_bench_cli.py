@@ -51,3 +51,27 @@ def test_tiny_custom_run_writes_json_and_export(tmp_path, capsys):
     assert {"git_commit", "device", "versions", "seconds", "command"} <= set(res["provenance"])
     assert (exp / "sae_weights.safetensors").exists() and (exp / "cfg.json").exists()
     assert "TopK SAE" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["table1", "--methods", "nosuch"], "unknown method 'nosuch'"),
+    (["table4", "--methods", "topk"], "table4 has no rows for topk"),
+    (["custom", "--methods", "topk"], "custom takes --method"),
+    (["table1", "--methods", ","], "at least one method"),
+])
+def test_bad_methods_exit_2_with_one_line(tmp_path, capsys, argv, needle):
+    out = tmp_path / "r.json"
+    rc = main(["bench"] + argv + ["--no-progress", "--json", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and needle in err, err
+    assert not out.exists()
+
+
+def test_methods_keeps_only_those_rows(tmp_path, capsys):
+    out = tmp_path / "t1.json"
+    rc = main(["bench", "table1", "--methods", "topk", "--steps", "10", "--seeds", "1", "--no-progress",
+               "--threads", "1", "--json", str(out)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert [(r["method"], r["anchoring"]) for r in res["rows"]] == [("topk", False), ("topk", True)]
+    assert res["title"].endswith("rows of topk only") and res["rows"][0]["paper_M_GT"] == pytest.approx(0.849)

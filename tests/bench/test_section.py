@@ -42,6 +42,16 @@ def test_heading_states_the_rows_training_time_not_the_assembly_time():
     def heading(tab):
         return next(str(b.text) for b in sec.blocks({"bench": {"table1": tab}}) if str(b.text).startswith("table1:"))
 
-    assert heading(t).endswith("(tau = 0.95; small scale, 647 s of training)")
+    assert heading(t).endswith("(tau = 0.95, the paper's; small scale, 647 s of training)")
     t.pop("compute_seconds")
-    assert heading(t).endswith("(tau = 0.95; small scale, 0 s)")
+    assert heading(t).endswith("(tau = 0.95, the paper's; small scale, 0 s)")
+
+
+def test_heading_states_tau_once():
+    """The table titles carry no tau of their own: the heading states the rows' tau once (it printed two)."""
+    from sdlscape.bench.tables import TABLE_TITLES
+
+    assert not any("tau" in title for title in TABLE_TITLES.values())
+    t = {"title": TABLE_TITLES["table1"], "scale": "small", "rows": [_row(False, 0.5, None), _row(True, 0.6, None)]}
+    head = next(str(b.text) for b in sec.blocks({"bench": {"table1": t}}) if str(b.text).startswith("table1:"))
+    assert head.count("tau") == 1, head

@@ -88,8 +88,8 @@ def blocks(report: dict) -> list:
                          fmt(r.get("l0"), 2), fmt(r.get("target_l0"), 2)])
         taus = sorted({r.get("settings", {}).get("tau") for r in t["rows"]} - {None})
         regime = t.get("regime") or t.get("conventions", {}).get("scaling", "")
-        blocks.append(Heading(f"{table}: {t.get('title', '')} (tau = {', '.join(f'{x:g}' for x in taus)}; "
-                              f"{t.get('scale')} scale, {_seconds(t)})", 3))
+        blocks.append(Heading(f"{table}: {t.get('title', '')} (tau = {', '.join(f'{x:g}' for x in taus)}, the "
+                              f"paper's; {t.get('scale')} scale, {_seconds(t)})", 3))
         if regime:
             blocks.append(Paragraph(f"Regime: {regime}."))
         blocks.append(Table(["method", "anchoring", "tau", "ours M_GT (mean +- sd)", "ours M_IP",
