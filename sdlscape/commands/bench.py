@@ -7,13 +7,14 @@ from pathlib import Path
 
 from sdlscape.errors import InputError
 
-TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "custom")
+TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="Linear Representation Bench runs and the paper's tables (1, 4-7, real)")
     p.add_argument("table", choices=TABLE_CHOICES, metavar="TABLE",
-                   help=f"one of {', '.join(TABLE_CHOICES)} ('custom': one configurable run)")
+                   help=f"one of {', '.join(TABLE_CHOICES)} ('encoder': the encoder experiment, bench/encoder.py; "
+                        "'custom': one configurable run)")
     p.add_argument("--scale", choices=("small", "medium", "paper"), default="small")
     p.add_argument("--seeds", type=int, help="training seeds per row (default: the scale's, 3 at small/medium)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
@@ -69,7 +70,7 @@ def _methods(text: str | None, table: str) -> tuple[str, ...] | None:
     """--methods as a tuple of registered method names that the table has rows for (InputError otherwise)."""
     if text is None:
         return None
-    if table in ("real", "custom"):
+    if table in ("real", "encoder", "custom"):
         raise InputError(f"--methods selects rows of a paper table, not of {table!r} (custom takes --method)")
     from sdlscape.bench.methods import method
     from sdlscape.bench.tables import table_rows
@@ -135,6 +136,10 @@ def run(args) -> int:
         result.setdefault("device", args.device)
     elif args.table == "custom":
         result = _custom(args, cache, progress)
+    elif args.table == "encoder":
+        from sdlscape.bench.encoder import run_encoder_experiment
+
+        result = run_encoder_experiment(args.scale, seed=args.seed, device=args.device)
     else:
         from sdlscape.bench.experiments import run_table
 
@@ -142,7 +147,12 @@ def run(args) -> int:
                            seeds=args.seeds, methods=args.methods)
     seconds = time.perf_counter() - t0
     result["provenance"] = provenance(args.device, seconds)
-    _print(result)
+    if args.table == "encoder":
+        from sdlscape.pipeline.sections.encoder import summary
+
+        print(summary(result))
+    else:
+        _print(result)
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}", file=sys.stderr)

@@ -75,3 +75,19 @@ def test_methods_keeps_only_those_rows(tmp_path, capsys):
     res = json.loads(out.read_text())
     assert [(r["method"], r["anchoring"]) for r in res["rows"]] == [("topk", False), ("topk", True)]
     assert res["title"].endswith("rows of topk only") and res["rows"][0]["paper_M_GT"] == pytest.approx(0.849)
+
+
+def test_encoder_experiment_from_the_command_line(tmp_path, capsys, monkeypatch):
+    """`sdlscape bench encoder` runs bench/encoder.py at a scale, prints its paragraph and writes the JSON."""
+    from sdlscape.bench import encoder as enc
+
+    short = {"oracle": 20, "free": 20, "early": 20}
+    real = enc.run_encoder_experiment
+    monkeypatch.setattr(enc, "run_encoder_experiment", lambda *a, **kw: real(*a, **kw, steps=short))
+    out = tmp_path / "enc.json"
+    rc = main(["bench", "encoder", "--scale", "small", "--threads", "1", "--no-progress", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and text.startswith("Oracle (small scale, n = 50")
+    res = json.loads(out.read_text())
+    assert res["settings"]["steps"] == short and res["provenance"]["seconds"] > 0
+    assert set(res["hypotheses"]) == {"decoder_measured", "tied", "early_stopping"}
