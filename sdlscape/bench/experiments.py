@@ -278,8 +278,12 @@ def search_coefficient(res: Resolved, measure) -> tuple[float, list[tuple[float,
 
 def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, cache_dir=None,
              progress: bool = False, n_latents: int | None = None, steps: int | None = None,
-             seeds: int | None = None) -> list[dict]:
-    """Run rows over seeds seed, seed+1, ... (training each distinct configuration once), caching by hash."""
+             seeds: int | None = None, stats: dict | None = None) -> list[dict]:
+    """Run rows over seeds seed, seed+1, ... (training each distinct configuration once), caching by hash.
+
+    stats (if given) receives ``trainings`` (distinct configurations, coefficient-search trials included)
+    and ``train_seconds`` (their summed training time, whether trained now or read from the cache).
+    """
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sc = SCALES[scale]
@@ -323,6 +327,9 @@ def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, ca
         out.append(aggregate(per_seed))
     if bar is not None:
         bar.close()
+    if stats is not None:
+        stats["trainings"] = len(done)
+        stats["train_seconds"] = float(sum(m.get("train_seconds") or 0.0 for m in done.values()))
     return out
 
 
@@ -364,9 +371,11 @@ def run_table(table: str, scale: str = "small", device: str = "cpu", seed: int =
             raise InputError(f"{table} has no rows for methods {', '.join(methods)}")
         title += f" -- rows of {', '.join(methods)} only"
     t0 = time.perf_counter()
-    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps, seeds=seeds)
+    stats: dict = {}
+    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps, seeds=seeds, stats=stats)
     return {"table": table, "title": title, "scale": scale, "regime": SCALES[scale].regime_text(), "device": device, "seed": seed,
-            "rows": out_rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0}
+            "rows": out_rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0,
+            "trainings": stats["trainings"], "train_seconds": stats["train_seconds"]}
 
 
 def run_custom(method: str, scale: str = "small", device: str = "cpu", seed: int = 0, anchoring: bool = False,

@@ -25,7 +25,10 @@ def stage_bench(table: str, scale: Scale, device: str, seed: int, cache: Path, p
 
 
 def row_train_seconds(table: dict) -> float:
-    """Training seconds of every row and seed of a table (mean train_seconds x number of seeds)."""
+    """Training seconds of a table: its recorded total (every training, coefficient-search trials included),
+    else, for a table written before that total existed, each row's mean train_seconds x number of seeds."""
+    if table.get("train_seconds") is not None:
+        return float(table["train_seconds"])
     return float(sum((r.get("train_seconds") or 0.0) * max(1, len(r.get("per_seed") or ())) for r in table["rows"]))
 
 

@@ -119,7 +119,8 @@ def test_bench_rows_record_the_search():
     orig = ex.train_and_measure
     try:
         ex.train_and_measure = fake_train
-        (row,) = ex.run_rows([Row("jumprelu", False)], "small", seeds=3)
+        stats = {}
+        (row,) = ex.run_rows([Row("jumprelu", False)], "small", seeds=3, stats=stats)
     finally:
         ex.train_and_measure = orig
     assert all(t is None for _, _, t in seen)                       # fixed coefficients only
@@ -128,6 +129,7 @@ def test_bench_rows_record_the_search():
     assert abs(row["l0"] / row["target_l0"] - 1) <= ex.SEARCH_TOL
     at = [s for s, c, _ in seen if c == pytest.approx(row["final_coef"], rel=1e-12)]
     assert sorted(at) == [0, 1, 2]                                   # every seed at that coefficient
+    assert stats == {"trainings": len(search) + 2, "train_seconds": float(len(search) + 2)}   # trials counted
 
 
 @pytest.mark.slow

@@ -101,6 +101,8 @@ def test_a_resumed_bench_stage_records_the_rows_training_time(tmp_path):
 
     table = {"rows": [{"train_seconds": 10.0, "per_seed": [{}, {}, {}]}, {"train_seconds": 4.0, "per_seed": [{}]}]}
     assert row_train_seconds(table) == 34.0
+    # a table's recorded total counts its coefficient-search trials too, which no row's seeds show
+    assert row_train_seconds({**table, "train_seconds": 61.5}) == 61.5
     cache = StageCache(tmp_path, lambda msg: None)
     cache.store("bench-t", {"t": 1}, {**table, "compute_seconds": row_train_seconds(table)}, 2.0)
     assert cache.records["bench-t"]["seconds"] == 34.0
