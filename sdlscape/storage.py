@@ -132,5 +132,23 @@ def provenance(device: str = "cpu", seconds: float | None = None, **extra: Any) 
     }
     if seconds is not None:
         rec["seconds"] = float(seconds)
+    rec.update(_process_facts())
     rec.update(extra)
     return rec
+
+
+def _process_facts() -> dict[str, Any]:
+    """Peak resident memory of this process, its torch threads (if torch is loaded) and the machine's load:
+    what a wall time measured on a shared machine needs beside it."""
+    out: dict[str, Any] = {}
+    try:
+        import resource
+
+        out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
+        out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except (ImportError, OSError):
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_threads"] = torch.get_num_threads()
+    return out

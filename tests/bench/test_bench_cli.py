@@ -91,3 +91,17 @@ def test_encoder_experiment_from_the_command_line(tmp_path, capsys, monkeypatch)
     res = json.loads(out.read_text())
     assert res["settings"]["steps"] == short and res["provenance"]["seconds"] > 0
     assert set(res["hypotheses"]) == {"decoder_measured", "tied", "early_stopping"}
+
+
+def test_provenance_records_memory_threads_and_load():
+    """A result's provenance carries what its wall time needs beside it on a shared machine."""
+    import torch
+
+    from sdlscape.storage import provenance
+
+    torch.set_num_threads(1)
+    big = bytearray(64 * 2**20)                     # the peak resident set now includes 64 MiB
+    rec = provenance("cpu", 1.5)
+    del big
+    assert rec["seconds"] == 1.5 and rec["torch_threads"] == 1
+    assert rec["peak_rss_mib"] >= 64 and len(rec["load_average"]) == 3
