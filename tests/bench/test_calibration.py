@@ -91,10 +91,21 @@ def test_search_returns_the_closest_trial_when_the_target_is_out_of_reach():
 def test_next_coefficient_interpolates_inside_a_bracket():
     from sdlscape.bench.experiments import next_coefficient
 
-    # L0 = 1 at coef 0.1 and 0.25 at coef 0.4: log-log slope -1, so L0 = 0.5 at coef 0.2
-    assert next_coefficient([(0.1, 1.0), (0.4, 0.25)], 0.5) == pytest.approx(0.2)
+    # L0 = 1 at coef 0.1 and 0.125 at coef 0.8: log-log slope -1, so L0 = 0.5 at coef 0.2 (not the log midpoint)
+    assert next_coefficient([(0.1, 1.0), (0.8, 0.125)], 0.5) == pytest.approx(0.2)
     # the closest bracketing pair is used, not the first trials
-    assert next_coefficient([(0.01, 8.0), (10.0, 0.001), (0.1, 1.0), (0.4, 0.25)], 0.5) == pytest.approx(0.2)
+    assert next_coefficient([(0.01, 8.0), (10.0, 0.001), (0.1, 1.0), (0.8, 0.125)], 0.5) == pytest.approx(0.2)
+
+
+def test_next_coefficient_extrapolates_by_the_secant_with_a_bounded_slope():
+    from sdlscape.bench.experiments import next_coefficient
+
+    # both too dense, slope -1 through them: L0 = 0.5 at coef 0.8
+    assert next_coefficient([(0.1, 4.0), (0.2, 2.0)], 0.5) == pytest.approx(0.8)
+    # a slope steeper than -3 is held at -3: exp(log(0.5) / -3) x 0.2
+    assert next_coefficient([(0.1, 100.0), (0.2, 1.0)], 0.5) == pytest.approx(0.2 * 0.5 ** (-1 / 3))
+    # a flat response is held at slope -0.1, and the move at 30x
+    assert next_coefficient([(0.1, 1.0), (0.2, 0.99)], 0.5) == pytest.approx(6.0)
     # a single trial too dense moves the coefficient up, at most 30x
     assert 0.1 < next_coefficient([(0.1, 1.0)], 0.5) <= 3.0 + 1e-12
     assert next_coefficient([(0.1, 1e6)], 0.5) == pytest.approx(3.0)
