@@ -60,22 +60,10 @@ class Method:
 
     @property
     def calibrated(self) -> bool:
-        """Sparsity set by a coefficient: calibrated to a target L0 (experiments.run_rows)."""
+        """Sparsity set by a coefficient: calibrated to a target L0 by a coefficient search
+        (experiments.search_coefficient)."""
         return self.sparsity is not Sparsity.K
 
-    @property
-    def calibration(self) -> str | None:
-        """How the coefficient reaches the target L0: "adaptive" (the trainer's controller, L1 codes) or
-        "search" (fixed-coefficient trainings, a secant on log L0 vs log coef: JumpReLU).
-
-        JumpReLU's L0 does not follow its coefficient back down: once a coefficient overshoot has raised
-        the thresholds above a latent's pre-activations the straight-through estimator gives that threshold
-        no gradient, and measured at small scale the adaptive controller ended at coef 0.03 with L0 0.28
-        for target 0.5, while fixed coefficients from the start give L0 0.41 (0.3) and 0.32 (0.6).
-        """
-        if self.sparsity is Sparsity.K:
-            return None
-        return "search" if self.sparsity is Sparsity.L0 else "adaptive"
 
 
 def _m(**kw) -> Method:

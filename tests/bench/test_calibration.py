@@ -111,16 +111,18 @@ def test_next_coefficient_extrapolates_by_the_secant_with_a_bounded_slope():
     assert next_coefficient([(0.1, 1e6)], 0.5) == pytest.approx(3.0)
 
 
-def test_bench_rows_record_the_search():
-    """run_rows calibrates a JumpReLU row by the search (every seed at the coefficient found) and records it."""
+@pytest.mark.parametrize("method", ["relu", "jumprelu", "gated"])
+def test_bench_rows_record_the_search(method):
+    """run_rows calibrates a penalised row by the search (every seed at the coefficient found) and records it."""
     from sdlscape.bench import experiments as ex
     from sdlscape.bench.tables import Row
 
     seen = []
 
     def fake_train(res, progress=False):
-        seen.append((res.train.seed, res.train.l0_coef, res.train.target_l0))
-        l0 = (res.train.l0_coef / 0.2) ** -0.5
+        coef = getattr(res.train, res.train.code().coef_field)
+        seen.append((res.train.seed, coef, res.train.target_l0))
+        l0 = (coef / 0.2) ** -0.5
         n = res.bench.n
         return {"key": res.key(), "enc_best": [0.5] * n, "dec_best": [0.99] * n, "enc_best_all": [0.5] * n,
                 "mcc_decoder": 0.9, "mcc_encoder": 0.5, "uniqueness_decoder": 1.0, "fvu": 0.1,
@@ -131,7 +133,7 @@ def test_bench_rows_record_the_search():
     try:
         ex.train_and_measure = fake_train
         stats = {}
-        (row,) = ex.run_rows([Row("jumprelu", False)], "small", seeds=3, stats=stats)
+        (row,) = ex.run_rows([Row(method, False)], "small", seeds=3, stats=stats)
     finally:
         ex.train_and_measure = orig
     assert all(t is None for _, _, t in seen)                       # fixed coefficients only
