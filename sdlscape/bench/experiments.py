@@ -4,9 +4,9 @@ Scales and their regime: bench/scales.py; the tables' rows and the paper's numbe
 Each row is trained with ``Scale.seeds`` seeds (a fresh bench and initialisation each); the result
 row holds the mean of every metric under its name and the sample sd under ``<name>_sd``.
 Methods whose sparsity is a coefficient (methods.Method.calibrated: ReLU, JumpReLU, gated) are
-calibrated toward target L0 = TARGET_L0_FACTOR x n p_active by a search over fixed coefficients on the
-row's first seed (:func:`search_coefficient`); every seed then trains at the coefficient found, and
-every row records the target, the L0 reached and the search (``l0``, ``target_l0``, settings.coef_search).
+calibrated toward target L0 = TARGET_L0_FACTOR x n p_active by a search over fixed coefficients on each
+seed (:func:`calibrate_seeds`, :func:`search_coefficient`); every row records the target, the L0
+reached and each seed's search (``l0``, ``target_l0``, per_seed[].coef_search).
 
 Why a search and not the trainer's adaptive coefficient (solvers/gradient.py, _Calibrator; still a
 TrainConfig option): measured at small scale, the adaptive ReLU L1 ended 10-22% below its target in
@@ -223,7 +223,11 @@ def aggregate(per_seed: list[dict]) -> dict:
         out[c] = {t: float(np.mean([r[c][t] for r in per_seed])) for t in per_seed[0][c]}
     out["seeds"] = [r["seed"] for r in per_seed]
     out["n_seeds"] = len(per_seed)
-    out["per_seed"] = [{k: r.get(k) for k in ("seed", "M_GT", "M_GT_decoder", "l0", "fvu", "key")} for r in per_seed]
+    if isinstance(out.get("settings"), dict):     # a seed's own coefficient and search live in per_seed
+        out["settings"] = {k: v for k, v in out["settings"].items() if k not in ("coef", "coef_search")}
+    out["per_seed"] = [{**{k: r.get(k) for k in ("seed", "M_GT", "M_GT_decoder", "l0", "fvu", "key")},
+                        **({"coef": r["settings"]["coef"], "coef_search": r["settings"].get("coef_search")}
+                           if "coef" in r.get("settings", {}) else {})} for r in per_seed]
     out["keys"] = [r["key"] for r in per_seed]
     return out
 
@@ -239,12 +243,12 @@ def with_coef(res: Resolved, coef: float) -> Resolved:
     return replace(res, train=train, settings={**res.settings, "coef": float(coef)})
 
 
-def next_coefficient(trials: list[tuple[float, float]], target: float) -> float:
+def next_coefficient(trials: list[tuple[float, float]], target: float, slope_hint: float = -0.5) -> float:
     """The next coefficient of a search, from (coef, L0) trials; L0 falls as the coefficient grows.
 
     In log-log coordinates: bracketed, linear interpolation between the closest trials on either side
     (regula falsi); otherwise a secant through the last two trials with its slope held in [-3, -0.1],
-    or slope -0.5 from a single trial; one move is at most SEARCH_STEP.
+    or ``slope_hint`` from a single trial; one move is at most SEARCH_STEP.
     """
     pts = [(math.log(c), math.log(max(l0, 1e-3 * target))) for c, l0 in trials]
     t = math.log(target)
@@ -256,31 +260,50 @@ def next_coefficient(trials: list[tuple[float, float]], target: float) -> float:
             return math.exp(x0 + (t - y0) * (x1 - x0) / (y1 - y0))
         return math.exp((x0 + x1) / 2)
     x, y = pts[-1]
-    slope = -0.5
+    slope = min(-0.1, max(-3.0, slope_hint))
     if len(pts) > 1 and pts[-2][0] != x:
         slope = min(-0.1, max(-3.0, (y - pts[-2][1]) / (x - pts[-2][0])))
     step = max(-SEARCH_STEP, min(SEARCH_STEP, (t - y) / slope))
     return math.exp(x + step)
 
 
-def search_coefficient(res: Resolved, measure) -> tuple[float, list[tuple[float, float]]]:
+def search_coefficient(res: Resolved, measure, start: float | None = None,
+                       slope_hint: float = -0.5) -> tuple[float, list[tuple[float, float]]]:
     """A fixed coefficient whose training reaches the row's target L0, by trainings on this seed.
 
-    measure(resolved) -> the L0 of that trained model (held-out samples).  Starts at the config's
-    coefficient; stops within SEARCH_TOL of the target or after SEARCH_TRIALS trainings, returning the
-    trial closest to the target (in log L0) and every trial.
+    measure(resolved) -> the L0 of that trained model (held-out samples).  Starts at ``start`` (default:
+    the config's coefficient); stops within SEARCH_TOL of the target or after SEARCH_TRIALS trainings,
+    returning the trial closest to the target (in log L0) and every trial.
     """
     target = res.settings["target_l0"]
-    coef = getattr(res.train, res.train.code().coef_field)
+    coef = getattr(res.train, res.train.code().coef_field) if start is None else float(start)
     trials: list[tuple[float, float]] = []
     for _ in range(SEARCH_TRIALS):
         l0 = float(measure(with_coef(res, coef)))
         trials.append((coef, l0))
         if abs(l0 / target - 1.0) <= SEARCH_TOL:
             break
-        coef = next_coefficient(trials, target)
+        coef = next_coefficient(trials, target, slope_hint)
     best = min(trials, key=lambda cl: abs(math.log(max(cl[1], 1e-3 * target) / target)))
     return best[0], trials
+
+
+def calibrate_seeds(group: list[Resolved], measure) -> list[Resolved]:
+    """Each seed of a row at its own searched coefficient (L0 at a fixed coefficient varies by about
+    +-15% between seeds at small scale); seeds after the first start from the first seed's coefficient
+    with the slope its last two trials measured, so most need one or two trainings."""
+    out, start, slope = [], None, -0.5
+    for res in group:
+        coef, trials = search_coefficient(res, measure, start, slope)
+        if start is None:
+            start = coef
+            pts = [(math.log(c), math.log(max(l0, 1e-9))) for c, l0 in trials[-2:]]
+            if len(pts) == 2 and pts[0][0] != pts[1][0]:
+                slope = (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
+        tuned = with_coef(res, coef)
+        tuned.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]
+        out.append(tuned)
+    return out
 
 
 def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, cache_dir=None,
@@ -321,10 +344,7 @@ def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, ca
 
     for row, group in zip(rows, resolved):
         if group[0].settings.get("calibration") == "search":
-            coef, trials = search_coefficient(group[0], lambda r: measured(r)["l0"])
-            group = [with_coef(res, coef) for res in group]
-            for res in group:
-                res.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]
+            group = calibrate_seeds(group, lambda r: measured(r)["l0"])
         per_seed = []
         for res in group:
             per_seed.append({**summarize(row, res, measured(res)), "seed": res.train.seed})
@@ -349,9 +369,9 @@ def conventions(scale: str) -> dict:
         "regime": sc.regime(),
         "scaling": sc.regime_text(),
         "calibration": f"relu / jumprelu / gated: target L0 = {TARGET_L0_FACTOR:g} x n p_active, reached by a "
-                       f"search over fixed coefficients on the first seed (secant in log L0 vs log coef, until "
-                       f"within +-{SEARCH_TOL:.0%} or {SEARCH_TRIALS} trainings; settings.coef_search), then that "
-                       "coefficient for every seed; the L0 reached (held-out samples) is column l0",
+                       f"search over fixed coefficients per seed (secant in log L0 vs log coef, until within "
+                       f"+-{SEARCH_TOL:.0%} or {SEARCH_TRIALS} trainings; later seeds start at the first seed's "
+                       "coefficient; per_seed[].coef_search); the L0 reached (held-out samples) is column l0",
         "seeds": f"{sc.seeds} seed(s) per row (bench and initialisation); <metric> = mean, <metric>_sd = sample sd",
         "metrics": "M_GT/M_IP on encoder rows (as the paper) and on decoder columns; anchored features "
                    "excluded from both plain and anchored rows; MCC/uniqueness as SAELens (decoder)",

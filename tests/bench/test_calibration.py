@@ -122,7 +122,7 @@ def test_bench_rows_record_the_search(method):
     def fake_train(res, progress=False):
         coef = getattr(res.train, res.train.code().coef_field)
         seen.append((res.train.seed, coef, res.train.target_l0))
-        l0 = (coef / 0.2) ** -0.5
+        l0 = (coef / (0.2 * (1 + 0.3 * res.train.seed))) ** -0.5     # each seed its own response
         n = res.bench.n
         return {"key": res.key(), "enc_best": [0.5] * n, "dec_best": [0.99] * n, "enc_best_all": [0.5] * n,
                 "mcc_decoder": 0.9, "mcc_encoder": 0.5, "uniqueness_decoder": 1.0, "fvu": 0.1,
@@ -137,12 +137,24 @@ def test_bench_rows_record_the_search(method):
     finally:
         ex.train_and_measure = orig
     assert all(t is None for _, _, t in seen)                       # fixed coefficients only
-    search = row["settings"]["coef_search"]
-    assert len(search) >= 2 and row["final_coef"] == pytest.approx(min(search, key=lambda t: abs(t["l0"] - 0.5))["coef"])
-    assert abs(row["l0"] / row["target_l0"] - 1) <= ex.SEARCH_TOL
-    at = [s for s, c, _ in seen if c == pytest.approx(row["final_coef"], rel=1e-12)]
-    assert sorted(at) == [0, 1, 2]                                   # every seed at that coefficient
-    assert stats == {"trainings": len(search) + 2, "train_seconds": float(len(search) + 2)}   # trials counted
+    assert "coef_search" not in row["settings"]
+    for ps in row["per_seed"]:                                       # every seed searched, within tolerance
+        assert abs(ps["l0"] / row["target_l0"] - 1) <= ex.SEARCH_TOL
+        assert ps["coef_search"][-1]["coef"] == pytest.approx(ps["coef"], rel=1e-12)
+        assert ps["coef"] == pytest.approx(0.2 * (1 + 0.3 * ps["seed"]) * ps["l0"] ** -2, rel=1e-9)
+    first = row["per_seed"][0]
+    assert len(first["coef_search"]) >= 2 and first["coef_search"][0]["coef"] == pytest.approx(ex.TrainConfig(
+        method_code(method), 8).__getattribute__(ex.TrainConfig(method_code(method), 8).code().coef_field))
+    for ps in row["per_seed"][1:]:                                   # later seeds start where the first ended
+        assert ps["coef_search"][0]["coef"] == pytest.approx(first["coef"], rel=1e-12)
+    assert stats["trainings"] == sum(len(ps["coef_search"]) for ps in row["per_seed"])
+    assert stats["train_seconds"] == float(stats["trainings"])          # search trials counted
+
+
+def method_code(method):
+    from sdlscape.bench.methods import METHODS
+
+    return METHODS[method].code
 
 
 @pytest.mark.slow

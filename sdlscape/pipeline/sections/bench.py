@@ -85,7 +85,8 @@ def blocks(report: dict) -> list:
             rows.append([_label(r, varied), r["anchoring"], fmt(tau, 2), pct(r["M_GT"]) + _sd(r, "M_GT"),
                          fmt(r["M_IP"], 3), pct(r.get("paper_M_GT")), fmt(r.get("paper_M_IP"), 3),
                          pct(r.get("M_GT_decoder")) + _sd(r, "M_GT_decoder"), fmt(r.get("mcc_decoder"), 3),
-                         fmt(r.get("l0"), 2), fmt(r.get("target_l0"), 2)])
+                         fmt(r.get("l0"), 2) + ("" if r.get("l0_sd") is None else f" +- {r['l0_sd']:.2f}"),
+                         fmt(r.get("target_l0"), 2)])
         taus = sorted({r.get("settings", {}).get("tau") for r in t["rows"]} - {None})
         regime = t.get("regime") or t.get("conventions", {}).get("scaling", "")
         blocks.append(Heading(f"{table}: {t.get('title', '')} (tau = {', '.join(f'{x:g}' for x in taus)}, the "
@@ -94,7 +95,7 @@ def blocks(report: dict) -> list:
             blocks.append(Paragraph(f"Regime: {regime}."))
         blocks.append(Table(["method", "anchoring", "tau", "ours M_GT (mean +- sd)", "ours M_IP",
                              "paper M_GT (paper's tau)", "paper M_IP", "ours M_GT (decoder)", "ours MCC (decoder)",
-                             "L0 reached", "target L0"], rows))
+                             "L0 reached (mean +- sd)", "target L0"], rows))
         effects = anchoring_effects(t)
         if effects:
             parts = [f"{_label({'label': e['label'], 'method': e['label'], 'settings': e['settings']}, varied)}: "
