@@ -8,7 +8,7 @@ calibrated toward target L0 = TARGET_L0_FACTOR x n p_active by a search over fix
 seed (:func:`calibrate_seeds`, :func:`search_coefficient`); every row records the target, the L0
 reached and each seed's search (``l0``, ``target_l0``, per_seed[].coef_search).
 
-Why a search and not the trainer's adaptive coefficient (solvers/gradient.py, _Calibrator; still a
+Why a search (bench/calibration.py) and not the trainer's adaptive coefficient (solvers/gradient.py, _Calibrator; still a
 TrainConfig option): measured at small scale, the adaptive ReLU L1 ended 10-22% below its target in
 Table 4 (L0 keeps falling while the controller lags), and JumpReLU's L0 does not follow its coefficient
 back down -- once an overshoot raises the thresholds above a latent's pre-activations the straight-through
@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from sdlscape.bench import metrics as mt
+from sdlscape.bench.calibration import SEARCH_TOL, SEARCH_TRIALS, calibrate_seeds
 from sdlscape.bench.lrb import Bench, BenchConfig, make_bench
 from sdlscape.bench.methods import METHODS, method as get_method
 from sdlscape.bench.scales import DEFAULTS, SCALES, TARGET_L0_FACTOR, Scale
@@ -229,80 +229,6 @@ def aggregate(per_seed: list[dict]) -> dict:
                         **({"coef": r["settings"]["coef"], "coef_search": r["settings"].get("coef_search")}
                            if "coef" in r.get("settings", {}) else {})} for r in per_seed]
     out["keys"] = [r["key"] for r in per_seed]
-    return out
-
-
-SEARCH_TOL = 0.1       # a coefficient search stops at an L0 within +-10% of the target
-SEARCH_TRIALS = 6      # at most this many fixed-coefficient trainings per row
-SEARCH_STEP = math.log(30.0)   # no trial moves the coefficient by more than 30x
-
-
-def with_coef(res: Resolved, coef: float) -> Resolved:
-    """The row trained at a fixed sparsity coefficient (no adaptive controller)."""
-    train = replace(res.train, target_l0=None, **{res.train.code().coef_field: float(coef)})
-    return replace(res, train=train, settings={**res.settings, "coef": float(coef)})
-
-
-def next_coefficient(trials: list[tuple[float, float]], target: float, slope_hint: float = -0.5) -> float:
-    """The next coefficient of a search, from (coef, L0) trials; L0 falls as the coefficient grows.
-
-    In log-log coordinates: bracketed, linear interpolation between the closest trials on either side
-    (regula falsi); otherwise a secant through the last two trials with its slope held in [-3, -0.1],
-    or ``slope_hint`` from a single trial; one move is at most SEARCH_STEP.
-    """
-    pts = [(math.log(c), math.log(max(l0, 1e-3 * target))) for c, l0 in trials]
-    t = math.log(target)
-    above = [p for p in pts if p[1] > t]          # too dense: coefficient too small
-    below = [p for p in pts if p[1] < t]
-    if above and below:
-        (x0, y0), (x1, y1) = max(above, key=lambda p: p[0]), min(below, key=lambda p: p[0])
-        if y0 != y1:
-            return math.exp(x0 + (t - y0) * (x1 - x0) / (y1 - y0))
-        return math.exp((x0 + x1) / 2)
-    x, y = pts[-1]
-    slope = min(-0.1, max(-3.0, slope_hint))
-    if len(pts) > 1 and pts[-2][0] != x:
-        slope = min(-0.1, max(-3.0, (y - pts[-2][1]) / (x - pts[-2][0])))
-    step = max(-SEARCH_STEP, min(SEARCH_STEP, (t - y) / slope))
-    return math.exp(x + step)
-
-
-def search_coefficient(res: Resolved, measure, start: float | None = None,
-                       slope_hint: float = -0.5) -> tuple[float, list[tuple[float, float]]]:
-    """A fixed coefficient whose training reaches the row's target L0, by trainings on this seed.
-
-    measure(resolved) -> the L0 of that trained model (held-out samples).  Starts at ``start`` (default:
-    the config's coefficient); stops within SEARCH_TOL of the target or after SEARCH_TRIALS trainings,
-    returning the trial closest to the target (in log L0) and every trial.
-    """
-    target = res.settings["target_l0"]
-    coef = getattr(res.train, res.train.code().coef_field) if start is None else float(start)
-    trials: list[tuple[float, float]] = []
-    for _ in range(SEARCH_TRIALS):
-        l0 = float(measure(with_coef(res, coef)))
-        trials.append((coef, l0))
-        if abs(l0 / target - 1.0) <= SEARCH_TOL:
-            break
-        coef = next_coefficient(trials, target, slope_hint)
-    best = min(trials, key=lambda cl: abs(math.log(max(cl[1], 1e-3 * target) / target)))
-    return best[0], trials
-
-
-def calibrate_seeds(group: list[Resolved], measure) -> list[Resolved]:
-    """Each seed of a row at its own searched coefficient (L0 at a fixed coefficient varies by about
-    +-15% between seeds at small scale); seeds after the first start from the first seed's coefficient
-    with the slope its last two trials measured, so most need one or two trainings."""
-    out, start, slope = [], None, -0.5
-    for res in group:
-        coef, trials = search_coefficient(res, measure, start, slope)
-        if start is None:
-            start = coef
-            pts = [(math.log(c), math.log(max(l0, 1e-9))) for c, l0 in trials[-2:]]
-            if len(pts) == 2 and pts[0][0] != pts[1][0]:
-                slope = (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
-        tuned = with_coef(res, coef)
-        tuned.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]
-        out.append(tuned)
     return out
 
 

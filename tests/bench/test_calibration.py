@@ -56,7 +56,8 @@ def _power_law(c0, slope):
 def test_search_reaches_the_target_on_a_monotone_response(slope, start):
     from dataclasses import replace
 
-    from sdlscape.bench.experiments import SEARCH_TOL, SEARCH_TRIALS, resolve, search_coefficient
+    from sdlscape.bench.calibration import SEARCH_TOL, SEARCH_TRIALS, search_coefficient
+    from sdlscape.bench.experiments import resolve
     from sdlscape.bench.scales import SCALES
     from sdlscape.bench.tables import Row
 
@@ -78,7 +79,8 @@ def test_search_reaches_the_target_on_a_monotone_response(slope, start):
 
 
 def test_search_returns_the_closest_trial_when_the_target_is_out_of_reach():
-    from sdlscape.bench.experiments import SEARCH_TRIALS, resolve, search_coefficient
+    from sdlscape.bench.calibration import SEARCH_TRIALS, search_coefficient
+    from sdlscape.bench.experiments import resolve
     from sdlscape.bench.scales import SCALES
     from sdlscape.bench.tables import Row
 
@@ -89,7 +91,7 @@ def test_search_returns_the_closest_trial_when_the_target_is_out_of_reach():
 
 
 def test_next_coefficient_interpolates_inside_a_bracket():
-    from sdlscape.bench.experiments import next_coefficient
+    from sdlscape.bench.calibration import next_coefficient
 
     # L0 = 1 at coef 0.1 and 0.125 at coef 0.8: log-log slope -1, so L0 = 0.5 at coef 0.2 (not the log midpoint)
     assert next_coefficient([(0.1, 1.0), (0.8, 0.125)], 0.5) == pytest.approx(0.2)
@@ -98,7 +100,7 @@ def test_next_coefficient_interpolates_inside_a_bracket():
 
 
 def test_next_coefficient_extrapolates_by_the_secant_with_a_bounded_slope():
-    from sdlscape.bench.experiments import next_coefficient
+    from sdlscape.bench.calibration import next_coefficient
 
     # both too dense, slope -1 through them: L0 = 0.5 at coef 0.8
     assert next_coefficient([(0.1, 4.0), (0.2, 2.0)], 0.5) == pytest.approx(0.8)
