@@ -108,6 +108,15 @@ def test_next_coefficient_extrapolates_by_the_secant_with_a_bounded_slope():
     assert next_coefficient([(0.1, 100.0), (0.2, 1.0)], 0.5) == pytest.approx(0.2 * 0.5 ** (-1 / 3))
     # a flat response is held at slope -0.1, and the move at 30x
     assert next_coefficient([(0.1, 1.0), (0.2, 0.99)], 0.5) == pytest.approx(6.0)
+
+
+def test_a_single_trial_moves_by_the_slope_hint():
+    """Seeds after the first start with the first seed's measured slope (calibrate_seeds passes it on)."""
+    from sdlscape.bench.calibration import next_coefficient
+
+    assert next_coefficient([(0.1, 1.0)], 0.5) == pytest.approx(0.4)                    # default slope -0.5
+    assert next_coefficient([(0.1, 1.0)], 0.5, slope_hint=-1.0) == pytest.approx(0.2)
+    assert next_coefficient([(0.1, 1.0)], 0.5, slope_hint=-10.0) == pytest.approx(0.1 * 2 ** (1 / 3))   # held at -3
     # a single trial too dense moves the coefficient up, at most 30x
     assert 0.1 < next_coefficient([(0.1, 1.0)], 0.5) <= 3.0 + 1e-12
     assert next_coefficient([(0.1, 1e6)], 0.5) == pytest.approx(3.0)
