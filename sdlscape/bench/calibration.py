@@ -31,7 +31,7 @@ def next_coefficient(trials: list[tuple[float, float]], target: float, slope_hin
     (regula falsi); otherwise a secant through the last two trials with its slope held in [-3, -0.1],
     or ``slope_hint`` from a single trial; one move is at most SEARCH_STEP.
     """
-    pts = [(math.log(c), math.log(max(l0, 1e-3 * target))) for c, l0 in trials]
+    pts = [_log_point(c, l0, target) for c, l0 in trials]
     t = math.log(target)
     above = [p for p in pts if p[1] > t]          # too dense: coefficient too small
     below = [p for p in pts if p[1] < t]
@@ -41,11 +41,22 @@ def next_coefficient(trials: list[tuple[float, float]], target: float, slope_hin
             return math.exp(x0 + (t - y0) * (x1 - x0) / (y1 - y0))
         return math.exp((x0 + x1) / 2)
     x, y = pts[-1]
-    slope = min(-0.1, max(-3.0, slope_hint))
-    if len(pts) > 1 and pts[-2][0] != x:
-        slope = min(-0.1, max(-3.0, (y - pts[-2][1]) / (x - pts[-2][0])))
+    measured = _secant_slope(pts[-2:])
+    slope = min(-0.1, max(-3.0, slope_hint if measured is None else measured))
     step = max(-SEARCH_STEP, min(SEARCH_STEP, (t - y) / slope))
     return math.exp(x + step)
+
+
+def _log_point(coef: float, l0: float, target: float) -> tuple[float, float]:
+    """(log coef, log L0), an L0 of 0 (every latent dead) floored at 1e-3 x target."""
+    return math.log(coef), math.log(max(l0, 1e-3 * target))
+
+
+def _secant_slope(pts: list[tuple[float, float]]) -> float | None:
+    """d log L0 / d log coef through two points, None for fewer points or one coefficient twice."""
+    if len(pts) < 2 or pts[0][0] == pts[1][0]:
+        return None
+    return (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
 
 
 def search_coefficient(res: Resolved, measure: Callable[[Resolved], float], start: float | None = None,
@@ -65,7 +76,7 @@ def search_coefficient(res: Resolved, measure: Callable[[Resolved], float], star
         if abs(l0 / target - 1.0) <= SEARCH_TOL:
             break
         coef = next_coefficient(trials, target, slope_hint)
-    best = min(trials, key=lambda cl: abs(math.log(max(cl[1], 1e-3 * target) / target)))
+    best = min(trials, key=lambda cl: abs(_log_point(*cl, target)[1] - math.log(target)))
     return best[0], trials
 
 
@@ -78,9 +89,9 @@ def calibrate_seeds(group: list[Resolved], measure: Callable[[Resolved], float])
         coef, trials = search_coefficient(res, measure, start, slope)
         if start is None:
             start = coef
-            pts = [(math.log(c), math.log(max(l0, 1e-9))) for c, l0 in trials[-2:]]
-            if len(pts) == 2 and pts[0][0] != pts[1][0]:
-                slope = (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
+            target = res.settings["target_l0"]
+            measured = _secant_slope([_log_point(c, l0, target) for c, l0 in trials[-2:]])
+            slope = slope if measured is None else measured
         tuned = with_coef(res, coef)
         tuned.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]
         out.append(tuned)

@@ -89,8 +89,7 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
     train = TrainConfig(activation=activation, n_latents=n_latents or scale.n_latents, k=k_used,
                         steps=scale.steps if steps is None else steps,
                         batch_size=scale.batch_size, lr=scale.lr, seed=seed, device=device,
-                        anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0,
-                        target_l0=None)
+                        anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0)
     train.validate()
     n_anchors = min(scale.n_anchors, n)
     settings = {"n_paper": n_paper, "p_active_paper": p_paper, "p_active_used": p, "n_used": n, "M": M, "k": k,

@@ -61,9 +61,8 @@ class Method:
     @property
     def calibrated(self) -> bool:
         """Sparsity set by a coefficient: calibrated to a target L0 by a coefficient search
-        (experiments.search_coefficient)."""
+        (bench/calibration.py)."""
         return self.sparsity is not Sparsity.K
-
 
 
 def _m(**kw) -> Method:

@@ -47,6 +47,16 @@ def test_heading_states_the_rows_training_time_not_the_assembly_time():
     assert heading(t).endswith("(tau = 0.95, the paper's; small scale, 0 s)")
 
 
+def test_l0_column_shows_the_seed_spread():
+    r = {**_row(False, 0.5, 0.1, method="relu"), "l0": 0.512, "l0_sd": 0.034, "target_l0": 0.5}
+    t = {"title": "T", "scale": "small", "rows": [r, {**r, "anchoring": True}]}
+    table = next(b for b in sec.blocks({"bench": {"table1": t}}) if hasattr(b, "rows"))
+    assert table.rows[0][-2:] == ["0.51 +- 0.03", "0.5"]
+    t["rows"] = [{**r, "l0_sd": None}, {**r, "anchoring": True}]      # one seed: no spread printed
+    table = next(b for b in sec.blocks({"bench": {"table1": t}}) if hasattr(b, "rows"))
+    assert table.rows[0][-2] == "0.51"
+
+
 def test_heading_states_tau_once():
     """The table titles carry no tau of their own: the heading states the rows' tau once (it printed two)."""
     from sdlscape.bench.tables import TABLE_TITLES
