@@ -36,12 +36,10 @@ def next_coefficient(trials: list[tuple[float, float]], target: float, slope_hin
     above = [p for p in pts if p[1] > t]          # too dense: coefficient too small
     below = [p for p in pts if p[1] < t]
     if above and below:
-        (x0, y0), (x1, y1) = max(above, key=lambda p: p[0]), min(below, key=lambda p: p[0])
-        if y0 != y1:
-            return math.exp(x0 + (t - y0) * (x1 - x0) / (y1 - y0))
-        return math.exp((x0 + x1) / 2)
+        (x0, y0), (x1, y1) = max(above), min(below)        # (log coef, log L0) tuples order by coef
+        return math.exp(x0 + (t - y0) * (x1 - x0) / (y1 - y0))      # y0 > t > y1: never 0 / 0
     x, y = pts[-1]
-    measured = _secant_slope(pts[-2:])
+    measured = _secant_slope(pts)
     slope = min(-0.1, max(-3.0, slope_hint if measured is None else measured))
     step = max(-SEARCH_STEP, min(SEARCH_STEP, (t - y) / slope))
     return math.exp(x + step)
@@ -53,10 +51,11 @@ def _log_point(coef: float, l0: float, target: float) -> tuple[float, float]:
 
 
 def _secant_slope(pts: list[tuple[float, float]]) -> float | None:
-    """d log L0 / d log coef through two points, None for fewer points or one coefficient twice."""
-    if len(pts) < 2 or pts[0][0] == pts[1][0]:
+    """d log L0 / d log coef through the last two points, None for fewer points or one coefficient twice."""
+    if len(pts) < 2 or pts[-2][0] == pts[-1][0]:
         return None
-    return (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
+    (x0, y0), (x1, y1) = pts[-2:]
+    return (y1 - y0) / (x1 - x0)
 
 
 def search_coefficient(res: Resolved, measure: Callable[[Resolved], float], start: float | None = None,
@@ -90,7 +89,7 @@ def calibrate_seeds(group: list[Resolved], measure: Callable[[Resolved], float])
         if start is None:
             start = coef
             target = res.settings["target_l0"]
-            measured = _secant_slope([_log_point(c, l0, target) for c, l0 in trials[-2:]])
+            measured = _secant_slope([_log_point(c, l0, target) for c, l0 in trials])
             slope = slope if measured is None else measured
         tuned = with_coef(res, coef)
         tuned.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]

@@ -1,4 +1,6 @@
 """Target-L0 calibration of the penalised codes (TrainConfig.target_l0) at the small bench scale."""
+import math
+
 import pytest
 import torch
 
@@ -110,6 +112,61 @@ def test_next_coefficient_extrapolates_by_the_secant_with_a_bounded_slope():
     assert next_coefficient([(0.1, 1.0), (0.2, 0.99)], 0.5) == pytest.approx(6.0)
 
 
+def test_next_coefficient_uses_the_bracket_not_the_last_secant():
+    from sdlscape.bench.calibration import next_coefficient
+
+    # bracket (0.1, 1.0) / (0.4, 0.4): log-log interpolation gives 0.1 x exp(log 0.5 / (log 0.4 / log 4));
+    # the secant through the last two trials would give 0.234
+    want = 0.1 * math.exp(math.log(0.5) / (math.log(0.4) / math.log(4)))
+    assert next_coefficient([(0.1, 1.0), (0.4, 0.4), (0.8, 0.3)], 0.5) == pytest.approx(want)
+    # unbracketed: the secant of the last two trials (slope log 0.75 / log 2), not of earlier ones
+    slope = math.log(0.75) / math.log(2)
+    assert next_coefficient([(0.1, 8.0), (0.2, 4.0), (0.4, 3.0)], 2.0) == pytest.approx(
+        0.4 * math.exp(math.log(2 / 3) / slope))
+    # L0 rising with the coefficient (noise) is held at slope -0.1: the move goes up, capped at 30x
+    assert next_coefficient([(0.1, 1.0), (0.2, 1.2)], 0.5) == pytest.approx(6.0)
+
+
+def test_log_points_and_secant_slope():
+    from sdlscape.bench.calibration import _log_point, _secant_slope
+
+    assert _log_point(1.0, 0.0, 0.5) == (0.0, pytest.approx(math.log(5e-4)))     # all dead: floored, finite
+    assert _secant_slope([(0.0, 1.0), (0.0, 2.0)]) is None                        # one coefficient twice
+    assert _secant_slope([(0.0, 1.0)]) is None
+    assert _secant_slope([(1.0, 2.0), (3.0, 1.0)]) == pytest.approx(-0.5)
+    assert _secant_slope([(0.0, 9.0), (1.0, 2.0), (3.0, 1.0)]) == pytest.approx(-0.5)   # the last two
+
+
+def test_later_seeds_use_the_default_slope_when_the_first_seed_hit_at_once():
+    """Seed 0 within tolerance at its first trial measures no slope; seed 1 then moves by slope -0.5."""
+    from sdlscape.bench import calibration as cal
+    from sdlscape.bench.experiments import resolve
+    from sdlscape.bench.scales import SCALES
+    from sdlscape.bench.tables import Row
+
+    group = [resolve(Row("jumprelu", False), SCALES["small"], seed=s) for s in (0, 1)]
+    c0 = {0: 0.015, 1: 0.015 * 1.3}                        # L0 = c0 / coef: seed 0 hits 0.5 at the start, 3e-2
+    out = cal.calibrate_seeds(group, lambda r: c0[r.train.seed] / r.train.l0_coef)
+    assert len(out[0].settings["coef_search"]) == 1
+    second = out[1].settings["coef_search"][1]["coef"]
+    assert second == pytest.approx(0.03 * 1.3 ** 2)        # log step = log(1.3) / 0.5
+
+
+def test_with_coef_fixes_the_coefficient_and_drops_the_controller():
+    from dataclasses import replace
+
+    from sdlscape.bench.calibration import with_coef
+    from sdlscape.bench.experiments import resolve
+    from sdlscape.bench.scales import SCALES
+    from sdlscape.bench.tables import Row
+
+    res = resolve(Row("relu", False), SCALES["small"])
+    res = replace(res, train=replace(res.train, target_l0=0.5))
+    fixed = with_coef(res, 1.25)
+    assert fixed.train.target_l0 is None and fixed.train.l1_coef == 1.25 and fixed.settings["coef"] == 1.25
+    assert "coef" not in res.settings                                            # the original is untouched
+
+
 def test_a_single_trial_moves_by_the_slope_hint():
     """Seeds after the first start with the first seed's measured slope (calibrate_seeds passes it on)."""
     from sdlscape.bench.calibration import next_coefficient
@@ -133,7 +190,7 @@ def test_bench_rows_record_the_search(method):
     def fake_train(res, progress=False):
         coef = getattr(res.train, res.train.code().coef_field)
         seen.append((res.train.seed, coef, res.train.target_l0))
-        l0 = (coef / (0.2 * (1 + 0.3 * res.train.seed))) ** -0.5     # each seed its own response
+        l0 = (coef / (0.2 * (1 + 0.3 * res.train.seed))) ** -1.0     # each seed its own response, slope -1
         n = res.bench.n
         return {"key": res.key(), "enc_best": [0.5] * n, "dec_best": [0.99] * n, "enc_best_all": [0.5] * n,
                 "mcc_decoder": 0.9, "mcc_encoder": 0.5, "uniqueness_decoder": 1.0, "fvu": 0.1,
@@ -152,12 +209,15 @@ def test_bench_rows_record_the_search(method):
     for ps in row["per_seed"]:                                       # every seed searched, within tolerance
         assert abs(ps["l0"] / row["target_l0"] - 1) <= ex.SEARCH_TOL
         assert ps["coef_search"][-1]["coef"] == pytest.approx(ps["coef"], rel=1e-12)
-        assert ps["coef"] == pytest.approx(0.2 * (1 + 0.3 * ps["seed"]) * ps["l0"] ** -2, rel=1e-9)
+        assert ps["coef"] == pytest.approx(0.2 * (1 + 0.3 * ps["seed"]) / ps["l0"], rel=1e-9)
+        assert ps["coef_search"][-1]["l0"] == pytest.approx(ps["l0"], rel=1e-12)
     first = row["per_seed"][0]
     assert len(first["coef_search"]) >= 2 and first["coef_search"][0]["coef"] == pytest.approx(ex.TrainConfig(
         method_code(method), 8).__getattribute__(ex.TrainConfig(method_code(method), 8).code().coef_field))
     for ps in row["per_seed"][1:]:                                   # later seeds start where the first ended
         assert ps["coef_search"][0]["coef"] == pytest.approx(first["coef"], rel=1e-12)
+        # their first trial is 30% / 60% off; the first seed's measured slope (-1) lands the second exactly
+        assert len(ps["coef_search"]) == 2 and ps["l0"] == pytest.approx(row["target_l0"], rel=1e-9)
     assert stats["trainings"] == sum(len(ps["coef_search"]) for ps in row["per_seed"])
     assert stats["train_seconds"] == float(stats["trainings"])          # search trials counted
 
