@@ -66,8 +66,11 @@ CERTIFY_ATOL = 1e-12
 """Absolute floor of the certification gap (a zero optimum is certified by LB >= -atol)."""
 CERTIFY_ROUNDING_FACTOR = 64.0
 """Constant p / (m + k + 1) of the stated SVD backward-error bound ||dB|| <= p u ||B|| (solvers/certify/bounds)."""
-CERTIFY_NODE_LIMIT = 200_000
-"""Default most branch-and-bound nodes per piece before the certifier stops (status inconclusive)."""
+CERTIFY_NODE_LIMIT = 50_000
+"""Default most branch-and-bound nodes per piece before the certifier stops (status inconclusive, reason
+node_limit). The budget is counted in nodes so that one instance gives the same statuses on any machine."""
+CERTIFY_SAFETY_SECONDS = 3600.0
+"""Default wall-clock safety stop per piece (reason time_limit); a run that needs it is not reproducible."""
 CERTIFY_MIN_RADIUS = 1e-9
 """A node whose rows move less than this (relative) is not split further (a degenerate corner)."""
 CERTIFY_INTERIOR_STEPS = 14

@@ -33,8 +33,10 @@ def register(sub) -> None:
     add_instance_argument(p)
     p.add_argument("--pattern", metavar="JSON", help="certify this one piece (JSON list of lists, or a file)")
     p.add_argument("--rtol", type=_rtol, default=1e-7, help="relative gap at which a value is certified (default 1e-7)")
-    p.add_argument("--time-limit", type=positive_float, default=60.0,
-                   help="branch-and-bound seconds per piece (default 60)")
+    p.add_argument("--node-limit", type=positive_int, default=50_000,
+                   help="branch-and-bound nodes per piece (default 50000): the budget, the same on any machine")
+    p.add_argument("--time-limit", type=positive_float, default=3600.0,
+                   help="wall-clock safety stop per piece in seconds (default 3600; status time_limit)")
     p.add_argument("--workers", type=positive_int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask distributed scheduler address")
     p.add_argument("--eps", type=positive_float, default=1e-3,
@@ -68,7 +70,7 @@ def run(args) -> int:
         piece = Piece(inst, pat, args.eps, inst.activation.linear_reading)
         if not piece.realizable:
             raise InputError(f"pattern {pat} is not realizable on this instance ({piece.realizability.detail})")
-        c = certify_piece(piece, rtol=args.rtol, time_limit=args.time_limit)
+        c = certify_piece(piece, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit)
         out = {"instance": inst.to_dict(), "mode": "piece", "value": c.value, "lower_bound": c.lower_bound,
                "certified": c.certified, "rtol": c.rtol,
                "minimiser": c.to_dict()["minimiser"], "pieces": [c.to_dict()], "seconds": time.perf_counter() - t0}
@@ -89,7 +91,8 @@ def run(args) -> int:
             print(f"[{done}/{total}] {json.dumps(c.pattern.to_json(), separators=(',', ':'))}: {c.status}"
                   f" value {_fmt(c.value)} lower {_fmt(c.lower_bound)}", file=sys.stderr, flush=True)
 
-        g = certify_global(inst, rtol=args.rtol, time_limit=args.time_limit, workers=args.workers,
+        g = certify_global(inst, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit,
+                           workers=args.workers,
                            scheduler=args.scheduler, eps=args.eps, checkpoint=ck, progress=progress)
         out = {"instance": inst.to_dict(), **g.to_dict()}
         out["seconds"] = time.perf_counter() - t0

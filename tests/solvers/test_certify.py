@@ -26,6 +26,16 @@ def best_loss(piece, W_E):
     return piece.loss(least_squares_decoder(piece, W_E), W_E)
 
 
+def loss_tolerance(piece, W_E):
+    """Float error of best_loss at W_E: least squares loses u kappa(B) ||R||^2 (B the scaled codes)."""
+    inst = piece.instance
+    B = piece.codes(W_E) * np.sqrt(inst.M)[None, :]
+    sv = np.linalg.svd(B, compute_uv=False)
+    sv = sv[sv > 1e-14 * max(sv.max(initial=0.0), 1e-300)]
+    kappa = float(sv.max() / sv.min()) if sv.size else 1.0
+    return 64 * np.finfo(float).eps * kappa * float(np.sum(inst.M * np.sum(inst.W_r ** 2, axis=0)))
+
+
 def random_piece(seed, act, n=4, n_p=2, q=2, transcoder=False):
     rng = np.random.default_rng(seed)
     inst = (transcoder_pair(n, n_p, 3, act, n_latents=q, seed=seed % 11) if transcoder
@@ -47,14 +57,14 @@ def test_no_point_of_a_piece_below_its_lower_bound(seed, act, n_p, transcoder):
     inst, piece, W_E, rng = random_piece(seed, ACTS[act], n=4, n_p=n_p, q=2, transcoder=transcoder)
     if not piece.realizable:
         return
-    cert = certify_piece(piece, time_limit=3.0)
+    cert = certify_piece(piece, node_limit=2000)     # a node budget: the same statuses on any machine
     if cert.status is CertifyStatus.INCONCLUSIVE and cert.reason is CertifyReason.UNSUPPORTED:
         return
     # the sampled encoder and random perturbations of it that keep the pattern
     pts = [W_E] + [W_E + s * rng.standard_normal(W_E.shape) for s in (1e-3, 1e-2, 0.1, 0.3) for _ in range(5)]
     for W in pts:
         if piece.reads_back(W):
-            assert best_loss(piece, W) >= cert.lower_bound - 1e-12
+            assert best_loss(piece, W) >= cert.lower_bound - loss_tolerance(piece, W)
     if cert.value is not None:
         assert cert.value >= cert.lower_bound - 1e-12
         assert piece.contains(cert.minimiser_W_E, tol=0.0) and piece.reads_back(cert.minimiser_W_E)
@@ -216,7 +226,7 @@ def test_fixed_rows_on_an_off_face_are_still_realised(pattern):
     the fixed directions are taken deep inside the cell, so an interior point is realised and certified."""
     inst = random_unit(4, 2, "relu", n_latents=3, seed=0)
     piece = linear_piece(inst, Pattern.parse(pattern, 4, 3), 1e-3)
-    c = certify_piece(piece, time_limit=5.0)
+    c = certify_piece(piece, node_limit=5000)
     assert c.status is CertifyStatus.CERTIFIED and c.value is not None
     assert piece.contains(c.minimiser_W_E, tol=0.0) and piece.reads_back(c.minimiser_W_E)
     assert abs(approx_loss(inst, c.minimiser_W_D, c.minimiser_W_E, piece.loss_mask) - c.value) <= 1e-9

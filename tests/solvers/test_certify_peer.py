@@ -53,7 +53,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def certified():
-    return {name: (make(), certify_global(make(), time_limit=20.0)) for name, make in CASES.items()}
+    return {name: (make(), certify_global(make(), node_limit=20_000)) for name, make in CASES.items()}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -77,7 +77,7 @@ def test_a_global_run_that_misses_the_minimising_piece_is_caught_by_the_peer(cer
     values = {str(c.pattern): c.value for c in g.pieces if c.value is not None}
     ties = [k for k, v in values.items() if k != str(best) and abs(v - g.value) <= AGREE_RTOL * g.value]
     others = [p for p in others if str(p.canonical()) not in ties]
-    wrong = certify_global(inst, time_limit=20.0, patterns=others)
+    wrong = certify_global(inst, node_limit=20_000, patterns=others)
     peer = joint_lbfgs(inst, PEER_STARTS, seed=0)
     assert wrong.value is not None and wrong.value > g.value
     assert not abs(peer - wrong.value) <= AGREE_RTOL * wrong.value + SLACK
@@ -89,5 +89,5 @@ def test_pattern_subset_is_reported_over_those_pieces_only():
 
     inst = random_unit(4, 2, ReLU(), n_latents=2, seed=0)
     pat = enumerate_pieces(inst)[-1].pattern
-    g = certify_global(inst, time_limit=20.0, patterns=[pat])
+    g = certify_global(inst, node_limit=20_000, patterns=[pat])
     assert [str(c.pattern) for c in g.pieces] == [str(pat)]

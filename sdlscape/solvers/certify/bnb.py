@@ -62,7 +62,7 @@ def _split(red: ReducedPiece, Ws: tuple[np.ndarray, ...], V: list[np.ndarray]) -
 
 
 def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
-                     L_cutoff: float = np.inf, time_limit: float = 60.0, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
+                     L_cutoff: float = np.inf, time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                      remainder_factor: float = 3.0) -> BnbResult:
     """Maximise phi_free over the reduced piece; see the module docstring.
 

@@ -100,7 +100,7 @@ def _save(path: Path | None, key: str, done: dict[str, dict]) -> None:
 
 
 def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
-                   time_limit: float = 60.0, workers: int = 1, scheduler: str | None = None,
+                   time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, workers: int = 1, scheduler: str | None = None,
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                    patterns: list[Pattern] | None = None, checkpoint: str | Path | None = None,
                    progress: Callable[[int, int, PieceCertificate], None] | None = None) -> GlobalCertificate:

@@ -114,7 +114,7 @@ def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
 
 
 def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
-                  time_limit: float = 60.0, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
+                  time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                   L_cutoff: float = np.inf, remainder_factor: float = 3.0) -> PieceCertificate:
     """Certified infimum of L~ over one piece (module docstring).
 
