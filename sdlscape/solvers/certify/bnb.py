@@ -19,6 +19,7 @@ import numpy as np
 from sdlscape import numerics
 from sdlscape.outcomes import CertifyReason
 from sdlscape.solvers.certify.bounds import captured_energy, g_constant, node_bound
+from sdlscape.solvers.certify.charts import chart_rows, root_nodes
 from sdlscape.solvers.certify.reduce import ReducedPiece
 
 MAX_ROOT_VERTEX_COMBOS = 4096
@@ -40,25 +41,7 @@ class BnbResult:
     open_nodes: int
     stuck_nodes: int
     seconds: float
-
-
-def _codes(red: ReducedPiece, Ws: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-    return [W @ L.T for W, L in zip(Ws, red.maps)]
-
-
-def _split(red: ReducedPiece, Ws: tuple[np.ndarray, ...], V: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
-    """Two children: bisect the longest code-space edge of the widest row's simplex."""
-    radii = [float(np.max(np.linalg.norm(Vi - Vi.mean(axis=0), axis=1))) for Vi in V]
-    j = int(np.argmax(radii))
-    Vj, Wj = V[j], Ws[j]
-    a, b = max(itertools.combinations(range(len(Vj)), 2), key=lambda ab: np.linalg.norm(Vj[ab[0]] - Vj[ab[1]]))
-    mid = 0.5 * (Wj[a] + Wj[b])
-    out = []
-    for drop in (a, b):
-        W = Wj.copy()
-        W[drop] = mid
-        out.append(Ws[:j] + (W,) + Ws[j + 1:])
-    return out
+    uncharted: int = 0               # degenerate corners left without a blow-up chart (three parallel rows)
 
 
 def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
@@ -75,8 +58,7 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     trG = float(np.trace(red.G))
     cG = g_constant(Gr, k) if k else 0.0
     base = red.total - red.phi0                         # L~ = base - phi_free
-    roots = [tuple(c.vertices[list(s)] for c, s in zip(red.free, combo))
-             for combo in itertools.product(*[c.simplices for c in red.free])]
+    roots, uncharted = root_nodes(red) if k else ([()], 0)
     best_phi, best_W = -np.inf, np.zeros((k, red.piece.instance.n_p))
     cands: list[tuple[float, np.ndarray]] = []
 
@@ -104,19 +86,28 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     counter = itertools.count()
     pruned_max, stuck_max, stuck, nodes = -np.inf, -np.inf, 0, 0
 
-    def push(Ws: tuple[np.ndarray, ...]) -> None:
+    def encoder_rows(rows: dict[int, np.ndarray]) -> np.ndarray:
+        return np.stack([rows[i] for i in range(k)]) if k else best_W
+
+    def push(node: tuple) -> None:
         nonlocal nodes
         nodes += 1
-        V = _codes(red, Ws)
+        V, centre = chart_rows(red, node)
         bound, pv, _ = node_bound(V, Gr, cG, trG, remainder_factor)
-        offer(pv.phi, np.stack([W.mean(axis=0) for W in Ws]) if k else best_W)
-        heapq.heappush(heap, (-bound, next(counter), Ws, V))
+        offer(pv.phi, encoder_rows(centre))
+        for part in node:
+            near = part.near_face(red)
+            if near is not None:                      # phi in the chart rows (B itself is nearly rank deficient)
+                rows, codes = near
+                C = np.stack([codes.get(i, Vi.mean(axis=0)) for i, Vi in enumerate(V)])
+                offer(captured_energy(C, Gr).phi, encoder_rows({**centre, **rows}))
+        heapq.heappush(heap, (-bound, next(counter), node, V))
 
-    for Ws in roots:
-        push(Ws)
+    for node in roots:
+        push(node)
     stopped = None
     while heap:
-        neg, _, Ws, V = heap[0]
+        neg, _, node, V = heap[0]
         bound = -neg
         if bound <= max(best_phi, cut_phi) + tol_phi() or base - best_phi <= 0.25 * atol:
             break                                     # (L~ >= 0: a zero value needs no node bound)
@@ -128,13 +119,15 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
             break
         heapq.heappop(heap)
         scale = max(1.0, max(float(np.abs(Vi).max()) for Vi in V))
-        if max(float(np.max(np.linalg.norm(Vi - Vi.mean(axis=0), axis=1))) for Vi in V) \
-                < numerics.CERTIFY_MIN_RADIUS * scale:
+        radii = [max(float(np.max(np.linalg.norm(V[i] - V[i].mean(axis=0), axis=1))) for i in _rows(part))
+                 for part in node]
+        if max(radii) < numerics.CERTIFY_MIN_RADIUS * scale:
             stuck += 1
             stuck_max = max(stuck_max, bound)
             continue
-        for child in _split(red, Ws, V):
-            push(child)
+        j = int(np.argmax(radii))
+        for child in node[j].split(red):
+            push(node[:j] + (child,) + node[j + 1:])
     # Whatever is still open, pruned or stuck bounds sup phi_free from above.
     remaining = max((-h[0] for h in heap), default=-np.inf)
     if k == 0:
@@ -142,6 +135,10 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     upper = min(max(remaining, pruned_max, stuck_max, best_phi), max(base, best_phi))   # L~ >= 0
     if stopped is None and stuck and stuck_max > max(best_phi, cut_phi) + tol_phi():
         stopped = CertifyReason.DEGENERATE_CORNER
-    return BnbResult(phi_best=float(best_phi), W_best=best_W, candidates=tuple(cands), phi_upper=float(upper),
+    return BnbResult(uncharted=uncharted, phi_best=float(best_phi), W_best=best_W, candidates=tuple(cands), phi_upper=float(upper),
                      nodes=nodes, stopped=stopped, open_nodes=len(heap), stuck_nodes=stuck,
                      seconds=time.perf_counter() - t0)
+
+
+def _rows(part) -> tuple[int, ...]:
+    return (part.row,) if hasattr(part, "row") else (part.f, part.g)
