@@ -36,6 +36,9 @@ from sdlscape.theory.region import ConstraintKind
 
 VERTEX_TOL = 1e-12
 """Relative slack within which a candidate vertex of a cell polytope satisfies the cell's rows."""
+MERGE_ATOL = 1e-12
+"""Candidate vertices closer than this (absolute, max-norm) are one vertex. Absolute only: a relative
+tolerance merges the two ends of a thin cell (two features 1e-7 rad apart) into one."""
 RANK_TOL = 1e-10
 """Relative singular value below which code directions count as parallel (a fixed row, a fixed span)."""
 
@@ -198,8 +201,11 @@ def cell_polytope(piece: Piece, i: int) -> CellPolytope:
             continue
         w = np.linalg.solve(M, np.concatenate([np.zeros(n_p - 1), [1.0]]))
         if np.all(A @ w <= VERTEX_TOL * max(1.0, np.abs(w).max())):
-            if not any(np.allclose(w, u, atol=1e-12) for u in cands):
+            if not any(np.max(np.abs(w - u)) <= MERGE_ATOL for u in cands):
                 cands.append(w)
+    if len(cands) == 1:             # the closed cell is one ray: a fixed row direction
+        return CellPolytope(latent=i, features=F, vertices=np.array(cands), simplices=((0,),), A=A, kinds=kinds,
+                            row_features=feats)
     if len(cands) < n_p:
         raise InputError(f"latent {i}: the normalised cell has {len(cands)} vertices; expected a bounded polytope")
     V = np.array(cands)
@@ -302,6 +308,11 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
             fixed_codes.append(L @ fixed_rows[latents[0]])
             continue
         P = cell_polytope(piece, latents[0])
+        if len(P.vertices) == 1:               # a one-ray cell (ends within MERGE_ATOL): a fixed row
+            for i in latents:
+                fixed_rows[i] = _interior_direction(piece, i, P.vertices[0])
+            fixed_codes.append(L @ fixed_rows[latents[0]])
+            continue
         if len(latents) >= rank:                                       # the cell's whole image is spanned
             for i, w in zip(latents, _interior_points(P, len(latents))):
                 fixed_rows[i] = w
