@@ -71,6 +71,9 @@ CERTIFY_NODE_LIMIT = 50_000
 node_limit). The budget is counted in nodes so that one instance gives the same statuses on any machine."""
 CERTIFY_SAFETY_SECONDS = 3600.0
 """Default wall-clock safety stop per piece (reason time_limit); a run that needs it is not reproducible."""
+CERTIFY_RECORD_SLACK = 1e-9
+"""With a certificate file: every leaf's claimed bound (and so the lower bound) is raised by this times
+||R||^2, room for the independent checker's own (interval) evaluation of the same bound."""
 CERTIFY_MIN_RADIUS = 1e-9
 """A node whose rows move less than this (relative) is not split further (a degenerate corner)."""
 CERTIFY_INTERIOR_STEPS = 14

@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--eps", type=positive_float, default=1e-3,
                    help="margin of the interior point reported as minimiser (default 1e-3)")
     p.add_argument("--no-resume", action="store_true", help="ignore a checkpoint left by an earlier run")
+    p.add_argument("--certificate", metavar="FILE",
+                   help="write every closed node with its parametrisation and bound here "
+                        "(verify with `sdlscape check-certificate FILE`)")
     add_json_argument(p)
     p.set_defaults(func=run)
 
@@ -70,7 +73,8 @@ def run(args) -> int:
         piece = Piece(inst, pat, args.eps, inst.activation.linear_reading)
         if not piece.realizable:
             raise InputError(f"pattern {pat} is not realizable on this instance ({piece.realizability.detail})")
-        c = certify_piece(piece, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit)
+        c = certify_piece(piece, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit,
+                          record=args.certificate is not None)
         out = {"instance": inst.to_dict(), "mode": "piece", "value": c.value, "lower_bound": c.lower_bound,
                "certified": c.certified, "rtol": c.rtol,
                "minimiser": c.to_dict()["minimiser"], "pieces": [c.to_dict()], "seconds": time.perf_counter() - t0}
@@ -92,7 +96,7 @@ def run(args) -> int:
                   f" value {_fmt(c.value)} lower {_fmt(c.lower_bound)}", file=sys.stderr, flush=True)
 
         g = certify_global(inst, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit,
-                           workers=args.workers,
+                           workers=args.workers, record=args.certificate is not None,
                            scheduler=args.scheduler, eps=args.eps, checkpoint=ck, progress=progress)
         out = {"instance": inst.to_dict(), **g.to_dict()}
         out["seconds"] = time.perf_counter() - t0
@@ -106,6 +110,15 @@ def run(args) -> int:
         if ck is not None and ck.exists():
             ck.unlink()
     out["provenance"] = provenance("cpu", time.perf_counter() - t0)
+    records = [p.pop("record", None) for p in out["pieces"]]
+    if args.certificate:
+        from sdlscape.certcheck import FORMAT
+
+        cert = {"format": FORMAT, **out, "pieces": [{**p, "record": r} for p, r in zip(out["pieces"], records)]}
+        cert["atol"] = out.get("atol", c.atol if args.pattern is not None else g.atol)
+        write_json(args.certificate, cert)
+        print(f"certificate: {args.certificate} ({sum(len(r['leaves']) for r in records if r)} leaves); "
+              f"check it with `sdlscape check-certificate {args.certificate}`")
     if args.json:
         write_json(args.json, out)
     return 0

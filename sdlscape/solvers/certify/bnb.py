@@ -41,17 +41,20 @@ class BnbResult:
     open_nodes: int
     stuck_nodes: int
     seconds: float
+    roots: tuple = ()                # record=True: the root nodes (tuples of chart parts)
+    leaves: tuple = ()               # record=True: (root index, split path, bound on phi_free) of every closed node
     uncharted: int = 0               # degenerate corners left without a blow-up chart (three parallel rows)
 
 
 def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                      L_cutoff: float = np.inf, time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
-                     remainder_factor: float = 3.0) -> BnbResult:
+                     remainder_factor: float = 3.0, record: bool = False) -> BnbResult:
     """Maximise phi_free over the reduced piece; see the module docstring.
 
     L_cutoff: a value of L~ known elsewhere (another piece): nodes whose bound shows L~ >= L_cutoff within
     the tolerance are pruned too. remainder_factor: the constant of the second-order remainder (3 is the
-    proven one; a smaller value makes an unsound bound, which the tests must catch).
+    proven one; a smaller value makes an unsound bound, which the tests must catch). record: keep the roots and
+    every closed node (its split path from its root: (part, edge or axis, -, child) steps) for a certificate file.
     """
     t0 = time.perf_counter()
     Gr, k = red.Gr, red.k
@@ -85,11 +88,12 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     heap: list = []
     counter = itertools.count()
     pruned_max, stuck_max, stuck, nodes = -np.inf, -np.inf, 0, 0
+    leaves: list = []
 
     def encoder_rows(rows: dict[int, np.ndarray]) -> np.ndarray:
         return np.stack([rows[i] for i in range(k)]) if k else best_W
 
-    def push(node: tuple) -> None:
+    def push(node: tuple, root: int, path: tuple) -> None:
         nonlocal nodes
         nodes += 1
         V, centre = chart_rows(red, node)
@@ -101,13 +105,13 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
                 rows, codes = near
                 C = np.stack([codes.get(i, Vi.mean(axis=0)) for i, Vi in enumerate(V)])
                 offer(captured_energy(C, Gr).phi, encoder_rows({**centre, **rows}))
-        heapq.heappush(heap, (-bound, next(counter), node, V))
+        heapq.heappush(heap, (-bound, next(counter), node, V, root, path))
 
-    for node in roots:
-        push(node)
+    for r, node in enumerate(roots):
+        push(node, r, ())
     stopped = None
     while heap:
-        neg, _, node, V = heap[0]
+        neg, _, node, V, root, path = heap[0]
         bound = -neg
         if bound <= max(best_phi, cut_phi) + tol_phi() or base - best_phi <= 0.25 * atol:
             break                                     # (L~ >= 0: a zero value needs no node bound)
@@ -124,18 +128,24 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
         if max(radii) < numerics.CERTIFY_MIN_RADIUS * scale:
             stuck += 1
             stuck_max = max(stuck_max, bound)
+            if record:
+                leaves.append((root, path, bound))
             continue
         j = int(np.argmax(radii))
-        for child in node[j].split(red):
-            push(node[:j] + (child,) + node[j + 1:])
+        children, how = node[j].split(red)
+        for c, child in enumerate(children):
+            push(node[:j] + (child,) + node[j + 1:], root, path + ((j, how[0], how[1], c),))
     # Whatever is still open, pruned or stuck bounds sup phi_free from above.
     remaining = max((-h[0] for h in heap), default=-np.inf)
+    if record:
+        leaves.extend((h[4], h[5], -h[0]) for h in heap)
     if k == 0:
         best_phi, remaining = 0.0, 0.0
     upper = min(max(remaining, pruned_max, stuck_max, best_phi), max(base, best_phi))   # L~ >= 0
     if stopped is None and stuck and stuck_max > max(best_phi, cut_phi) + tol_phi():
         stopped = CertifyReason.DEGENERATE_CORNER
-    return BnbResult(uncharted=uncharted, phi_best=float(best_phi), W_best=best_W, candidates=tuple(cands), phi_upper=float(upper),
+    return BnbResult(uncharted=uncharted, roots=tuple(roots) if record else (), leaves=tuple(leaves),
+                     phi_best=float(best_phi), W_best=best_W, candidates=tuple(cands), phi_upper=float(upper),
                      nodes=nodes, stopped=stopped, open_nodes=len(heap), stuck_nodes=stuck,
                      seconds=time.perf_counter() - t0)
 

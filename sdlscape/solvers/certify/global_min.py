@@ -61,9 +61,9 @@ class GlobalCertificate:
 
 
 def _task(inst: Instance, pattern: Pattern, eps: float, rtol: float, atol: float, time_limit: float,
-          node_limit: int, cutoff: float) -> dict[str, Any]:
+          node_limit: int, cutoff: float, record: bool = False) -> dict[str, Any]:
     return {"instance": inst.to_dict(), "pattern": pattern.to_json(), "eps": eps, "rtol": rtol, "atol": atol,
-            "time_limit": time_limit, "node_limit": node_limit, "cutoff": cutoff}
+            "time_limit": time_limit, "node_limit": node_limit, "cutoff": cutoff, "record": record}
 
 
 def certify_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +73,13 @@ def certify_task(task: dict[str, Any]) -> dict[str, Any]:
     piece = Piece(inst, pat, task["eps"], inst.activation.linear_reading)
     cut = task["cutoff"]
     return certify_piece(piece, task["rtol"], task["atol"], task["time_limit"], task["node_limit"],
-                         np.inf if cut is None else cut).to_dict()
+                         np.inf if cut is None else cut, record=task.get("record", False)).to_dict()
 
 
-def settings_key(inst: Instance, eps: float, rtol: float, atol: float, time_limit: float, node_limit: int) -> str:
+def settings_key(inst: Instance, eps: float, rtol: float, atol: float, time_limit: float, node_limit: int,
+                 record: bool = False) -> str:
     blob = json.dumps({"instance": inst.to_dict(), "eps": eps, "rtol": rtol, "atol": atol, "time_limit": time_limit,
-                       "node_limit": node_limit, "version": CHECKPOINT_VERSION}, sort_keys=True)
+                       "node_limit": node_limit, "version": CHECKPOINT_VERSION, "record": record}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -103,11 +104,13 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                    time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, workers: int = 1, scheduler: str | None = None,
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                    patterns: list[Pattern] | None = None, checkpoint: str | Path | None = None,
-                   progress: Callable[[int, int, PieceCertificate], None] | None = None) -> GlobalCertificate:
+                   progress: Callable[[int, int, PieceCertificate], None] | None = None,
+                   record: bool = False) -> GlobalCertificate:
     """Certified minimum of L~ over every piece of `inst` (or over `patterns`); see the module docstring.
 
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
-    rewritten as pieces finish, read back by a rerun (resume).
+    rewritten as pieces finish, read back by a rerun (resume). record: keep every closed node of every piece
+    (PieceCertificate.record) for a certificate file that sdlscape.certcheck verifies.
     """
     from sdlscape.solvers.landscape import enumerate_pieces
 
@@ -125,7 +128,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     reading = inst.activation.linear_reading
     cheap = {str(p): cheap_lower_bound(Piece(inst, p, eps, reading)) for p in pats}
     order = sorted(pats, key=lambda p: (cheap[str(p)], str(p)))
-    key = settings_key(inst, eps, rtol, atol, time_limit, node_limit)
+    key = settings_key(inst, eps, rtol, atol, time_limit, node_limit, record)
     ck = Path(checkpoint) if checkpoint is not None else None
     done = _load(ck, key)
     resumed = len(done)
@@ -143,13 +146,13 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
             i += 1
             lb = cheap[str(p)]
             if np.isfinite(incumbent) and lb >= incumbent - (rtol * incumbent + atol):
-                certs[str(p)] = _pruned(p, lb, rtol, atol)
+                certs[str(p)] = _pruned(p, lb, rtol, atol, Piece(inst, p, eps, reading) if record else None)
                 done[str(p)] = certs[str(p)].to_dict()
                 if progress:
                     progress(len(certs), len(pats), certs[str(p)])
                 continue
             chunk.append(_task(inst, p, eps, rtol, atol, time_limit, node_limit,
-                               None if not np.isfinite(incumbent) else float(incumbent)))
+                               None if not np.isfinite(incumbent) else float(incumbent), record))
         for r in run_tasks(certify_task, chunk, workers, scheduler):
             c = PieceCertificate.from_dict(r, inst.n, inst.n_latents)
             certs[str(c.pattern)] = c
@@ -181,10 +184,20 @@ def _meets(value: float, lower: float, rtol: float, atol: float) -> bool:
     return gap_meets(iv.mpf(value), iv.mpf(lower), rtol, atol)
 
 
-def _pruned(p: Pattern, lb: float, rtol: float, atol: float) -> PieceCertificate:
+def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None = None) -> PieceCertificate:
+    """A piece pruned on its root bound; with `piece`, also its record (every root node a leaf)."""
     from sdlscape.outcomes import CertifyReason
 
+    rec = None
+    if piece is not None:
+        from sdlscape.solvers.certify import interval
+        from sdlscape.solvers.certify.piece_cert import cheap_bound_parts
+        from sdlscape.solvers.certify.record import pruned_record
+
+        red, claim = cheap_bound_parts(piece)
+        rec = pruned_record(red, claim)
+        lb = min(lb, max(interval.lo(interval.lower_bound_interval(piece.instance, claim)), 0.0))
     return PieceCertificate(pattern=p, value=None, lower_bound=float(lb), certified=False, gap=None, rtol=rtol,
                             atol=atol, status=CertifyStatus.PRUNED, reason=CertifyReason.CUTOFF, minimiser_W_E=None,
                             minimiser_W_D=None, closure_value=None, infimum_on_boundary=None, boundary_face=(),
-                            rank_drop=False, nodes=0, seconds=0.0, detail={"cheap_lower_bound": float(lb)})
+                            rank_drop=False, nodes=0, seconds=0.0, detail={"cheap_lower_bound": float(lb)}, record=rec)

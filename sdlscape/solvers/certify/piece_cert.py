@@ -56,9 +56,10 @@ class PieceCertificate:
     nodes: int
     seconds: float
     detail: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] | None = None     # record=True: what a certificate file holds (certify/record.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pattern": self.pattern.to_json(), "value": self.value, "lower_bound": self.lower_bound,
+        return {**({} if self.record is None else {"record": self.record}),"pattern": self.pattern.to_json(), "value": self.value, "lower_bound": self.lower_bound,
                 "certified": self.certified, "gap": self.gap, "rtol": self.rtol, "atol": self.atol,
                 "status": self.status.value, "reason": None if self.reason is None else self.reason.value,
                 "minimiser": None if self.minimiser_W_E is None else {
@@ -78,7 +79,8 @@ class PieceCertificate:
                    minimiser_W_D=None if mn is None else np.asarray(mn["W_D"], dtype=float),
                    closure_value=d["closure_value"], infimum_on_boundary=d["infimum_on_boundary"],
                    boundary_face=tuple((f["latent"], tuple(f["features"])) for f in d["boundary_face"]),
-                   rank_drop=d["rank_drop"], nodes=d["nodes"], seconds=d["seconds"], detail=d.get("detail", {}))
+                   rank_drop=d["rank_drop"], nodes=d["nodes"], seconds=d["seconds"], detail=d.get("detail", {}),
+                   record=d.get("record"))
 
 
 def least_squares_decoder(piece: Piece, W_E: np.ndarray) -> np.ndarray:
@@ -115,7 +117,7 @@ def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
 
 def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                   time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
-                  L_cutoff: float = np.inf, remainder_factor: float = 3.0) -> PieceCertificate:
+                  L_cutoff: float = np.inf, remainder_factor: float = 3.0, record: bool = False) -> PieceCertificate:
     """Certified infimum of L~ over one piece (module docstring).
 
     Parameters
@@ -130,6 +132,9 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
         Global mode: a value of L~ reached elsewhere; nodes provably above it are pruned.
     remainder_factor : float
         The second-order remainder constant (3 is proven; tests pass smaller values to see them caught).
+    record : bool
+        Keep every closed node with its parametrisation and bound (`PieceCertificate.record`, for
+        `certify --certificate`; checked by sdlscape.certcheck).
 
     Returns
     -------
@@ -145,10 +150,11 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
                                 minimiser_W_E=None, minimiser_W_D=None, closure_value=None, infimum_on_boundary=None,
                                 boundary_face=(), rank_drop=False, nodes=0, seconds=time.perf_counter() - t0,
                                 detail={"why": str(exc)})
-    res = branch_and_bound(red, rtol, atol, L_cutoff, time_limit, node_limit, remainder_factor)
+    res = branch_and_bound(red, rtol, atol, L_cutoff, time_limit, node_limit, remainder_factor, record=record)
     inst = piece.instance
     allowance0 = rounding_allowance(red.total, inst.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
-    lower_iv = interval.lower_bound_interval(inst, red.phi0 + allowance0 + res.phi_upper)
+    slack = numerics.CERTIFY_RECORD_SLACK * red.total if record else 0.0
+    lower_iv = interval.lower_bound_interval(inst, red.phi0 + allowance0 + slack + res.phi_upper)
     if interval.lo(lower_iv) < 0:
         lower_iv = interval.zero()                      # L~ >= 0 (a sum of squares)
     lower = interval.lo(lower_iv)
@@ -179,11 +185,27 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
     status = CertifyStatus.CERTIFIED if certified else CertifyStatus.INCONCLUSIVE
     if not certified and np.isfinite(L_cutoff) and lower >= L_cutoff - (rtol * max(L_cutoff, 0.0) + atol):
         status, reason = CertifyStatus.PRUNED, CertifyReason.CUTOFF
+    rec = None
+    if record:
+        from sdlscape.solvers.certify.record import piece_record
+
+        rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0 + slack)
     return PieceCertificate(**base, value=value, lower_bound=max(lower, 0.0), certified=certified, gap=gap,
                             status=status, reason=reason, minimiser_W_E=W_E, minimiser_W_D=W_D,
                             closure_value=float(closure_value), infimum_on_boundary=on_boundary,
                             boundary_face=tuple(faces), rank_drop=rank_drop, nodes=res.nodes,
-                            seconds=time.perf_counter() - t0, detail=detail)
+                            seconds=time.perf_counter() - t0, detail=detail, record=rec)
+
+
+def cheap_bound_parts(piece: Piece) -> tuple[ReducedPiece, float]:
+    """The reduced piece and the root bound on the full captured energy phi0 + phi_free (allowances included)."""
+    from sdlscape.solvers.certify.bounds import subspace_bound
+
+    red = reduce_piece(piece)
+    V = [c.vertices @ L.T for c, L in zip(red.free, red.maps)]
+    phi = subspace_bound(V, red.Gr, red.k) + rounding_allowance(red.total, red.m, red.k, 1.0)
+    allowance0 = rounding_allowance(red.total, piece.instance.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
+    return red, red.phi0 + allowance0 + phi + numerics.CERTIFY_RECORD_SLACK * red.total
 
 
 def cheap_lower_bound(piece: Piece) -> float:

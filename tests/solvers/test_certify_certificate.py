@@ -1,0 +1,92 @@
+"""Certificate files (`certify --certificate`) and the independent checker (`check-certificate`).
+
+The checker must accept what the certifier writes and catch a corrupted file: a leaf bound lowered, a
+leaf removed, a piece lower bound raised, a global lower bound raised.
+"""
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sdlscape.certcheck import I, check, inverse, positive_definite
+from sdlscape.cli import main
+from sdlscape.theory.instance import save_instance, transcoder_pair
+
+
+@pytest.fixture(scope="module")
+def nested_certificate(tmp_path_factory):
+    """A nested piece (a blow-up chart) certified at rtol 1e-3: a certificate of a few hundred leaves."""
+    d = tmp_path_factory.mktemp("cert")
+    inst = d / "t4.json"
+    save_instance(transcoder_pair(4, 2, 3, "relu", n_latents=2, seed=0), inst)
+    out = d / "t4.cert.json"
+    rc = main(["certify", str(inst), "--pattern", "[[0,2],[0,2,3]]", "--rtol", "1e-3", "--node-limit", "5000",
+               "--certificate", str(out)])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def _leaves(cert):
+    return cert["pieces"][0]["record"]["leaves"]
+
+
+def test_the_certifiers_certificate_is_valid(nested_certificate):
+    cert = nested_certificate
+    assert cert["certified"] and any(p["kind"] == "blowup" for node in cert["pieces"][0]["record"]["roots"]
+                                     for p in node)
+    v = check(cert)
+    assert v.valid, v.failures[:3]
+    assert v.leaves == len(_leaves(cert)) > 10
+
+
+def _tightest(cert):
+    """Index of the leaf with the largest bound (the one the piece's lower bound rests on)."""
+    leaves = _leaves(cert)
+    return max(range(len(leaves)), key=lambda i: leaves[i]["bound"])
+
+
+def test_a_lowered_leaf_bound_is_caught(nested_certificate):
+    bad = copy.deepcopy(nested_certificate)
+    i = _tightest(bad)
+    _leaves(bad)[i]["bound"] *= 0.9
+    v = check(bad)
+    assert not v.valid and any(f"leaf {i} " in f for f in v.failures)
+
+
+def test_a_removed_leaf_is_caught(nested_certificate):
+    bad = copy.deepcopy(nested_certificate)
+    del _leaves(bad)[len(_leaves(bad)) // 2]
+    v = check(bad)
+    assert not v.valid and any("do not cover" in f for f in v.failures)
+
+
+def test_a_raised_lower_bound_is_caught(nested_certificate):
+    bad = copy.deepcopy(nested_certificate)
+    bad["pieces"][0]["lower_bound"] *= 1.001
+    assert not check(bad).valid
+    bad = copy.deepcopy(nested_certificate)
+    bad["lower_bound"] = bad["pieces"][0]["lower_bound"] * 1.001
+    assert not check(bad).valid
+
+
+def test_a_moved_minimiser_is_caught(nested_certificate):
+    bad = copy.deepcopy(nested_certificate)
+    bad["minimiser"]["W_D"] = [[2 * x for x in row] for row in bad["minimiser"]["W_D"]]
+    assert not check(bad).valid
+
+
+def test_interval_helpers_enclose_the_exact_results():
+    A = I([[4.0, 1.0], [1.0, 3.0]])
+    Ai = inverse(A)
+    exact = [[3 / 11, -1 / 11], [-1 / 11, 4 / 11]]
+    assert all(Ai.lo[i, j] <= exact[i][j] <= Ai.hi[i, j] for i in range(2) for j in range(2))
+    assert positive_definite(A) and not positive_definite(I([[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_the_checker_imports_no_branch_and_bound_code():
+    code = ("import sys, sdlscape.certcheck; "
+            "bad = [m for m in sys.modules if m.startswith('sdlscape.solvers') or m.startswith('sdlscape.theory')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
