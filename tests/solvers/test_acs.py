@@ -10,8 +10,7 @@ from sdlscape.outcomes import Outcome
 from sdlscape.solvers.acs import piece_outcome, random_region_point, run_acs, solve_piece
 from sdlscape.solvers.second_order import joint_hessian
 from sdlscape.theory.activations import (
-    JumpReLU,
-    ReLU,
+    examples,
     TopK,
     TopKReLU,
 )
@@ -144,7 +143,7 @@ def test_obtuse_features_leave_the_region_from_random_starts():
 
 # --- invariants on random pieces ----------------------------------------------------------------
 
-ACTS = [ReLU(), JumpReLU(theta=0.2), TopK(k=2), TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 @settings(max_examples=10, deadline=None)

@@ -13,7 +13,7 @@ from sdlscape.solvers.multistart import (
     selection,
     train_batched,
 )
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.activations import examples
 from sdlscape.theory.instance import (
     example_3_5,
     orthogonal,
@@ -24,7 +24,7 @@ from sdlscape.theory.loss import approx_grad, approx_loss
 from sdlscape.theory.patterns import read_pattern
 from sdlscape.verify.crosscheck import read_masks
 
-ACTS = [ReLU(), JumpReLU(theta=0.3), TopK(k=2), TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 def _instance(act, seed, transcoder=False):
@@ -34,9 +34,9 @@ def _instance(act, seed, transcoder=False):
 
 
 @settings(max_examples=30, deadline=None)
-@given(a=st.integers(0, 3), seed=st.integers(0, 10_000), transcoder=st.booleans())
-def test_loss_and_gradient_equal_theory(a, seed, transcoder):
-    inst = _instance(ACTS[a], seed, transcoder)
+@given(act=st.sampled_from(ACTS), seed=st.integers(0, 10_000), transcoder=st.booleans())
+def test_loss_and_gradient_equal_theory(act, seed, transcoder):
+    inst = _instance(act, seed, transcoder)
     rng = np.random.default_rng(seed)
     W_E = rng.standard_normal((7, inst.n_latents, inst.n_p))
     W_D = rng.standard_normal((7, inst.n_r, inst.n_latents))

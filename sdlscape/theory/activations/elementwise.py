@@ -5,7 +5,7 @@ import dataclasses
 from typing import ClassVar, Sequence
 
 from sdlscape.outcomes import Reading
-from sdlscape.theory.activations.base import Activation, check_positive_float
+from sdlscape.theory.activations.base import Activation, Reduction, check_positive_float
 from sdlscape.theory.region import Constraint, ConstraintKind
 
 
@@ -13,6 +13,7 @@ class Separable(Activation):
     """sigma(z)_i = z_i if z_i > threshold else 0; every latent on its own (cells per latent)."""
 
     separable: ClassVar[bool] = True
+    passes_negative_codes: ClassVar[bool] = False   # thresholds are >= 0
 
     def passes(self, Z, axis: int = -1):
         return Z > self.threshold
@@ -33,6 +34,7 @@ class ReLU(Separable):
 
     name: ClassVar[str] = "relu"
     positively_homogeneous: ClassVar[bool] = True
+    certifier_reduction: ClassVar[Reduction] = Reduction.HOMOGENEOUS
 
     @property
     def threshold(self) -> float:
@@ -45,6 +47,7 @@ class JumpReLU(Separable):
 
     name: ClassVar[str] = "jumprelu"
     positively_homogeneous: ClassVar[bool] = False
+    certifier_reduction: ClassVar[Reduction] = Reduction.JUMP_THRESHOLD
     theta: float
 
     def __post_init__(self) -> None:
