@@ -96,7 +96,7 @@ def test_batched_equals_one_at_a_time():
     W_E0, W_D0 = init_weights(inst, 5, "tied", 2)
     E, D, L, G, _ = train_batched(inst, W_E0, W_D0, steps=100, optimizer="gd", lr=0.05)
     for s in range(5):
-        e, d, l, g, _ = train_batched(inst, W_E0[s:s + 1], W_D0[s:s + 1], steps=100, optimizer="gd", lr=0.05)
+        e, _d, _loss, _g, _ = train_batched(inst, W_E0[s:s + 1], W_D0[s:s + 1], steps=100, optimizer="gd", lr=0.05)
         np.testing.assert_allclose(E[s], e[0], rtol=1e-12, atol=1e-14)
     # a plain GD step is W <- W - lr * approx_grad: reproduce 100 steps with the theory's gradient
     W_E, W_D = W_E0[0].copy(), W_D0[0].copy()

@@ -9,13 +9,13 @@ from hypothesis.extra.numpy import arrays
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading
 from sdlscape.theory.activations import (
-    examples,
     REGISTRY,
     JumpReLU,
     ReLU,
     TopK,
     TopKReLU,
     activation_from,
+    examples,
     names,
 )
 from sdlscape.theory.region import ConstraintKind, pattern_region

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
+from sdlscape.outcomes import Reading
 from sdlscape.theory import instance as I
 from sdlscape.theory.activations import examples
 from sdlscape.theory.constructions import (
@@ -18,9 +19,8 @@ from sdlscape.theory.constructions import (
     zero_loss_decoder,
 )
 from sdlscape.theory.loss import approx_grad, approx_loss
-from sdlscape.outcomes import Reading
-from sdlscape.theory.piece import Piece
 from sdlscape.theory.patterns import Pattern, read_pattern
+from sdlscape.theory.piece import Piece
 
 
 def test_construction_3_3_shapes_and_orthogonal_zero_loss():

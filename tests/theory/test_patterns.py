@@ -5,12 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
+from sdlscape.outcomes import Reading
 from sdlscape.theory import instance as I
 from sdlscape.theory.activations import ReLU, TopK, examples
 from sdlscape.theory.patterns import Pattern, absorptions, read_pattern
-from sdlscape.theory.region import check_farkas
-from sdlscape.outcomes import Reading
 from sdlscape.theory.piece import Piece
+from sdlscape.theory.region import check_farkas
 
 ACTS = examples()      # every registered activation, at its search parameters
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading
@@ -104,6 +105,8 @@ class Activation(ABC):
 
     def check_latents(self, n_latents: int) -> None:
         """Raise InputError if the activation cannot act on this many latents (TopK: k > n_latents)."""
+        if not self.fits(n_latents):
+            raise InputError(f"{self} needs at least {self.min_latents} latents, got {n_latents}")
 
     def check_column(self, count: int, n_latents: int, reading: Reading) -> str | None:
         """Why no z shows `count` latents for one feature (structural, e.g. TopK counts), or None."""
@@ -153,12 +156,12 @@ class Activation(ABC):
         return self.name if not p else f"{self.name}(" + ", ".join(f"{k}={v:g}" for k, v in p.items()) + ")"
 
     @classmethod
-    def default(cls) -> "Activation":
+    def default(cls) -> Activation:
         """The activation with the parameters the checks use by default."""
         return cls()
 
     @classmethod
-    def search_variants(cls, full: bool) -> list["Activation"]:
+    def search_variants(cls, full: bool) -> list[Activation]:
         """The parameter values a claim search tries (quick or full budget)."""
         return [cls.default()]
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from sdlscape.outcomes import Reading
 from sdlscape.theory.activations.base import Activation, Reduction, check_positive_float
@@ -58,7 +59,7 @@ class JumpReLU(Separable):
         return self.theta
 
     @classmethod
-    def default(cls) -> "JumpReLU":
+    def default(cls) -> JumpReLU:
         return cls(theta=0.5)
 
     @classmethod

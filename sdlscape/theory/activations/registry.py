@@ -21,7 +21,6 @@ from sdlscape.theory.activations.elementwise import JumpReLU, ReLU
 from sdlscape.theory.activations.topk import TopK, TopKReLU
 
 
-
 @dataclasses.dataclass(frozen=True)
 class TrainerCode:
     """A trainer code's entry in the namespace: the activation it trains (None: none of REGISTRY) + its penalty."""

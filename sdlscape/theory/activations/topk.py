@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading
