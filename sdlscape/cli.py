@@ -13,7 +13,8 @@ import sys
 
 from sdlscape.errors import InputError
 
-COMMANDS = ("realizable", "piece", "landscape", "certify", "check_certificate", "verify", "crosscheck", "bench", "figures", "reproduce")
+COMMANDS = ("realizable", "piece", "landscape", "certify", "check_certificate", "verify",
+            "crosscheck", "bench", "figures", "reproduce")
 
 DESCRIPTION = """\
 sdlscape checks the theory of sparse dictionary learning (SAEs, transcoders, crosscoders) of

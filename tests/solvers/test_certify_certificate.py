@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from sdlscape.certcheck import I, check, inverse, positive_definite
+from sdlscape.certcheck import Iv, check, inverse, positive_definite
 from sdlscape.cli import main
 from sdlscape.theory.instance import save_instance, transcoder_pair
 
@@ -78,11 +78,11 @@ def test_a_moved_minimiser_is_caught(nested_certificate):
 
 
 def test_interval_helpers_enclose_the_exact_results():
-    A = I([[4.0, 1.0], [1.0, 3.0]])
+    A = Iv([[4.0, 1.0], [1.0, 3.0]])
     Ai = inverse(A)
     exact = [[3 / 11, -1 / 11], [-1 / 11, 4 / 11]]
     assert all(Ai.lo[i, j] <= exact[i][j] <= Ai.hi[i, j] for i in range(2) for j in range(2))
-    assert positive_definite(A) and not positive_definite(I([[1.0, 2.0], [2.0, 1.0]]))
+    assert positive_definite(A) and not positive_definite(Iv([[1.0, 2.0], [2.0, 1.0]]))
 
 
 def test_the_checker_imports_no_branch_and_bound_code():

@@ -47,7 +47,8 @@ class BnbResult:
 
 
 def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
-                     L_cutoff: float = np.inf, time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
+                     L_cutoff: float = np.inf, time_limit: float = numerics.CERTIFY_SAFETY_SECONDS,
+                     node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                      remainder_factor: float = 3.0, record: bool = False) -> BnbResult:
     """Maximise phi_free over the reduced piece; see the module docstring.
 

@@ -60,13 +60,13 @@ class Simplex:
     def near_face(self, red: ReducedPiece):
         return None
 
-    def split(self, red: ReducedPiece) -> tuple[tuple["Simplex", "Simplex"], tuple[int, int]]:
+    def split(self, red: ReducedPiece) -> tuple[tuple[Simplex, Simplex], tuple[int, int]]:
         """Bisect the longest code-space edge (a, b): child 0 moves vertex a to the midpoint, child 1 vertex b."""
         V = self.codes(red)[self.row]
         a, b = max(itertools.combinations(range(len(V)), 2), key=lambda ab: np.linalg.norm(V[ab[0]] - V[ab[1]]))
         return self.children(a, b), (a, b)
 
-    def children(self, a: int, b: int) -> tuple["Simplex", "Simplex"]:
+    def children(self, a: int, b: int) -> tuple[Simplex, Simplex]:
         mid = 0.5 * (self.W[a] + self.W[b])
         out = []
         for drop in (a, b):
@@ -121,13 +121,13 @@ class BlowUp:
                  self.g: red.maps[self.g] @ self.dwg - self.mu * rho * df}
         return self.point(rho, tau), codes
 
-    def split(self, red: ReducedPiece) -> tuple[tuple["BlowUp", "BlowUp"], tuple[int, int]]:
+    def split(self, red: ReducedPiece) -> tuple[tuple[BlowUp, BlowUp], tuple[int, int]]:
         """Bisect rho (axis 0) or tau (axis 1): child 0 is the lower half."""
         r0, r1, t0, t1 = self.box
         axis = 0 if (r1 - r0) * (abs(self.mu) + t1) >= (t1 - t0) * r1 else 1
         return self.children(axis), (axis, -1)
 
-    def children(self, axis: int, _unused: int = -1) -> tuple["BlowUp", "BlowUp"]:
+    def children(self, axis: int, _unused: int = -1) -> tuple[BlowUp, BlowUp]:
         r0, r1, t0, t1 = self.box
         if axis == 0:
             m = 0.5 * (r0 + r1)

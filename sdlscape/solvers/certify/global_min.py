@@ -12,8 +12,6 @@ they start (rounds of `workers` pieces), so pruning is a little weaker than in t
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from sdlscape import numerics
 from sdlscape.errors import InputError
 from sdlscape.outcomes import CertifyStatus
 from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
+from sdlscape.solvers.checkpoint import load_checkpoint, save_checkpoint, settings_hash
 from sdlscape.solvers.fanout import run_tasks
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.patterns import Pattern
@@ -79,26 +78,8 @@ def certify_task(task: dict[str, Any]) -> dict[str, Any]:
 
 def settings_key(inst: Instance, eps: float, rtol: float, atol: float, time_limit: float, node_limit: int,
                  record: bool = False) -> str:
-    blob = json.dumps({"instance": inst.to_dict(), "eps": eps, "rtol": rtol, "atol": atol, "time_limit": time_limit,
-                       "node_limit": node_limit, "version": CHECKPOINT_VERSION, "record": record}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def _load(path: Path | None, key: str) -> dict[str, dict]:
-    if path is None or not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data["pieces"] if isinstance(data, dict) and data.get("key") == key else {}
-
-
-def _save(path: Path | None, key: str, done: dict[str, dict]) -> None:
-    if path is not None:
-        from sdlscape.storage import write_json
-
-        write_json(path, {"key": key, "version": CHECKPOINT_VERSION, "pieces": done})
+    return settings_hash({"instance": inst.to_dict(), "eps": eps, "rtol": rtol, "atol": atol, "time_limit": time_limit,
+                          "node_limit": node_limit, "version": CHECKPOINT_VERSION, "record": record})
 
 
 def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
@@ -131,7 +112,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     order = sorted(pats, key=lambda p: (cheap[str(p)], str(p)))
     key = settings_key(inst, eps, rtol, atol, time_limit, node_limit, record)
     ck = Path(checkpoint) if checkpoint is not None else None
-    done = _load(ck, key)
+    done = load_checkpoint(ck, key)
     resumed = len(done)
     incumbent = min((d["value"] for d in done.values() if d.get("value") is not None), default=np.inf)
     certs: dict[str, PieceCertificate] = {}
@@ -162,7 +143,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                 incumbent = min(incumbent, c.value)
             if progress:
                 progress(len(certs), len(pats), c)
-        _save(ck, key, done)
+        save_checkpoint(ck, key, CHECKPOINT_VERSION, done)
     pieces = tuple(certs[str(p)] for p in order)
     valued = [c for c in pieces if c.value is not None]
     best = min(valued, key=lambda c: c.value) if valued else None

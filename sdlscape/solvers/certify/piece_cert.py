@@ -59,7 +59,8 @@ class PieceCertificate:
     record: dict[str, Any] | None = None     # record=True: what a certificate file holds (certify/record.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**({} if self.record is None else {"record": self.record}),"pattern": self.pattern.to_json(), "value": self.value, "lower_bound": self.lower_bound,
+        return {**({} if self.record is None else {"record": self.record}),
+                "pattern": self.pattern.to_json(), "value": self.value, "lower_bound": self.lower_bound,
                 "certified": self.certified, "gap": self.gap, "rtol": self.rtol, "atol": self.atol,
                 "status": self.status.value, "reason": None if self.reason is None else self.reason.value,
                 "minimiser": None if self.minimiser_W_E is None else {
