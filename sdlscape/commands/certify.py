@@ -107,6 +107,9 @@ def run(args) -> int:
               + ("certified" if g.certified else "NOT certified") + f" at rtol {args.rtol:g}"
               + ("" if g.minimiser is None else
                  f"; minimiser pattern {json.dumps(g.minimiser.pattern.to_json(), separators=(',', ':'))}"))
+        if d.get("reasons"):
+            print("not closed: " + ", ".join(f"{n} piece(s) {r}" for r, n in sorted(d["reasons"].items()))
+                  + f" (activation reduction: {d['reduction']})")
         if ck is not None and ck.exists():
             ck.unlink()
     out["provenance"] = provenance("cpu", time.perf_counter() - t0)

@@ -229,3 +229,19 @@ def test_fixed_rows_on_an_off_face_are_still_realised(pattern):
     assert c.status is CertifyStatus.CERTIFIED and c.value is not None
     assert piece.contains(c.minimiser_W_E, tol=0.0) and piece.reads_back(c.minimiser_W_E)
     assert abs(approx_loss(inst, c.minimiser_W_D, c.minimiser_W_E, piece.loss_mask) - c.value) <= 1e-9
+
+
+def test_what_is_not_certified_is_said_in_the_result():
+    """Plain TopK (passes negative codes: no row normalisation) is refused piece by piece with a typed reason,
+    and the global result says so (reasons, the activation's reduction); JumpReLU's pieces are certified
+    through the cone of directions of a cell, and the result names that reduction."""
+    from sdlscape.solvers.certify import certify_global
+
+    g = certify_global(random_unit(4, 2, TopK(k=1), n_latents=2, seed=0), node_limit=100)
+    assert not g.certified and g.lower_bound == 0.0
+    assert g.detail["reduction"] == "unsupported" and g.detail["reasons"] == {"unsupported": len(g.pieces)}
+    assert all("negative" in p.detail["why"] or "unsupported" in p.detail["why"] for p in g.pieces)
+    inst = random_unit(4, 2, JumpReLU(theta=0.3), n_latents=2, seed=0)
+    pat = read_pattern(inst, np.array([[1.0, 0.2], [-0.3, 1.0]]), inst.activation.linear_reading)
+    c = certify_piece(linear_piece(inst, pat), node_limit=2000)
+    assert c.detail["reduction"] == "jump_threshold" and c.reason is not CertifyReason.UNSUPPORTED

@@ -13,6 +13,7 @@ they start (rounds of `workers` pieces), so pruning is a little weaker than in t
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                              detail={"pieces": len(pieces), "pruned": sum(c.status is CertifyStatus.PRUNED for c in pieces),
                                      "certified_pieces": sum(c.certified for c in pieces),
                                      "resumed": resumed,
+                                     "reduction": str(inst.activation.certifier_reduction),
+                                     "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
                                      "eps": eps, "time_limit_per_piece": time_limit})
 
 

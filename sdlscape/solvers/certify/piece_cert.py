@@ -150,7 +150,7 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
                                 status=CertifyStatus.INCONCLUSIVE, reason=CertifyReason.UNSUPPORTED,
                                 minimiser_W_E=None, minimiser_W_D=None, closure_value=None, infimum_on_boundary=None,
                                 boundary_face=(), rank_drop=False, nodes=0, seconds=time.perf_counter() - t0,
-                                detail={"why": str(exc)})
+                                detail={"why": str(exc), "reduction": str(piece.instance.activation.certifier_reduction)})
     res = branch_and_bound(red, rtol, atol, L_cutoff, time_limit, node_limit, remainder_factor, record=record)
     inst = piece.instance
     allowance0 = rounding_allowance(red.total, inst.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
@@ -169,7 +169,7 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
             faces.append((c.latent, tuple(f)))
     rank_drop = bool(red.k) and captured_energy(red.reduced_rows(res.W_best), red.Gr).rank < red.k
     on_boundary = bool(faces) or rank_drop
-    detail = {"free_rows": red.k, "fixed_span": red.U0.shape[1], "reduced_dim": red.m,
+    detail = {"reduction": str(inst.activation.certifier_reduction), "free_rows": red.k, "fixed_span": red.U0.shape[1], "reduced_dim": red.m,
               "open_nodes": res.open_nodes, "stuck_nodes": res.stuck_nodes, "coupled": red.coupled,
               "bnb_seconds": res.seconds}
     if got is None:
