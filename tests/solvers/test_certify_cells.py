@@ -73,3 +73,21 @@ def test_points_on_cell_walls_are_no_lower_than_the_global_bound():
         piece = linear_piece(inst, pat, 1e-3)
         W_D = least_squares_decoder(piece, W_E)
         assert piece.loss(W_D, W_E) >= g.lower_bound - 1e-12
+
+
+@pytest.mark.slow
+def test_the_multistart_incumbent_is_a_value_of_the_loss_and_prunes():
+    """The seed is L~ at an actual point (no lower than the certified minimum) and prunes pieces at once."""
+    from sdlscape.solvers.certify.incumbent import multistart_incumbent
+    from sdlscape.theory.loss import approx_loss
+
+    inst = random_unit(4, 2, ReLU(), n_latents=2, seed=0)
+    seed = multistart_incumbent(inst, starts=8)
+    mask = np.asarray(inst.activation.passes(seed.W_E @ inst.W_p, axis=0), dtype=bool)
+    assert abs(approx_loss(inst, seed.W_D, seed.W_E, mask) - seed.value) <= 1e-12 * max(1.0, seed.value)
+    with_seed = certify_global(inst, node_limit=20_000, incumbent_starts=8)
+    without = certify_global(inst, node_limit=20_000, incumbent_starts=0)
+    assert with_seed.certified and without.certified
+    assert seed.value >= with_seed.lower_bound - 1e-12
+    assert abs(with_seed.value - without.value) <= 1e-7 * without.value
+    assert sum(p.nodes for p in with_seed.pieces) <= sum(p.nodes for p in without.pieces)

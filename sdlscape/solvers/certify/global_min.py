@@ -88,12 +88,13 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                    patterns: list[Pattern] | None = None, checkpoint: str | Path | None = None,
                    progress: Callable[[int, int, PieceCertificate], None] | None = None,
-                   record: bool = False) -> GlobalCertificate:
+                   record: bool = False, incumbent_starts: int = 16) -> GlobalCertificate:
     """Certified minimum of L~ over every piece of `inst` (or over `patterns`); see the module docstring.
 
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
     rewritten as pieces finish, read back by a rerun (resume). record: keep every closed node of every piece
-    (PieceCertificate.record) for a certificate file that sdlscape.certcheck verifies.
+    (PieceCertificate.record) for a certificate file that sdlscape.certcheck verifies. incumbent_starts: L-BFGS
+    starts of the first incumbent (certify/incumbent.py; 0: none); the piece it lies in is solved without cutoff.
     """
     from sdlscape.solvers.landscape import enumerate_pieces
 
@@ -116,6 +117,13 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     done = load_checkpoint(ck, key)
     resumed = len(done)
     incumbent = min((d["value"] for d in done.values() if d.get("value") is not None), default=np.inf)
+    seed = None
+    if incumbent_starts:
+        from sdlscape.solvers.certify.incumbent import multistart_incumbent
+
+        seed = multistart_incumbent(inst, incumbent_starts)
+        incumbent = min(incumbent, seed.value)
+    seed_key = None if seed is None else str(seed.pattern.canonical())
     certs: dict[str, PieceCertificate] = {}
     for k_, d in done.items():
         certs[k_] = PieceCertificate.from_dict(d, inst.n, inst.n_latents)
@@ -128,14 +136,15 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
             p = todo[i]
             i += 1
             lb = cheap[str(p)]
-            if np.isfinite(incumbent) and lb >= incumbent - (rtol * incumbent + atol):
+            is_seed = str(p) == seed_key
+            if not is_seed and np.isfinite(incumbent) and lb >= incumbent - (rtol * incumbent + atol):
                 certs[str(p)] = _pruned(p, lb, rtol, atol, Piece(inst, p, eps, reading) if record else None)
                 done[str(p)] = certs[str(p)].to_dict()
                 if progress:
                     progress(len(certs), len(pats), certs[str(p)])
                 continue
             chunk.append(_task(inst, p, eps, rtol, atol, time_limit, node_limit,
-                               None if not np.isfinite(incumbent) else float(incumbent), record))
+                               None if not np.isfinite(incumbent) or is_seed else float(incumbent), record))
         for r in run_tasks(certify_task, chunk, workers, scheduler):
             c = PieceCertificate.from_dict(r, inst.n, inst.n_latents)
             certs[str(c.pattern)] = c
@@ -149,6 +158,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     valued = [c for c in pieces if c.value is not None]
     best = min(valued, key=lambda c: c.value) if valued else None
     lower = min((c.lower_bound for c in pieces), default=0.0)
+    if seed is not None and (best is None or seed.value < best.value):
+        best = _from_incumbent(seed, rtol, atol)             # the seed's piece was not enumerated (a boundary point)
     value = None if best is None else best.value
     certified = value is not None and _meets(value, lower, rtol, atol)
     return GlobalCertificate(value=value, lower_bound=lower, certified=certified, rtol=rtol, atol=atol,
@@ -157,6 +168,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                                      "certified_pieces": sum(c.certified for c in pieces),
                                      "resumed": resumed,
                                      "reduction": str(inst.activation.certifier_reduction),
+                                     "incumbent": None if seed is None else {"value": seed.value, "starts": seed.starts,
+                                                                             "pattern": seed.pattern.canonical().to_json()},
                                      "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
                                      "eps": eps, "time_limit_per_piece": time_limit})
 
@@ -186,3 +199,14 @@ def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None
                             atol=atol, status=CertifyStatus.PRUNED, reason=CertifyReason.CUTOFF, minimiser_W_E=None,
                             minimiser_W_D=None, closure_value=None, infimum_on_boundary=None, boundary_face=(),
                             rank_drop=False, nodes=0, seconds=0.0, detail={"cheap_lower_bound": float(lb)}, record=rec)
+
+
+def _from_incumbent(seed, rtol: float, atol: float) -> PieceCertificate:
+    """The multistart point as a minimiser record (its value is L~ there, in interval arithmetic)."""
+    from sdlscape.outcomes import CertifyReason
+
+    return PieceCertificate(pattern=seed.pattern, value=seed.value, lower_bound=0.0, certified=False, gap=None,
+                            rtol=rtol, atol=atol, status=CertifyStatus.INCONCLUSIVE, reason=CertifyReason.CUTOFF,
+                            minimiser_W_E=seed.W_E, minimiser_W_D=seed.W_D, closure_value=None,
+                            infimum_on_boundary=None, boundary_face=(), rank_drop=False, nodes=0, seconds=0.0,
+                            detail={"source": "multistart incumbent"})

@@ -169,7 +169,8 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
             faces.append((c.latent, tuple(f)))
     rank_drop = bool(red.k) and captured_energy(red.reduced_rows(res.W_best), red.Gr).rank < red.k
     on_boundary = bool(faces) or rank_drop
-    detail = {"reduction": str(inst.activation.certifier_reduction), "free_rows": red.k, "fixed_span": red.U0.shape[1], "reduced_dim": red.m,
+    detail = {"reduction": str(inst.activation.certifier_reduction),
+              "free_rows": red.k, "fixed_span": red.U0.shape[1], "reduced_dim": red.m,
               "open_nodes": res.open_nodes, "stuck_nodes": res.stuck_nodes, "coupled": red.coupled,
               "bnb_seconds": res.seconds}
     if got is None:

@@ -1,0 +1,62 @@
+"""A cheap first incumbent for global mode: multistart L-BFGS on L~ (eq. 11) with W_D eliminated.
+
+f(W_E) = min over W_D of L~(W_D, W_E) (least squares, the variable projection of CERTIFY.md sec. 1); on
+a piece f is smooth where the codes have full row rank, and by the envelope theorem its gradient is that
+of L~ in W_E at the optimal W_D. Every value found is L~ at an actual point, re-evaluated in interval
+arithmetic with the pattern the activation reads at that point: an upper bound on the global minimum.
+Global mode prunes against it at once every piece whose root bound already reaches it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from sdlscape.solvers.certify import interval
+from sdlscape.theory.instance import Instance
+from sdlscape.theory.patterns import Pattern, read_pattern
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incumbent:
+    value: float                 # upper end of L~ at (W_E, W_D) in interval arithmetic
+    pattern: Pattern             # the activation's reading of W_E (rows as in W_E; .canonical() names the piece)
+    W_E: np.ndarray
+    W_D: np.ndarray
+    starts: int
+
+
+def _f(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray]:
+    q, n_p = inst.n_latents, inst.n_p
+    W_E = x.reshape(q, n_p)
+    Z = W_E @ inst.W_p
+    P = np.asarray(inst.activation.passes(Z, axis=0), dtype=bool)
+    C = np.where(P, Z, 0.0)
+    D = np.sqrt(inst.M)
+    W_D = np.linalg.lstsq((C * D).T, (inst.W_r * D).T, rcond=None)[0].T
+    res = inst.W_r - W_D @ C
+    RM = res * inst.M
+    gE = np.where(P, -2.0 * W_D.T @ RM, 0.0) @ inst.W_p.T
+    return float(np.sum(inst.M * np.sum(res * res, axis=0))), gE.ravel()
+
+
+def multistart_incumbent(inst: Instance, starts: int = 16, seed: int = 0, max_iter: int = 500) -> Incumbent | None:
+    """The least interval-checked value of `starts` L-BFGS runs from Gaussian encoders (None if starts = 0)."""
+    rng = np.random.default_rng(seed)
+    best: Incumbent | None = None
+    reading = inst.activation.linear_reading
+    for _ in range(starts):
+        x0 = rng.standard_normal(inst.n_latents * inst.n_p)
+        r = minimize(lambda x: _f(inst, x), x0, jac=True, method="L-BFGS-B",
+                     options={"maxiter": max_iter, "gtol": 1e-12, "ftol": 1e-15})
+        W_E = r.x.reshape(inst.n_latents, inst.n_p)
+        pat = read_pattern(inst, W_E, reading)
+        mask = np.asarray(inst.activation.passes(W_E @ inst.W_p, axis=0), dtype=bool)
+        C = np.where(mask, W_E @ inst.W_p, 0.0)
+        D = np.sqrt(inst.M)
+        W_D = np.linalg.lstsq((C * D).T, (inst.W_r * D).T, rcond=None)[0].T
+        value = interval.hi(interval.loss_interval(inst, W_D, W_E, mask))
+        if best is None or value < best.value:
+            best = Incumbent(value=value, pattern=pat, W_E=W_E, W_D=W_D, starts=starts)
+    return best
