@@ -106,6 +106,29 @@ def issue_instances():
             "relu_n4 antipodal pair": antipodal, "relu_n5 features 1e-7 rad apart": thin}
 
 
+def frontier(ns, n_p: int, n_latents: int, activation: str, node_limit: int, budget_s: float) -> list[dict]:
+    """One row per n (random_unit(n, n_p, activation, n_latents, seed 0)): certified? in how many CPU seconds,
+    nodes; stops at the first n that is not certified within budget_s CPU seconds."""
+    from sdlscape.solvers.certify import certify_global
+    from sdlscape.theory.instance import random_unit
+
+    rows = []
+    for n in ns:
+        inst = random_unit(n, n_p, activation, n_latents=n_latents, seed=0)
+        t0 = time.process_time()
+        g = certify_global(inst, node_limit=node_limit)
+        secs = time.process_time() - t0
+        row = {"n": n, "n_p": n_p, "n_latents": n_latents, "activation": activation, "value": g.value,
+               "lower_bound": g.lower_bound, "certified": g.certified, "cpu_seconds": secs,
+               "nodes": sum(p.nodes for p in g.pieces), "pieces": len(g.pieces), "reasons": g.detail["reasons"]}
+        rows.append(row)
+        print(f"frontier {activation} n_p={n_p} q={n_latents} n={n}: {g.value} >= {g.lower_bound} certified "
+              f"{g.certified} {secs:.1f} s CPU {row['nodes']} nodes", flush=True)
+        if not g.certified or secs > budget_s:
+            break
+    return rows
+
+
 def main(argv=None) -> int:
     from sdlscape.solvers.certify import certify_global
     from sdlscape.storage import provenance, write_json
@@ -121,7 +144,19 @@ def main(argv=None) -> int:
     ap.add_argument("--feastol", type=float, default=1e-9)
     ap.add_argument("--only", nargs="*", help="instance names (substrings) to run")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--frontier", nargs="*", type=int, help="instead: the frontier over these n (ReLU, n_p = 2, "
+                                                               "2 latents), stopping at the first not certified")
+    ap.add_argument("--budget", type=float, default=600.0, help="frontier: CPU seconds per instance")
     args = ap.parse_args(argv)
+    if args.frontier is not None:
+        from sdlscape.storage import provenance, write_json
+
+        t0 = time.perf_counter()
+        rows = frontier(args.frontier or [4, 5, 6, 8, 10, 12, 16], 2, 2, "relu", args.node_limit, args.budget)
+        if args.json:
+            write_json(args.json, {"frontier": rows, "settings": vars(args), "provenance":
+                                   provenance("cpu", time.perf_counter() - t0)})
+        return 0
     try:
         import pyscipopt  # noqa: F401
     except ImportError:
