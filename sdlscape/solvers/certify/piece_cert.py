@@ -8,11 +8,19 @@ W_D its least-squares decoder): an upper bound on the infimum. The lower bound i
 proven upper bound on the captured energy. `certified` means value - lower_bound <= rtol * value + atol
 on the interval ends.
 
-What is not certified: plain TopK (passed codes may be non-positive: the normalisation does not
-apply; status inconclusive, reason UNSUPPORTED), n_p > 3. For TopK o ReLU the ordering rows between
-latents are relaxed in the bound; the value is only taken at realised encoders (reason NOT_REALISED
-when the relaxed optimum has none). JumpReLU is handled exactly through the direction cone of its
-cells (reduce._latent_rows); the margin there is the region's eps on z > theta.
+What is not certified, and how the result says it (typed: status, reason, detail["reduction"]):
+plain TopK (its passed codes can be negative, so sum_d a_id = 1 is no normalisation of a row: every piece
+is inconclusive with reason UNSUPPORTED and detail["why"]; the activation's certifier_reduction is
+"unsupported"); n_p > 3. For TopK o ReLU the ordering rows between latents are relaxed in the bound; the
+value is only taken at realised encoders (reason NOT_REALISED when the relaxed optimum has none).
+JumpReLU is not positively homogeneous, but within one piece the loss depends on each encoder row only
+through its direction, and the directions of a cell form a cone (reduce._latent_rows: z_d > 0 and
+z_d > z_d' for d in F_i, d' not in F_i; theta cancels): its pieces are certified exactly over that cone
+(detail["reduction"] == "jump_threshold"); the margin of the reported point is the region's eps on
+z > theta. Budgets are in nodes (node_limit, reason NODE_LIMIT); time_limit is only a safety stop
+(reason TIME_LIMIT: a run that hits it is not reproducible). Degenerate corners (nested patterns) are
+branched in blow-up charts (certify/charts.py); corners of three parallel rows are left uncharted
+(reason DEGENERATE_CORNER if they stay open).
 """
 from __future__ import annotations
 
