@@ -8,7 +8,7 @@ def register(sub) -> None:
                                    "re-evaluates each leaf's bound in interval arithmetic and the value at the "
                                    "minimiser in mpmath.iv; imports none of the branch-and-bound code. "
                                    "Exit 0: valid; 3: invalid (the failing leaves are printed).")
-    p.add_argument("file", metavar="FILE", help="certificate file (JSON)")
+    p.add_argument("file", metavar="FILE", help="certificate file (JSON, or JSON.gz)")
     p.add_argument("--json", metavar="PATH", help="write the verdict here")
     p.set_defaults(func=run)
 
@@ -23,10 +23,15 @@ def run(args) -> int:
 
     path = Path(args.file)
     try:
-        cert = json.loads(path.read_text())
+        if path.suffix == ".gz":
+            import gzip
+
+            cert = json.loads(gzip.decompress(path.read_bytes()).decode())
+        else:
+            cert = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"certificate file {args.file} does not exist") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"certificate file {args.file} is not readable JSON: {exc}") from None
     if not isinstance(cert, dict) or "pieces" not in cert or "instance" not in cert:
         raise InputError(f"{args.file} is not a certificate file (no 'instance' / 'pieces')")

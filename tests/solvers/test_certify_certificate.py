@@ -17,12 +17,12 @@ from sdlscape.theory.instance import save_instance, transcoder_pair
 
 @pytest.fixture(scope="module")
 def nested_certificate(tmp_path_factory):
-    """A nested piece (a blow-up chart) certified at rtol 1e-3: a certificate of a few hundred leaves."""
+    """A nested piece (a blow-up chart) certified at rtol 1e-2: a small certificate."""
     d = tmp_path_factory.mktemp("cert")
     inst = d / "t4.json"
     save_instance(transcoder_pair(4, 2, 3, "relu", n_latents=2, seed=0), inst)
     out = d / "t4.cert.json"
-    rc = main(["certify", str(inst), "--pattern", "[[0,2],[0,2,3]]", "--rtol", "1e-3", "--node-limit", "5000",
+    rc = main(["certify", str(inst), "--pattern", "[[0,2],[0,2,3]]", "--rtol", "1e-2", "--node-limit", "2000",
                "--certificate", str(out)])
     assert rc == 0
     return json.loads(out.read_text())
@@ -90,3 +90,17 @@ def test_the_checker_imports_no_branch_and_bound_code():
             "bad = [m for m in sys.modules if m.startswith('sdlscape.solvers') or m.startswith('sdlscape.theory')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_check_certificate_command_exit_codes(nested_certificate, tmp_path, capsys):
+    import gzip
+
+    good = tmp_path / "good.json.gz"
+    good.write_bytes(gzip.compress(json.dumps(nested_certificate).encode()))
+    assert main(["check-certificate", str(good)]) == 0
+    bad = copy.deepcopy(nested_certificate)
+    del _leaves(bad)[0]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    assert main(["check-certificate", str(tmp_path / "bad.json")]) == 3
+    assert "INVALID" in capsys.readouterr().out
+    assert main(["check-certificate", str(tmp_path / "missing.json")]) == 2
