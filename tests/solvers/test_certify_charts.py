@@ -91,3 +91,10 @@ def test_a_nested_piece_closes():
     assert c.status is CertifyStatus.CERTIFIED, (c.status, c.reason, c.value, c.lower_bound)
     assert c.lower_bound <= c.value <= c.lower_bound * (1 + 1e-7) + 1e-12
     assert piece.contains(c.minimiser_W_E, tol=0.0) and piece.reads_back(c.minimiser_W_E)
+
+
+def test_a_corner_parallel_to_rounding_is_found():
+    """transcoder n = 5, n_r = 2, [[0,2,3],[0,1,2,3]]: the shared end differs by 1.6e-17 in one code; a test
+    on sqrt(1 - cos^2) (precision ~1e-8) missed it and the piece stayed at its degenerate corner."""
+    red = _reduced(lambda: transcoder_pair(5, 2, 2, "relu", n_latents=2, seed=0), [[0, 2, 3], [0, 1, 2, 3]])
+    assert corner_pairs(red) and root_nodes(red)[1] == 0

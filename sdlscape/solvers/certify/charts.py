@@ -167,8 +167,8 @@ def corner_pairs(red: ReducedPiece) -> list[tuple[int, int, int, int, float]]:
                 nx, ny = np.linalg.norm(x), np.linalg.norm(y)
                 if nx == 0 or ny == 0:
                     continue
-                cos = float(x @ y) / (nx * ny)
-                if np.sqrt(max(0.0, 1.0 - cos * cos)) < PARALLEL_TOL:
+                xh, yh = x / nx, y / ny
+                if np.linalg.norm(xh - (xh @ yh) * yh) < PARALLEL_TOL:      # |sin angle| (not sqrt(1 - cos^2))
                     out.append((i, ei, j, ej, float(y @ x) / float(x @ x)))
     return out
 
