@@ -7,14 +7,14 @@ from pathlib import Path
 
 from sdlscape.errors import InputError
 
-TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom")
+TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom", "data", "evaluate")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="Linear Representation Bench runs and the paper's tables (1, 4-7, real)")
     p.add_argument("table", choices=TABLE_CHOICES, metavar="TABLE",
                    help=f"one of {', '.join(TABLE_CHOICES)} ('encoder': the encoder experiment, bench/encoder.py; "
-                        "'custom': one configurable run)")
+                        "'custom': one configurable run; 'data' / 'evaluate': your own SAE, commands/bench_own.py)")
     p.add_argument("--scale", choices=("small", "medium", "paper"), default="small")
     p.add_argument("--seeds", type=int, help="training seeds per row (default: the scale's, 3 at small/medium)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     g.add_argument("--tau", type=float, default=0.9)
     g.add_argument("--steps", type=int, help="training steps (default: the scale's; also applies to tables)")
     g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
+    from sdlscape.commands import bench_own
+
+    bench_own.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -113,6 +116,10 @@ def _print(result: dict) -> None:
 
 
 def run(args) -> int:
+    from sdlscape.commands import bench_own
+
+    if args.table in bench_own.OWN:
+        return bench_own.run(args)
     _validate(args)
     from sdlscape.storage import provenance, write_json
 
