@@ -13,7 +13,8 @@ loss, coefficient) are None.  Added keys:
   latent's best match (n_latents - distinct best matches), and ``uniqueness_alive`` the SAELens uniqueness
   over latents that fired on the held-out samples -- a uniqueness that cannot move from 1.0 is a bug
   (SAELens #729's port), so both numbers are reported;
-* ``fvu`` applies the SAE's biases as the SAE applies them (its own encode/decode).
+* ``fvu`` applies the SAE's biases as the SAE applies them (its own encode/decode);
+* ``absorption`` (when the truth has a hierarchy, e.g. SynthSAEBench): bench/absorption.py's oracle.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def evaluate(sae: LoadedSAE, truth: Truth, method: str | None = None) -> dict:
     readers = mt.reader_directions(truth.W_in)
     enc_reader = _abs_cos(sae.W_enc, readers).max(0)[keep]
     reader_truth = np.abs(np.sum(mt._rows_unit(readers.T) * mt._rows_unit(truth.W_in.T), axis=1))
-    _, l0, alive, recon = run_codes(sae, truth.eval_x_in)
+    codes, l0, alive, recon = run_codes(sae, truth.eval_x_in, keep=bool(truth.hierarchy))
     best = S_dec.argmax(1)
     distinct = np.unique(best).size
     tau = truth.tau
@@ -118,6 +119,11 @@ def evaluate(sae: LoadedSAE, truth: Truth, method: str | None = None) -> dict:
                 "d_in": sae.d_in, "d_out": sae.d_out, **sae.info},
         "seconds": None,
     }
+    if truth.hierarchy:           # bench/absorption.py, on the same held-out samples
+        from sdlscape.bench.absorption import absorption
+
+        row["absorption"] = {"applicable": True, **absorption(codes, truth.eval_codes, sae.W_dec, truth.W_out,
+                                                              truth.hierarchy)}
     if truth.paper.get("paper_note"):
         row["paper_note"] = truth.paper["paper_note"]
     row["seconds"] = time.perf_counter() - t0

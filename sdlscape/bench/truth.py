@@ -135,6 +135,9 @@ def truth_from_table(table: str, scale: str, seed: int = 0, method: str | None =
     bench = make_bench(config)      # dictionaries depend on the seed only, not on n_samples
     x_in, x_out, X = _eval_split(bench, res.n_eval, res.bench.seed + EVAL_SEED_OFFSET)
     law, paper, source = _describe(table, scale, seed, i, r, res)
+    from sdlscape.bench.synth import max_interference
+
+    source["interference"] = max_interference(bench.truth_in.cpu().numpy())
     truth = Truth(W_in=bench.truth_in.cpu().numpy(), W_out=bench.truth_out.cpu().numpy(),
                   anchors=anchor_indices(res.bench.n, res.n_anchors, res.anchor_seed), eval_x_in=x_in,
                   eval_x_out=x_out, eval_codes=X, tau=r.tau, hierarchy=[], law=law, paper=paper, source=source)

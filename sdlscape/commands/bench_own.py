@@ -19,6 +19,9 @@ def add_arguments(p) -> None:
                                                   "ae.pt, or a .safetensors/.npz with W_enc, W_dec, ...")
     g.add_argument("--sae2", metavar="PATH", help="evaluate: a second dictionary; adds PW-MCC between the two")
     g.add_argument("--truth", metavar="DIR", help="evaluate: a folder written by `bench data` (instead of --table)")
+    g.add_argument("--synth", metavar="PRESET|JSON", help="SynthSAEBench ground truth instead of --table: a preset "
+                                                           "(small, medium) or a SyntheticModelConfig JSON file")
+    g.add_argument("--samples", type=int, default=100_000, help="data --synth: training samples (default 100000)")
 
 
 def run(args) -> int:
@@ -44,15 +47,24 @@ def _data(args) -> dict:
 
     if not args.out:
         raise InputError("bench data needs --out DIR")
-    if not args.of_table:
-        raise InputError("bench data needs --table T (table1, table4, table5, table6 or table7)")
+    if bool(args.of_table) == bool(args.synth):
+        raise InputError("bench data needs exactly one of --table T (table1, table4-7) and --synth PRESET|JSON")
     record = {"made_by": provenance("cpu")}
-    info = write_bench_data(args.out, args.of_table, args.scale, args.seed, args.method, args.anchoring, args.row,
-                            record)
-    s = info["source"]
-    print(f"wrote {info['out']}: {args.of_table} row {s['row']} ({s['method']}{', anchored' if s['anchoring'] else ''}) "
-          f"at scale {args.scale}, seed {args.seed}: n={info['n']} features, d_in={info['d_in']}, d_out={info['d_out']}, "
-          f"{info['n_samples']} training + {info['n_eval']} held-out samples, {info['anchors']} anchors, tau={info['tau']}")
+    if args.synth:
+        from sdlscape.bench.synth import write_synth_data
+
+        info = write_synth_data(args.out, args.synth, args.samples, seed=args.seed, record=record)
+        what = f"SynthSAEBench {args.synth} ({info['hierarchy_parents']} parents)"
+    else:
+        info = write_bench_data(args.out, args.of_table, args.scale, args.seed, args.method, args.anchoring, args.row,
+                                record)
+        s = info["source"]
+        what = (f"{args.of_table} row {s['row']} ({s['method']}{', anchored' if s['anchoring'] else ''}) "
+                f"at scale {args.scale}")
+    m = info["source"]["interference"]
+    print(f"wrote {info['out']}: {what}, seed {args.seed}: n={info['n']} features, d_in={info['d_in']}, "
+          f"d_out={info['d_out']}, {info['n_samples']} training + {info['n_eval']} held-out samples, "
+          f"{info['anchors']} anchors, tau={info['tau']}; max interference M = {m['M']:.4f} (max |cos| {m['M_abs']:.4f})")
     return {"table": "data", **info}
 
 
@@ -62,14 +74,18 @@ def _evaluate(args) -> dict:
 
     if not args.sae:
         raise InputError("bench evaluate needs --sae PATH")
-    if bool(args.truth) == bool(args.of_table):
-        raise InputError("bench evaluate needs exactly one of --truth DIR and --table T (with --scale)")
+    if (bool(args.truth) + bool(args.of_table) + bool(args.synth)) != 1:
+        raise InputError("bench evaluate needs exactly one of --truth DIR, --table T (with --scale) and --synth PRESET")
     sae = load_sae(args.sae)
     sae2 = load_sae(args.sae2) if args.sae2 else None
     if args.truth:
         from sdlscape.bench.truth import load_truth
 
         truth = load_truth(args.truth)
+    elif args.synth:
+        from sdlscape.bench.synth import synth_truth
+
+        truth = synth_truth(args.synth, 0, seed=args.seed)[0]
     else:
         from sdlscape.bench.truth import truth_from_table
 
@@ -107,6 +123,12 @@ def _print(row: dict, compare: dict | None) -> None:
     print(f"  MCC dec {f3(row['mcc_decoder'])} enc {f3(row['mcc_encoder'])}; uniqueness {f3(row['uniqueness_decoder'])} "
           f"(alive {f3(row['uniqueness_alive'])}, {row['argmax_collisions']} argmax collisions); dead "
           f"{pct(row['dead_fraction'])}; L0 {row['l0']:.2f}; FVU {f3(row['fvu'])}")
+    ab = row.get("absorption")
+    if ab:
+        sm = ab["summary"]
+        print(f"  absorption ({sm['pairs']} parent/child pairs, {sm['parents']} parents): parent fires given child "
+              f"{f3(sm['parent_fires_mean'])}, absorbed {f3(sm['absorbed_mean'])} ({sm['absorbed_pairs']} pairs > 0.5), "
+              f"split parents {sm['split_parents']}, unrepresented parents {sm['unrepresented_parents']}")
     if compare:
         print(f"  PW-MCC with {compare['sae2']}: decoder {f3(compare['pw_mcc_decoder'])}, encoder "
               f"{f3(compare['pw_mcc_encoder'])} ({compare['pairs']} pairs)")
