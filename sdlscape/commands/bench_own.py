@@ -21,6 +21,8 @@ def add_arguments(p) -> None:
     g.add_argument("--truth", metavar="DIR", help="evaluate: a folder written by `bench data` (instead of --table)")
     g.add_argument("--synth", metavar="PRESET|JSON", help="SynthSAEBench ground truth instead of --table: a preset "
                                                            "(small, medium) or a SyntheticModelConfig JSON file")
+    g.add_argument("--diagnose", action="store_true", help="evaluate: add the theory's diagnostics (pattern, block "
+                                                              "gaps, ACS; certified minima on small instances)")
     g.add_argument("--samples", type=int, default=100_000, help="data --synth: training samples (default 100000)")
 
 
@@ -94,6 +96,10 @@ def _evaluate(args) -> dict:
 
     check_shapes(sae, truth)
     row = evaluate(sae, truth)
+    if args.diagnose:
+        from sdlscape.bench.diagnostics import diagnose
+
+        row["diagnostics"] = diagnose(sae, truth)
     extra = {}
     if sae2 is not None:
         extra["compare"] = {"sae2": args.sae2, **pw_mcc(sae, sae2)}
@@ -123,6 +129,14 @@ def _print(row: dict, compare: dict | None) -> None:
     print(f"  MCC dec {f3(row['mcc_decoder'])} enc {f3(row['mcc_encoder'])}; uniqueness {f3(row['uniqueness_decoder'])} "
           f"(alive {f3(row['uniqueness_alive'])}, {row['argmax_collisions']} argmax collisions); dead "
           f"{pct(row['dead_fraction'])}; L0 {row['l0']:.2f}; FVU {f3(row['fvu'])}")
+    dg = row.get("diagnostics")
+    if dg and dg.get("applicable"):
+        pt = dg["pattern"]
+        print(f"  theory (Def. 3.1 pattern): {pt['dead']} dead, {pt['polysemantic']} polysemantic latents; L~ {dg['loss']:.4g}, "
+              f"decoder gap {dg['decoder_gap']:.4g}, encoder gap {f3(dg.get('encoder_gap'))}; after ACS "
+              f"{f3((dg.get('acs') or {}).get('loss'))}")
+    elif dg:
+        print(f"  theory diagnostics not applicable: {dg['why']}")
     ab = row.get("absorption")
     if ab:
         sm = ab["summary"]

@@ -195,3 +195,13 @@ def test_cli_evaluate_and_errors(tmp_path, data_dir, capsys):
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "error" in err
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("n,d", [(50, 38), (20, 38)])
+def test_readers_equal_the_metrics_definition(n, d):
+    """The Cholesky read-out equals metrics.reader_directions (full rank) and falls back when rank-deficient."""
+    from sdlscape.bench.evaluate import _readers
+    from sdlscape.bench.metrics import reader_directions
+
+    W = np.random.default_rng(0).standard_normal((d, n))
+    np.testing.assert_allclose(_readers(W), reader_directions(W), atol=1e-8)
