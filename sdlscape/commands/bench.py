@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", metavar="PATH", help="write the result (with provenance) here")
     p.add_argument("--cache", metavar="DIR", help="cache of finished rows (default: <json stem>_cache next to --json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
-    p.add_argument("--source", default="digits", help="real-data source for TABLE=real")
+    p.add_argument("--source", default="digits", help="real-data source for TABLE=real: digits, minilm or npz:PATH")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a shared machine)")
     p.add_argument("--methods", metavar="M[,M...]",
                    help="run only these methods' rows of the table (e.g. topk: Table 1's TopK rows at paper scale)")
