@@ -25,9 +25,9 @@ Formats (:func:`detect_format` decides from the files, never from shapes):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
