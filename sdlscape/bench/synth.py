@@ -52,6 +52,8 @@ def max_interference(W: np.ndarray) -> dict:
 
 def load_config(spec: str):
     """A SyntheticModelConfig from a preset name or a JSON file (SyntheticModelConfig.to_dict's keys)."""
+    if spec not in PRESETS and not Path(spec).is_file():
+        raise InputError(f"--synth {spec!r}: neither a preset ({', '.join(PRESETS)}) nor a JSON file")
     try:
         from sae_lens.synthetic import SyntheticModelConfig
     except ImportError:
@@ -59,11 +61,8 @@ def load_config(spec: str):
     if spec in PRESETS:
         d = json.loads(json.dumps(PRESETS[spec]))
     else:
-        p = Path(spec)
-        if not p.is_file():
-            raise InputError(f"--synth {spec!r}: neither a preset ({', '.join(PRESETS)}) nor a JSON file")
         try:
-            d = json.loads(p.read_text())
+            d = json.loads(Path(spec).read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"--synth {spec!r}: cannot read JSON ({exc})") from None
     if not isinstance(d, dict):
@@ -109,11 +108,11 @@ def _sample(model, n: int, seed: int):
 def synth_truth(spec: str, n_train: int = 0, n_eval: int = 4096, seed: int = 0):
     """(Truth, x_train, acts_train) of the synthetic model ``spec`` (preset or JSON); training arrays None
     when n_train = 0."""
-    from sae_lens.synthetic import SyntheticModel
-
     from sdlscape.bench.truth import Truth
 
-    cfg = load_config(spec)
+    cfg = load_config(spec)              # checks the spec before sae-lens is imported
+    from sae_lens.synthetic import SyntheticModel
+
     model = SyntheticModel(cfg)
     F = model.feature_dict.feature_vectors.detach().float().numpy().T          # hidden_dim x num_features
     norms = np.linalg.norm(F, axis=0)

@@ -205,3 +205,17 @@ def test_readers_equal_the_metrics_definition(n, d):
 
     W = np.random.default_rng(0).standard_normal((d, n))
     np.testing.assert_allclose(_readers(W), reader_directions(W), atol=1e-8)
+
+
+def test_cli_data_errors_write_nothing(tmp_path, capsys):
+    out = tmp_path / "d"
+    for argv in (["--table", "table1"],                                    # no --out
+                 ["--out", str(out)],                                      # neither --table nor --synth
+                 ["--table", "table1", "--synth", "small", "--out", str(out)],
+                 ["--synth", str(tmp_path / "none.json"), "--out", str(out)],
+                 ["--table", "table9", "--out", str(out)],
+                 ["--table", "table1", "--row", "99", "--out", str(out)]):
+        assert main(["bench", "data"] + argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "error" in err
+    assert list(tmp_path.iterdir()) == []
