@@ -73,3 +73,20 @@ def test_not_applicable_architectures_say_why(tmp_path, orthonormal):
     np.savez(tmp_path / "j.npz", W_enc=np.eye(2), W_dec=np.eye(2), threshold=np.ones(2), activation=np.array("jumprelu"))
     r = dg.diagnose(load_sae(tmp_path / "j.npz"), orthonormal)
     assert r["applicable"] is False and "jumprelu" in r["why"]
+
+
+def test_cli_diagnose(tmp_path, orthonormal, capsys):
+    import json
+
+    from sdlscape.bench.truth import write_truth_files
+    from sdlscape.cli import main
+
+    (tmp_path / "truth").mkdir()
+    write_truth_files(tmp_path / "truth", orthonormal)
+    _sae(tmp_path, "ex35", [[1.0, 1.0], [0.0, 0.0]], np.eye(2))
+    out = tmp_path / "r.json"
+    assert main(["bench", "evaluate", "--sae", str(tmp_path / "ex35.npz"), "--truth", str(tmp_path / "truth"),
+                 "--diagnose", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())["rows"][0]["diagnostics"]
+    assert d["decoder_gap"] == pytest.approx(2.0) and d["acs"]["outcome"] == "partial_optimum"
+    assert "1 dead, 1 polysemantic" in capsys.readouterr().out

@@ -103,3 +103,16 @@ def test_saelens_sae_trained_on_synth_data_is_scored(synth_dir, tmp_path):
     row = json.loads(out.read_text())["rows"][0]
     assert row["fvu"] < 0.5 and row["M_IP_decoder"] > 0.5
     assert row["absorption"]["summary"]["pairs"] == 6 and row["paper_M_GT"] is None
+
+
+def test_evaluate_synth_in_memory_equals_the_folder(synth_dir, tmp_path):
+    truth = load_truth(synth_dir)
+    _exact_and_absorbing(truth, tmp_path)
+    out = tmp_path / "mem.json"
+    assert main(["bench", "evaluate", "--sae", str(tmp_path / "absorb.npz"), "--synth",
+                 str(synth_dir.parent / "cfg.json"), "--json", str(out)]) == 0
+    mem = json.loads(out.read_text())["rows"][0]
+    disk = evaluate(load_sae(tmp_path / "absorb.npz"), truth)
+    for k in ("M_GT_decoder", "fvu", "l0", "mcc_decoder"):
+        assert mem[k] == pytest.approx(disk[k], rel=1e-6)
+    assert mem["absorption"]["summary"] == disk["absorption"]["summary"]
