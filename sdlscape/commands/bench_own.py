@@ -89,8 +89,15 @@ def _evaluate(args) -> dict:
 
         truth = synth_truth(args.synth, 0, seed=args.seed)[0]
     else:
-        from sdlscape.bench.truth import truth_from_table
+        from sdlscape.bench.truth import resolved_row, truth_from_table
 
+        b = resolved_row(args.of_table, args.scale, args.seed, args.method, args.anchoring, args.row)[2].bench
+        d_in = b.n_p * (b.n_sources if b.kind == "crosscoder" else 1)
+        d_out = (b.n_r or b.n_p) if b.kind == "transcoder" else d_in
+        if (sae.d_in, sae.d_out) != (d_in, d_out):     # before the bench is built (a minute at paper scale)
+            raise InputError(f"the dictionary reads d_in={sae.d_in} and writes d_out={sae.d_out} "
+                             f"({sae.info.get('orientation', 'its own layout')}), but {args.of_table} at scale "
+                             f"{args.scale} has d_in={d_in}, d_out={d_out}")
         truth = truth_from_table(args.of_table, args.scale, args.seed, args.method, args.anchoring, args.row)
     from sdlscape.bench.evaluate import check_shapes
 
