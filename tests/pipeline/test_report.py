@@ -41,3 +41,22 @@ def test_thm31_data_shows_jumprelu_gap_is_first_order():
     r = np.log(relu["gap"][0] / relu["gap"][-1]) / np.log(relu["p_active"][0] / relu["p_active"][-1])
     j = np.log(jump["gap"][-2] / jump["gap"][-1]) / np.log(jump["p_active"][-2] / jump["p_active"][-1])
     assert r > 1.8 and r < 2.2 and j > 0.8 and j < 1.2
+
+
+def test_html_contents_link_to_anchors_that_exist_and_tables_scroll(tmp_path):
+    import re
+
+    from sdlscape.pipeline.document import anchors
+
+    doc = Document("T", [Heading("Findings"), Paragraph("x"), Heading("The paper's statements", 3),
+                         Heading("Pieces of example-3.5", 3), Table([str(i) for i in range(16)], [list(range(16))]),
+                         Heading("Findings")])
+    page = to_html(doc, tmp_path)
+    links = re.findall(r"href='#([^']+)'", page)
+    ids = re.findall(r" id='([^']+)'", page)
+    assert len(ids) == len(set(ids)) == 4                      # a repeated heading gets its own anchor
+    assert set(links) == set(ids) and "pieces-of-example-35" in ids and "findings-1" in ids
+    assert "<nav class='toc'>" in page and page.index("<nav") < page.index("<h2")
+    assert "<div class='scroll'><table>" in page and ".scroll{overflow-x:auto" in page
+    md = to_markdown(doc)
+    assert "[Findings](#findings)" in md and set(anchors(doc).values()) == set(ids)
