@@ -48,7 +48,7 @@ def draw(result: dict, out_dir: str | Path, name: str = "encoder_curves") -> lis
             markevery=max(1, len(free["step"]) // 15), label="(a) free: encoder rows")
     flat = [lab for lab, c in (("(a) encoder rows", free[k]), ("(b)", tied[k]), ("(c)", early[k])) if max(c) == 0]
     if flat:
-        a1.text(0.03, 0.06, "at 0 throughout: " + ", ".join(flat), transform=a1.transAxes, fontsize=7.5)
+        a1.text(0.03, 0.75, "at 0 throughout: " + ", ".join(flat), transform=a1.transAxes, fontsize=7.5)
     a1.axhline(result["paper"]["encoder_M_GT"], color="0.4", lw=0.8, ls="--",
                label=f"paper: encoder M_GT {result['paper']['encoder_M_GT']:.1%} (paper scale)")
     a1.set_title(f"Three hypotheses: M_GT at tau = {tau}", fontsize=9)

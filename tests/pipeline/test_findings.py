@@ -132,3 +132,16 @@ def test_an_anchoring_section_module_is_placed_in_the_report(monkeypatch):
     assert "Feature anchoring (Sec. 4), does it raise M_GT? table1: agrees in 1 of 1 pairs." in text
     assert "results/bench/anchoring_x.json" in text
     assert "results/bench/anchoring" not in _text(findings.blocks(_report(), {}))
+
+
+def test_an_explanation_is_given_in_full_once():
+    enc = {"paper": {"tau": 0.95}, "oracle": {"curves": {"enc_M_GT@0.95": [1.0, 0.02], "enc_M_IP": [1.0, 0.9],
+                                                         "reader_M_IP": [0.6, 0.7], "fvu": [0.02, 0.01]}},
+           "hypotheses": {"decoder_measured": {"decoder_M_GT": 0.9, "encoder_M_GT": 0.0}}}
+    report = _report(encoder=enc)
+    report["bench"]["table7"] = {"table": "table7", "rows": [
+        _row("topk", False, 0.0, 1.0, 1.0, tau=0.9, k_paper=32), _row("topk", False, 0.0, 0.867, 1.0, tau=0.9,
+                                                                          k_paper=128)]}
+    paras = disagreements.items(report, claims.comparisons(report))
+    assert sum("encoder M_GT at tau = 0.95: 100.00% -> 2.00%" in p for p in paras) == 1
+    assert any("The same experiment explains it as for table1 (above)." in p for p in paras)

@@ -60,3 +60,15 @@ def test_html_contents_link_to_anchors_that_exist_and_tables_scroll(tmp_path):
     assert "<div class='scroll'><table>" in page and ".scroll{overflow-x:auto" in page
     md = to_markdown(doc)
     assert "[Findings](#findings)" in md and set(anchors(doc).values()) == set(ids)
+
+
+def test_landscape_tables_print_round_off_as_zero():
+    from sdlscape.pipeline.sections import landscape
+
+    land = {"summary": {"activation": {"name": "relu"}, "global_value": 1.31e-32, "global_lower_bound": 0.0,
+                        "global_certified": True, "pieces": 1, "tolerance": 1e-6},
+            "pieces": [{"pattern": [[0], [1]], "class": "global", "loss": 1.31e-32, "lower_bound": 0.0,
+                        "gap": 1.31e-32, "certified": True, "acs_loss": 0.5, "acs_excess": None}]}
+    md = to_markdown(Document("t", landscape.blocks({"landscapes": {"toy": land}})))
+    assert "1.31e-32" not in md and "Global value 0 (< 1e-12)" in md
+    assert "| [[0],[1]] | – | global | 0 (< 1e-12) | 0 | 0 (< 1e-12) | yes |" in md and "| 0.5 |" in md

@@ -87,9 +87,14 @@ def items(report: dict, rows: list[dict], supplementary: dict | None = None) -> 
     for r in rows:
         if not r["agrees"]:
             groups.setdefault(r["key"][:2], []).append(r)
-    out = []
+    out, said = [], {}
     for g in groups.values():
-        out.append(_sentence(g) + " " + explanation(g[0], report, supplementary or {}))
+        why = explanation(g[0], report, supplementary or {})
+        if why != NONE and why in said:  # the same experiment explains it: name it, not again in full
+            why = f"The same experiment explains it as for {said[why]} (above)."
+        else:
+            said.setdefault(why, g[0]["key"][0])
+        out.append(_sentence(g) + " " + why)
     return out
 
 
