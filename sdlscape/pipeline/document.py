@@ -112,6 +112,14 @@ def to_markdown(doc: Document) -> str:
     return "\n".join(out) + "\n"
 
 
+SHORT_CELL = 24
+"""Cells up to this many characters do not wrap (a number with its sd stays on one line); the table scrolls."""
+
+
+def _cell(text: str) -> str:
+    return f"<td class='n'>{html.escape(text)}</td>" if len(text) <= SHORT_CELL else f"<td>{html.escape(text)}</td>"
+
+
 def to_html(doc: Document, base: Path) -> str:
     """Self-contained HTML: figures embedded as base64 PNG, a table of contents, an anchor per heading, and
     tables in a horizontally scrolling wrapper (a 16-column table does not overflow the page)."""
@@ -122,7 +130,7 @@ def to_html(doc: Document, base: Path) -> str:
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}"
              ".scroll{overflow-x:auto;max-width:100%;margin:1em 0}"
              "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 7px;"
-             "vertical-align:top}td{max-width:40em}"
+             "vertical-align:top}td{max-width:40em}td.n{white-space:nowrap}"
              "th{background:#f3f3f3;position:sticky;top:0}figure{margin:1.5em 0}img{max-width:100%}"
              "figcaption{font-style:italic}code{background:#f5f5f5}"
              "nav.toc{background:#fafafa;border:1px solid #ddd;padding:.5em 1em;margin:1em 0}"
@@ -152,7 +160,7 @@ def to_html(doc: Document, base: Path) -> str:
         elif isinstance(b, Table):
             cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b.header)
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in r) + "</tr>" for r in b.rows)
+            body = "".join("<tr>" + "".join(_cell(fmt(c)) for c in r) + "</tr>" for r in b.rows)
             parts.append(f"<div class='scroll'><table>{cap}<tr>{head}</tr>{body}</table></div>")
         elif isinstance(b, Figure):
             p = base / b.path

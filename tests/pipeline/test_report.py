@@ -21,7 +21,7 @@ def test_markdown_and_html_agree(tmp_path):
     md = to_markdown(doc)
     assert "| thm3.6 | fails |" in md and "0.1235" in md and "![caption one](f.png)" in md
     page = to_html(doc, tmp_path)
-    assert "<td>fails</td>" in page and "data:image/png;base64," in page and "caption one" in page
+    assert "<td class='n'>fails</td>" in page and "data:image/png;base64," in page and "caption one" in page
 
 
 def test_fig4_data_is_zero_loss_without_recovery():
