@@ -72,3 +72,22 @@ def test_landscape_tables_print_round_off_as_zero():
     md = to_markdown(Document("t", landscape.blocks({"landscapes": {"toy": land}})))
     assert "1.31e-32" not in md and "Global value 0 (< 1e-12)" in md
     assert "| [[0],[1]] | – | global | 0 (< 1e-12) | 0 | 0 (< 1e-12) | yes |" in md and "| 0.5 |" in md
+
+
+def test_figures_report_rerenders_a_report_from_its_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    VERIFY = {"results": [{"claim": "thm3.2", "activation": "relu", "status": "holds", "instances_tried": 2,
+                           "seconds": 0.1, "reading": "def3.1", "counterexample": None}]}
+    (tmp_path / "report.json").write_text(json.dumps({"verify": VERIFY, "stages": {"verify": {"seconds": 1.0}}}))
+    r = subprocess.run([sys.executable, "-m", "sdlscape.cli", "figures", "--from", str(tmp_path), "--report"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("## Findings") < md.index("## Verdicts") < md.index("## Compute time per stage")
+    assert "<nav class='toc'>" in (tmp_path / "report.html").read_text()
+    bad = subprocess.run([sys.executable, "-m", "sdlscape.cli", "figures", "--report", "--from", str(tmp_path / "no")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "report.json" in bad.stderr and not (tmp_path / "no").exists()

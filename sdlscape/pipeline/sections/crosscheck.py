@@ -44,5 +44,7 @@ def blocks(report: dict) -> list:
     blocks.append(Table(["instance", "starts", "global", "spurious", "region boundary", "not converged",
                          "disagreements with ACS"], rows))
     add_figure(blocks, report, "crosscheck_outcomes", "Where gradient descent from random starts ends.")
-    add_figure(blocks, report, "fig7_resampling", "Fig. 7 analogue: loss with and without resampling dead latents.")
+    add_figure(blocks, report, "fig7_resampling", "Fig. 7 analogue: loss with and without resampling dead latents; the "
+                                                          "box gives how far apart the two curves are and what "
+                                                          "became of the resampled latents.")
     return blocks
