@@ -50,6 +50,10 @@ def draw_figures(report: dict, folder: Path) -> dict[str, list[Path]]:
         out["fig9_bench3d"] = bench3d.draw(report["bench3d"], folder)
     if report.get("thm31"):
         out["thm31_bound"] = thm31_bound.draw(report["thm31"], folder)
+    anchoring_results = anchoring_data(report)
+    anchoring_figure = _optional_module("sdlscape.figures.anchoring")
+    if anchoring_results and anchoring_figure is not None:
+        out["anchoring"] = anchoring_figure.draw(anchoring_results, folder)
     if report.get("real", {}).get("top_examples"):
         from sdlscape.figures import top_activations
 
@@ -114,14 +118,26 @@ def load_supplementary(folder: Path | None = SUPPLEMENTARY) -> dict:
     return out
 
 
-def _optional_section(name: str):
-    """A section module another part of the project adds (e.g. sections/anchoring.py); None while absent."""
+def _optional_module(name: str):
+    """A module another part of the project adds (e.g. sections/anchoring.py); None while absent."""
     import importlib
 
     try:
-        return importlib.import_module(f"sdlscape.pipeline.sections.{name}")
-    except ModuleNotFoundError:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:  # the module exists but fails to import: that is a bug, not an absence
+            raise
         return None
+
+
+def anchoring_data(report: dict, supplementary: dict | None = None) -> list:
+    """The anchoring experiment's results: the run's own (report["anchoring"]), else the committed
+    results/bench/anchoring*.json."""
+    got = report.get("anchoring")
+    if got:
+        return got if isinstance(got, list) else [got]
+    supplementary = load_supplementary() if supplementary is None else supplementary
+    return list(supplementary.get("anchoring", {}).values())
 
 
 def section_order(report: dict, supplementary: dict) -> list:
@@ -130,9 +146,10 @@ def section_order(report: dict, supplementary: dict) -> list:
     order = [("header", header_blocks), ("findings", lambda r: findings.blocks(r, supplementary)),
              ("verdicts", verdicts.blocks), ("landscape", landscape.blocks), ("crosscheck", crosscheck.blocks),
              ("bench", bench.blocks)]
-    anchoring = _optional_section("anchoring")
+    anchoring = _optional_module("sdlscape.pipeline.sections.anchoring")
     if anchoring is not None:
-        order.append(("anchoring", anchoring.blocks))
+        data = anchoring_data(report, supplementary)
+        order.append(("anchoring", lambda r: anchoring.blocks({**r, "anchoring": data}) if data else []))
     order += [("encoder", encoder.blocks), ("real", real.blocks), ("theory", theory.blocks),
               ("stages", stage_blocks)]
     return order
