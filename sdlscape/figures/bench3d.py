@@ -10,7 +10,8 @@ from sdlscape.figures._common import new_figure, save
 
 def build(data: dict):
     """The figure for data = {"W_p": 3 x n unit columns, "samples": N x 3, "max_interference": float,
-    "p_active": float}. Feature d is drawn as the segment from 0 to L w_p^d (L = arrow_length(samples), stated in the title),
+    "p_active": float}. Feature d is drawn as the segment from 0 to L w_p^d (L = arrow_length(samples), stated in
+    the title),
     one colour per feature, named in a legend outside the axes (no labels at the tips, which crowd when
     features interfere)."""
     W = np.asarray(data["W_p"], dtype=float)
@@ -32,7 +33,8 @@ def build(data: dict):
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(_locator())
     ax.tick_params(labelsize=7, pad=0)
-    ax.set_title(f"{W.shape[1]} features in R^3 (directions drawn at length {L:.2g})\nmax interference {data.get('max_interference', float('nan')):.2f}, "
+    ax.set_title(f"{W.shape[1]} features in R^3 (directions drawn at length {L:.2g})\n"
+                 f"max interference {data.get('max_interference', float('nan')):.2f}, "
                  f"p_active {data.get('p_active', float('nan')):g}", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1.0), borderaxespad=0.0)
     return fig

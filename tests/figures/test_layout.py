@@ -118,7 +118,8 @@ def test_thm31_panels_mark_the_levels_above_the_bound():
     from sdlscape.figures import thm31_bound
 
     s = {"p_active": [0.001, 0.01, 0.1], "gap": [1e-5, 1e-4, 1e-3], "ci95_half": [0, 0, 0],
-         "bound_lo": [1e-6, 1e-4, 1e-2], "bound_hi": [2e-6, 2e-4, 2e-2], "verdicts": ["violated", "satisfied", "satisfied"]}
+         "bound_lo": [1e-6, 1e-4, 1e-2], "bound_hi": [2e-6, 2e-4, 2e-2],
+         "verdicts": ["violated", "satisfied", "satisfied"]}
     fig = thm31_bound.build({"series": {"a": s, "b": {**s, "verdicts": ["satisfied"] * 3}}})
     try:
         assert len(fig.axes) == 2                                   # one panel per series: no band hides another

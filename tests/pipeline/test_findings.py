@@ -121,7 +121,8 @@ def test_findings_come_first_and_stage_times_last():
 
 
 def test_an_anchoring_section_module_is_placed_in_the_report(monkeypatch):
-    assert "anchoring" not in [n for n, _ in section_order({}, {})] or "sdlscape.pipeline.sections.anchoring" in sys.modules
+    if "sdlscape.pipeline.sections.anchoring" not in sys.modules:
+        assert "anchoring" not in [n for n, _ in section_order({}, {})]
     mod = types.ModuleType("sdlscape.pipeline.sections.anchoring")
     mod.blocks = lambda report: [Heading("Anchoring"), Paragraph(f"anchoring results {report['anchoring']}")]
     monkeypatch.setitem(sys.modules, "sdlscape.pipeline.sections.anchoring", mod)
@@ -133,7 +134,8 @@ def test_an_anchoring_section_module_is_placed_in_the_report(monkeypatch):
     own = to_markdown(build_document(_report(anchoring={"rows": [2]}), supplementary))  # the run's own first
     assert "anchoring results [{'rows': [2]}]" in own
     text = _text(findings.blocks(_report(), {"anchoring": {"anchoring_x": {}}}))
-    assert "Feature anchoring (Sec. 4), does it raise M_GT? table1: agrees: raised beyond noise in 1 pairs (paper: 1)." in text
+    assert ("Feature anchoring (Sec. 4), does it raise M_GT? table1: agrees: raised beyond noise in 1 pairs "
+            "(paper: 1).") in text
     assert "results/bench/anchoring_x.json" in text
     assert "results/bench/anchoring" not in _text(findings.blocks(_report(), {}))
 

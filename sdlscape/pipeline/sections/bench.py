@@ -124,8 +124,9 @@ def blocks(report: dict) -> list:
             f"(paper, encoder: {pct(topk.get('paper_M_GT'))}). With features in superposition the squared-error-"
             f"optimal linear read-out of feature j is (W_p W_p^T)^-1 w_p^j, not w_p^j, so trained encoder rows "
             f"move toward those readers while decoder columns approach the features; see results/bench/README.md."))
-    add_figure(blocks, report, "fig6_recovery_curve", "Fig. 6 analogue: M_GT as a function of tau, encoder rows (the paper's "
-                                                                 "metric) and decoder columns; stars: the paper's "
-                                                                 "numbers at its tau and scale.")
-    add_figure(blocks, report, "fig9_bench3d", "Fig. 9 analogue: a small bench in R^3.")
+    add_figure(blocks, report, "fig6_recovery_curve",
+               "Fig. 6 analogue: M_GT as a function of tau, encoder rows (the paper's metric) and decoder columns; "
+               "stars: the paper's numbers at its tau and scale.")
+    add_figure(blocks, report, "fig9_bench3d", "Fig. 9 analogue: a small bench in R^3; the feature directions are "
+                                               "drawn at the samples' scale.")
     return blocks

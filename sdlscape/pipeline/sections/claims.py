@@ -46,7 +46,8 @@ def level_rows(table: str, t: dict) -> list[dict]:
         verdict = _level(r["M_GT"], r.get("M_GT_sd"), r["paper_M_GT"])
         if dec is not None:
             verdict += f" (decoder columns: {_level(dec, r.get('M_GT_decoder_sd'), r['paper_M_GT'])})"
-        out.append({"key": (table, "level", r["method"]), "label": r.get("label", r["method"]), "claim": f"{table}: {r.get('label', r['method'])} "
+        label = r.get("label", r["method"])
+        out.append({"key": (table, "level", r["method"]), "label": label, "claim": f"{table}: {label} "
                     f"recovers features (M_GT, tau = {tau:g})", "paper": pct(r["paper_M_GT"]),
                     "ours": _with_sd(r, "M_GT"), "ours_decoder": _with_sd(r, "M_GT_decoder"),
                     "verdict": verdict, "agrees": _agrees(r["M_GT"], r.get("M_GT_sd"), r["paper_M_GT"])})

@@ -80,7 +80,8 @@ def blocks(report: dict) -> list:
         blocks.append(Paragraph(
             f"Global value {value(gv, 6)}, least piece lower bound {value(s.get('global_lower_bound'), 6)}: "
             f"{verdict} at tolerance {s.get('tolerance')}. Values at or below {ZERO_LOSS:g} in magnitude are "
-            f"round-off of zero and print as '0 (< {ZERO_LOSS:g})'. Spurious = a partial optimum that ACS certified in a "
+            f"round-off of zero and print as '0 (< {ZERO_LOSS:g})'. Spurious = a partial optimum that ACS certified "
+            "in a "
             "piece whose value is above the global value; ACS excess = that partial optimum minus the piece's "
             "certified infimum (> 0: a saddle of the piece, not its minimum). 'by': which lower bound met the "
             "value (the certifier, or the decoupled low-rank relaxation where the certifier does not apply)."))

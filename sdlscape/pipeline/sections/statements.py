@@ -35,8 +35,8 @@ CORRECTED = {
               "matrix K_i = M^1/2 (W_r^T W_r)_{F_i} M^1/2 has an eigenvector in the open positive orthant and "
               "the codes it gives are jointly realizable in the region (an LP), and, where each latent's features "
               "are linearly independent, only then",
-    "thm3.8": "for ReLU-type regions, sub-concept j of a parent can be split off if and only if j and its siblings are each separated "
-              "from the other features (j is outside the cone of the others, and its siblings' cone meets the "
+    "thm3.8": "for ReLU-type regions, sub-concept j of a parent can be split off if and only if j and its "
+              "siblings are each separated from the other features (j is outside the cone of the others, and its siblings' cone meets the "
               "cone of the rest only at 0); for JumpReLU, whose threshold gives the proof's constant c > 0, "
               "the statement as written",
 }
