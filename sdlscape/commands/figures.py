@@ -24,8 +24,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from sdlscape.commands._common import check_output_dir
     from sdlscape.errors import InputError
-    from sdlscape.storage import read_json, write_json
     from sdlscape.pipeline.report import draw_figures
+    from sdlscape.storage import read_json, write_json
 
     if args.report:
         if not args.source or not Path(args.source).is_dir() or not (Path(args.source) / "report.json").is_file():
