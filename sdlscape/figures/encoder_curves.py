@@ -11,7 +11,6 @@ from pathlib import Path
 
 from sdlscape.figures._common import new_figure, save
 
-
 RUN_COLOURS = {"oracle": "black", "free": "C0", "tied": "C2", "early": "C3"}
 
 

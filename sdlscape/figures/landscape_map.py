@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdlscape.formatting import value
 from sdlscape.figures._common import CLASS_COLOURS, new_figure, save
+from sdlscape.formatting import value
 
 LABELLED_PIECES = 40
 """At most this many pieces are named by their patterns (tick labels)."""

@@ -275,8 +275,8 @@ def test_overlapping_labels_would_be_caught():
 
 
 def test_report_section_has_the_piece_tables_and_the_certified_global():
-    from sdlscape.pipeline.document import Document, Table, to_markdown
     from sdlscape.formatting import value
+    from sdlscape.pipeline.document import Document, Table, to_markdown
     from sdlscape.pipeline.sections import landscape as section
 
     lands = {n: _committed(n) for n in ("relu_n3_np2_q2", "hier_relu_3_np2_q2")}

@@ -36,9 +36,9 @@ CORRECTED = {
               "the codes it gives are jointly realizable in the region (an LP), and, where each latent's features "
               "are linearly independent, only then",
     "thm3.8": "for ReLU-type regions, sub-concept j of a parent can be split off if and only if j and its "
-              "siblings are each separated from the other features (j is outside the cone of the others, and its siblings' cone meets the "
-              "cone of the rest only at 0); for JumpReLU, whose threshold gives the proof's constant c > 0, "
-              "the statement as written",
+              "siblings are each separated from the other features (j is outside the cone of the others, and "
+              "its siblings' cone meets the cone of the rest only at 0); for JumpReLU, whose threshold gives "
+              "the proof's constant c > 0, the statement as written",
 }
 
 
