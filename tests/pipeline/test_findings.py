@@ -96,7 +96,7 @@ def test_anchoring_verdict_from_effects_and_supplementary_medium_table():
     medium["rows"][1]["M_GT_decoder"] = 0.80
     med = next(r for r in claims.comparisons(_report(), {"bench": {"table1_medium_topk": medium}})
                if r["key"] == ("table1", "anchoring", "medium"))
-    assert med["agrees"] and med["verdict"] == "agrees: raised beyond noise in 1 pairs (paper: 1)"
+    assert med["agrees"] and med["verdict"] == "agrees: raised beyond noise in 1 pair (paper: 1)"
 
 
 def test_resampling_claim_and_its_explanation_follow_the_run():
@@ -134,7 +134,7 @@ def test_an_anchoring_section_module_is_placed_in_the_report(monkeypatch):
     own = to_markdown(build_document(_report(anchoring={"rows": [2]}), supplementary))  # the run's own first
     assert "anchoring results [{'rows': [2]}]" in own
     text = _text(findings.blocks(_report(), {"anchoring": {"anchoring_x": {}}}))
-    assert ("Feature anchoring (Sec. 4), does it raise M_GT? table1: agrees: raised beyond noise in 1 pairs "
+    assert ("Feature anchoring (Sec. 4), does it raise M_GT? table1: agrees: raised beyond noise in 1 pair "
             "(paper: 1).") in text
     assert "results/bench/anchoring_x.json" in text
     assert "results/bench/anchoring" not in _text(findings.blocks(_report(), {}))
@@ -159,6 +159,6 @@ def test_anchoring_agrees_only_if_most_of_the_papers_raises_are_seen():
         rows += [_row(f"m{i}", False, 0.0, 0.80, plain, sd=0.01), _row(f"m{i}", True, 0.0, 0.85, anchored, sd=0.01)]
     t = {"table": "table1", "rows": rows}
     row = claims.anchoring_row("table1", t)
-    assert not row["agrees"] and row["verdict"].startswith("mostly not reproduced: raised beyond noise in 1 pairs")
+    assert not row["agrees"] and row["verdict"].startswith("mostly not reproduced: raised beyond noise in 1 pair")
     t["rows"][3]["M_GT_decoder"] = 0.9
     assert claims.anchoring_row("table1", t)["agrees"]

@@ -112,8 +112,8 @@ def anchoring_row(table: str, t: dict, scale: str | None = None) -> dict | None:
         verdict, agrees = "opposite: anchoring lowers M_GT", False
     elif raises and up:  # agrees when at least half the pairs the paper raises are raised beyond noise here
         agrees = up >= (len(raises) + 1) // 2 and not down
-        verdict = (f"agrees: raised beyond noise in {up} pairs (paper: {len(raises)})" if agrees
-                   else f"mostly not reproduced: raised beyond noise in {up} pairs (paper: {len(raises)})")
+        seen = f"raised beyond noise in {up} pair{'s' if up != 1 else ''} (paper: {len(raises)})"
+        verdict = f"agrees: {seen}" if agrees else f"mostly not reproduced: {seen}"
     elif raises:
         verdict, agrees = "not reproduced: no pair beyond noise", False
     else:
