@@ -27,6 +27,7 @@ from sdlscape.outcomes import CertifyStatus
 from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
 from sdlscape.solvers.checkpoint import load_checkpoint, save_checkpoint, settings_hash
 from sdlscape.solvers.fanout import run_tasks
+from sdlscape.theory.activations import Reduction
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
@@ -118,7 +119,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     resumed = len(done)
     incumbent = min((d["value"] for d in done.values() if d.get("value") is not None), default=np.inf)
     seed = None
-    if incumbent_starts:
+    if incumbent_starts and inst.activation.certifier_reduction is not Reduction.UNSUPPORTED:
         from sdlscape.solvers.certify.incumbent import multistart_incumbent
 
         seed = multistart_incumbent(inst, incumbent_starts)
