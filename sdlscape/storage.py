@@ -5,6 +5,7 @@ import json
 import math
 import os
 import platform
+import stat
 import subprocess
 import sys
 import tempfile
@@ -42,10 +43,50 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+NAME_MAX = 255     # bytes in one path component on Linux/macOS file systems
+
+
+def target_problem(path: str | os.PathLike) -> str | None:
+    """Why a file may not be (re)written at path, or None: only a new name or an existing regular file is
+    replaced (a device node, FIFO, socket, symlink or folder at the path is refused, never renamed over);
+    a path component longer than NAME_MAX bytes is refused too."""
+    p = Path(path)
+    for part in p.parts:
+        try:
+            size = len(os.fsencode(part))
+        except UnicodeEncodeError:
+            return "its name cannot be encoded for the file system"
+        if size > NAME_MAX:
+            return f"a path component is {size} bytes long (at most {NAME_MAX})"
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be inspected ({exc.strerror or exc})"
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device node" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    return f"is {kind}; only a regular file or a new name is written"
+
+
+def check_target(path: str | os.PathLike) -> None:
+    """InputError naming the path if target_problem finds one."""
+    why = target_problem(path)
+    if why is not None:
+        from sdlscape.errors import InputError
+
+        raise InputError(f"refusing to write {str(path)!r}: {why}")
+
+
 def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
+    check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -54,6 +95,7 @@ def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        check_target(path)             # again: something may have appeared at the path meanwhile
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -189,13 +189,34 @@ def _writable_ancestor(path: Path, option: str) -> None:
         raise InputError(f"{option} {str(path)!r}: folder {str(parent)!r} is not writable")
 
 
+def _check_names(path: str, option: str) -> None:
+    """Every component of path encodable and at most NAME_MAX bytes (else the write fails after the work)."""
+    from sdlscape.storage import NAME_MAX
+
+    for part in Path(path).parts:
+        try:
+            size = len(os.fsencode(part))
+        except UnicodeEncodeError:
+            raise InputError(f"{option} {path!r}: the name cannot be encoded for the file system") from None
+        if size > NAME_MAX:
+            raise InputError(f"{option} {path[:60]!r}...: a path component is {size} bytes long "
+                             f"(at most {NAME_MAX})")
+
+
 def check_output_file(path: str, option: str = "--json") -> None:
-    """A file the command will write: not an existing folder, its folder writable (InputError otherwise)."""
+    """A file the command will write: a new name or an existing regular file (not a folder, device node,
+    FIFO or symlink), names of at most NAME_MAX bytes, its folder writable (InputError otherwise)."""
+    from sdlscape.storage import target_problem
+
     p = Path(path)
     if not str(path).strip():
         raise InputError(f"{option}: empty path")
+    _check_names(path, option)
     if p.is_dir():
         raise InputError(f"{option} {path!r} is an existing folder; give a file name")
+    why = target_problem(p)
+    if why is not None:
+        raise InputError(f"{option} {path!r} {why}")
     if p.exists() and not os.access(p, os.W_OK):
         raise InputError(f"{option} {path!r} exists and is not writable")
     _writable_ancestor(p, option)
@@ -206,6 +227,7 @@ def check_output_dir(path: str, option: str = "--out") -> None:
     p = Path(path)
     if not str(path).strip():
         raise InputError(f"{option}: empty path")
+    _check_names(path, option)
     if p.exists() and not p.is_dir():
         raise InputError(f"{option} {path!r} is an existing file; give a folder")
     if p.is_dir():

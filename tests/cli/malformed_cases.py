@@ -215,6 +215,13 @@ BAD_OUTPUTS: list[tuple[str, list[str]]] = [
     ("reproduce", ["--out", "{out}", "--json", "{dir}"]), ("figures", ["--out", "{file}"]),
     ("verify", ["--claim", "thm3.6", "--json", "{dir}"]), ("figures", ["--from", "{missing}", "--out", "{out}"]),
 ]
+# Output paths whose target is not a regular file or a new name (issue 25 item 1), and over-long names:
+# refused before any work, the thing at the path left as it was.
+TARGET_KINDS = ("{fifo}", "{symlink}", "{device}", "{long}", "{long_dir}")
+BAD_OUTPUTS += [(cmd, ["--json", kind]) for cmd in ("realizable", "piece", "landscape", "crosscheck")
+                for kind in TARGET_KINDS]
+BAD_OUTPUTS += [("landscape", ["--csv", "{fifo}"]), ("reproduce", ["--out", "{long}"]),
+                ("verify", ["--claim", "thm3.6", "--json", "{symlink}"])]
 
 
 def command_argv(cmd: str, inst: Path, out: Path, pattern: str = PATTERN) -> list[str]:
@@ -239,8 +246,9 @@ def command_argv(cmd: str, inst: Path, out: Path, pattern: str = PATTERN) -> lis
 INSTANCE_COMMANDS = ("realizable", "piece", "landscape", "crosscheck", "verify")
 
 
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Kind, size and mtime of everything under root (lstat: a FIFO or symlink replaced by a file shows)."""
+    return {str(p): (p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(root.rglob("*"))}
 
 
 def check_contract(argv: list[str], root: Path) -> str | None:
@@ -269,12 +277,41 @@ def check_contract(argv: list[str], root: Path) -> str | None:
     return None
 
 
+def special_file(root: Path, kind: str) -> Path:
+    """A FIFO, a symlink to a regular file, or a device node (a copy of /dev/null where mknod is allowed,
+    else a FIFO) under root."""
+    import os
+    import stat
+
+    p = root / f"a_{kind}"
+    if os.path.lexists(p):
+        return p
+    if kind == "symlink":
+        target = root / "a_file.txt"
+        if not target.exists():
+            target.write_text("x")
+        p.symlink_to(target)
+    elif kind == "device":
+        try:
+            os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(1, 3))     # what /dev/null is
+        except PermissionError:
+            os.mkfifo(p)
+    else:
+        os.mkfifo(p)
+    return p
+
+
 def fill(argv: list[str], root: Path) -> list[str]:
-    """Replace {dir}, {file}, {under_file}, {missing}, {out} by paths under root (created as needed)."""
+    """Replace {dir}, {file}, {under_file}, {missing}, {out}, {fifo}, {symlink}, {device}, {long} (a 300-byte
+    file name), {long_dir} (a 300-byte folder name above the file) by paths under root (created as needed)."""
     d, f = root / "a_dir", root / "a_file.txt"
     d.mkdir(exist_ok=True)
     if not f.exists():
         f.write_text("x")
     table = {"{dir}": str(d), "{file}": str(f), "{under_file}": str(f / "r.json"),
-             "{missing}": str(root / "missing.json"), "{out}": str(root / "fresh_out")}
+             "{missing}": str(root / "missing.json"), "{out}": str(root / "fresh_out"),
+             "{long}": str(root / ("n" * 295 + ".json")), "{long_dir}": str(root / ("d" * 300) / "r.json")}
+    for kind in ("fifo", "symlink", "device"):
+        if "{" + kind + "}" in argv:
+            table["{" + kind + "}"] = str(special_file(root, kind))
     return [table.get(a, a) for a in argv]
