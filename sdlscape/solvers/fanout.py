@@ -1,14 +1,73 @@
 """Fan-out of independent piece tasks: in this process, a local process pool, or a Dask scheduler.
 
 Results arrive in completion order; on an exception or Ctrl-C the pending futures are cancelled (a
-rerun resumes from the caller's checkpoint)."""
+rerun resumes from the caller's checkpoint). A local pool has at most as many processes as this process
+may use cores and as there are tasks, and its workers die with their parent (even one killed by SIGKILL)."""
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 
 from sdlscape.errors import InputError
 
 DASK_CONNECT_TIMEOUT = "10s"
+PR_SET_PDEATHSIG = 1          # linux/prctl.h
+WATCHDOG_PERIOD_S = 1.0       # how often a worker without prctl checks that its parent is alive
+_NOTED: set[tuple[int, int]] = set()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def capped_workers(workers: int, n_tasks: int) -> int:
+    """min(workers, usable cores, tasks), at least 1; a one-line note on stderr (once) when it cuts."""
+    cores = usable_cores()
+    cap = max(1, min(int(workers), cores, int(n_tasks)))
+    if cap < workers and (workers, cap) not in _NOTED:
+        _NOTED.add((workers, cap))
+        print(f"note: {workers} workers requested, {cap} started ({cores} usable cores, {n_tasks} tasks)",
+              file=sys.stderr)
+    return cap
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        threading.Event().wait(WATCHDOG_PERIOD_S)
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: this worker gets SIGKILL when its parent dies (prctl on Linux, else a watchdog
+    thread polling the parent's pid)."""
+    done = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            done = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            done = False
+    if os.getppid() != parent:          # the parent died before prctl took effect
+        os._exit(1)
+    if not done:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def process_pool(workers: int):
+    """A ProcessPoolExecutor of exactly `workers` processes that die with this process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
 
 
 def dask_client(address: str):
@@ -36,13 +95,14 @@ def run_tasks(fn: Callable[[dict], dict], tasks: list[dict], workers: int = 1,
         finally:
             client.close()
         return
-    if workers <= 1 or len(tasks) <= 1:
+    workers = capped_workers(workers, len(tasks))
+    if workers <= 1:
         for t in tasks:
             yield fn(t)
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+    from concurrent.futures import as_completed as done_first
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         futs = [pool.submit(fn, t) for t in tasks]
         try:
             for f in done_first(futs):
