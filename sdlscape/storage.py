@@ -124,6 +124,61 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(f)
 
 
+# ---------------------------------------------------------------------------------------------
+# Cache entries: a JSON object with a checksum of its content, read back only when intact
+
+CHECKSUM_KEY = "_sha256"
+
+
+def _digest(obj: dict) -> str:
+    import hashlib
+
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_cached(path: str | os.PathLike, obj: dict) -> None:
+    """Write a cache entry (a dict) atomically, with the sha256 of its canonical JSON under CHECKSUM_KEY."""
+    body = to_jsonable(obj)
+    if not isinstance(body, dict):
+        raise TypeError(f"a cache entry is a dict, got {type(obj).__name__}")
+    body.pop(CHECKSUM_KEY, None)
+    write_json(path, {**body, CHECKSUM_KEY: _digest(body)})
+
+
+def cache_problem(path: str | os.PathLike, required: tuple[str, ...] = ()) -> tuple[dict | None, str | None]:
+    """(entry, None) for an intact cache entry at path, (None, why) for a damaged one, (None, None) if absent.
+    Intact: a regular file holding a JSON object with every `required` key whose checksum, if it has one,
+    matches its content (entries written before checksums are accepted on their keys alone)."""
+    p = Path(path)
+    if not p.is_file():
+        return None, None if not os.path.lexists(p) else "not a regular file"
+    try:
+        data = json.loads(p.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, f"not JSON ({type(exc).__name__})" if p.stat().st_size else "empty"
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if not isinstance(data, dict):
+        return None, f"a JSON {type(data).__name__}, not an object"
+    stored = data.pop(CHECKSUM_KEY, None)
+    if stored is not None and stored != _digest(data):
+        return None, "checksum mismatch"
+    missing = [k for k in required if k not in data]
+    if missing:
+        return None, f"missing key(s) {', '.join(missing)}"
+    return data, None
+
+
+def read_cached(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict | None:
+    """The cache entry at path (without its checksum), or None if there is none or it is damaged; a damaged
+    one is reported on stderr by name (one line) and the caller recomputes it (its rewrite replaces it)."""
+    entry, why = cache_problem(path, required)
+    if why is not None:
+        print(f"sdlscape: damaged cache entry {str(path)!r} ({why}); recomputing it", file=sys.stderr, flush=True)
+    return entry
+
+
 def git_commit() -> str | None:
     """The git commit of the sdlscape checkout, with "-dirty" if it has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
