@@ -90,6 +90,21 @@ def positive_int(text: str) -> int:
     return v
 
 
+SEED_LIMIT = 2 ** 32     # numpy's legacy and torch's generators both take a 32-bit seed everywhere
+
+
+def seed_int(text: str) -> int:
+    """A random seed: an integer with 0 <= seed < 2**32."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+    if not 0 <= v < SEED_LIMIT:
+        shown = str(v) if len(str(v)) <= 20 else f"{str(v)[:12]}... ({len(str(v))} digits)"
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {shown}")
+    return v
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0 (inf, nan, 0 and negatives are refused)."""
     try:

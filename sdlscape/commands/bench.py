@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from sdlscape.errors import InputError
+from sdlscape.commands._common import seed_int
 
 TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom")
 
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--scale", choices=("small", "medium", "paper"), default="small")
     p.add_argument("--seeds", type=int, help="training seeds per row (default: the scale's, 3 at small/medium)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the result (with provenance) here")
     p.add_argument("--cache", metavar="DIR", help="cache of finished rows (default: <json stem>_cache next to --json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")

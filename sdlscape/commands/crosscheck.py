@@ -1,7 +1,7 @@
 """`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
 from __future__ import annotations
 
-from sdlscape.commands._common import (
+from sdlscape.commands._common import (seed_int,
     add_instance_argument,
     add_json_argument,
     check_device_early,
@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam step size, cosine-decayed (default 1e-2)")
     p.add_argument("--init", choices=("random", "tied", "both"), default="both",
                    help="initialisation: Gaussian, tied (W_E = W_D^T), or half of each (default both)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting points (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the starting points (default 0)")
     p.add_argument("--landscape", metavar="FILE", help="a landscape result (JSON from `sdlscape landscape`)")
     p.add_argument("--landscape-starts", type=positive_int, default=4,
                    help="ACS starts per piece when the landscape is computed here (default 4)")

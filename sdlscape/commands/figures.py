@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from sdlscape.commands._common import seed_int
 
 
 def register(sub) -> None:
@@ -13,7 +14,7 @@ def register(sub) -> None:
                    help="folder for the PNG and PDF files (default with --from: RESULTS/figures)")
     p.add_argument("--from", dest="source", metavar="RESULTS",
                    help="a reproduce output folder or its report.json: redraw from it without recomputing")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the list of figure files here")
     p.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ import csv
 import io
 import json
 
-from sdlscape.commands._common import (
+from sdlscape.commands._common import (seed_int,
     add_instance_argument,
     add_json_argument,
     load_instance_arg,
@@ -23,7 +23,7 @@ def register(sub) -> None:
                                    "upper bounds, reported beside a lower bound and the gap.")
     add_instance_argument(p)
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts per piece (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the random starts (default 0)")
     p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
     p.add_argument("--workers", type=positive_int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -203,7 +203,19 @@ BAD_OPTIONS: dict[str, list[list[str]]] = {
     "crosscheck": [["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1"], ["--starts", "0"], ["--steps", "0"],
                    ["--device", "gpu"], ["--device", "cuda:9"], ["--device", "cuda:x"], ["--init", "weird"], ["--landscape", "{missing}"],
                    ["--landscape", "{dir}"]],
+    "verify": [],
 }
+# Seeds out of [0, 2**32) on every command that takes one (issue 25 item 4).
+BAD_SEEDS = ["-1", "4294967296", "1" + "0" * 24, "0x10", "1.5"]
+for _cmd in ("piece", "landscape", "crosscheck", "verify"):
+    BAD_OPTIONS[_cmd] += [["--seed", v] for v in BAD_SEEDS]
+
+# Whole command lines (no instance) that must be refused: {out} etc. are filled by fill().
+BAD_ARGV: list[list[str]] = [
+    *[["bench", "custom", "--method", "topk", "--seed", v, "--json", "{out}"] for v in BAD_SEEDS],
+    *[["reproduce", "--out", "{out}", "--seed", v] for v in BAD_SEEDS[:3]],
+    *[["figures", "--out", "{out}", "--seed", v] for v in BAD_SEEDS[:3]],
+]
 
 # Output paths that cannot be written: (command argv builder, description). {dir}: an existing folder,
 # {file}: an existing file, {under_file}: a path below a file.

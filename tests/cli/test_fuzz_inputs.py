@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from malformed_cases import (BAD_FIELDS, BAD_FILES, BAD_OPTIONS, BAD_OUTPUTS, BAD_PATTERNS, BASE,
+from malformed_cases import (BAD_ARGV, BAD_FIELDS, BAD_FILES, BAD_OPTIONS, BAD_OUTPUTS, BAD_PATTERNS, BASE,
                              INSTANCE_COMMANDS, check_contract, command_argv, fill, instance_with, maybe_valid,
                              write_instance)
 from sdlscape.cli import main
@@ -134,6 +134,11 @@ def test_unwritable_outputs_refused_before_any_work(cmd, extra, tmp_path):
         cut = argv.index("--json")
         argv = argv[:cut] + argv[cut + 2:] + fill(extra, tmp_path)
     assert check_contract(argv, tmp_path) is None, argv
+
+
+@pytest.mark.parametrize("argv", BAD_ARGV, ids=lambda a: " ".join(a)[:60])
+def test_bad_command_lines(argv, tmp_path):
+    assert check_contract(fill(argv, tmp_path), tmp_path) is None, argv
 
 
 def test_control_valid_inputs_succeed(tmp_path, capsys):
