@@ -80,11 +80,19 @@ def make_piece(inst, pattern, eps: float, reading: str):
     return Piece(inst, pattern, eps, Reading(reading))
 
 
-def positive_int(text: str) -> int:
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+
+
+def _int(text: str) -> int:
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    v = _int(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
@@ -95,13 +103,9 @@ SEED_LIMIT = 2 ** 32     # numpy's legacy and torch's generators both take a 32-
 
 def seed_int(text: str) -> int:
     """A random seed: an integer with 0 <= seed < 2**32."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+    v = _int(text)
     if not 0 <= v < SEED_LIMIT:
-        shown = str(v) if len(str(v)) <= 20 else f"{str(v)[:12]}... ({len(str(v))} digits)"
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {shown}")
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {_shown(text)}")
     return v
 
 
@@ -110,7 +114,7 @@ def positive_float(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number") from None
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     if not v > 0:
@@ -253,7 +257,12 @@ def check_output_dir(path: str, option: str = "--out") -> None:
 
 
 def check_output_args(args: argparse.Namespace) -> None:
-    """Check every output option a subcommand was given (FILE_OUTPUTS, DIR_OUTPUTS) before it runs."""
+    """Check every output option a subcommand was given (FILE_OUTPUTS, DIR_OUTPUTS) and the form of a
+    --scheduler address before it runs."""
+    if isinstance(getattr(args, "scheduler", None), str):
+        from sdlscape.solvers.fanout import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     for dest in FILE_OUTPUTS:
         value = getattr(args, dest, None)
         if isinstance(value, str):

@@ -70,32 +70,72 @@ def process_pool(workers: int):
     return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
 
 
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ucx", "inproc", "ws", "wss")
+_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
+
+
+def check_scheduler_address(address: str) -> str:
+    """A Dask scheduler address, checked as text: [PROTOCOL://]HOST:PORT (HOST a name, an IPv4 address or a
+    bracketed IPv6 address; PORT 1..65535), PROTOCOL one of SCHEDULER_PROTOCOLS (InputError otherwise)."""
+    import ipaddress
+    import re
+
+    if not isinstance(address, str):
+        raise InputError(f"--scheduler must be an address like tcp://HOST:8786, got {address!r}")
+    shown = repr(address) if len(address) <= 60 else repr(address[:60]) + "..."
+    proto, sep, rest = address.partition("://")
+    if not sep:
+        proto, rest = "tcp", address
+    if proto == "inproc":
+        return address
+    m = re.fullmatch(rf"({_HOST}):(\d{{1,5}})", rest)
+    if proto not in SCHEDULER_PROTOCOLS or m is None or not 1 <= int(m.group(2)) <= 65535:
+        hint = " (http:// is the dashboard's, not the scheduler's)" if proto in ("http", "https") else ""
+        raise InputError(f"--scheduler {shown} is not a scheduler address; give [tcp://]HOST:PORT, e.g. "
+                         f"tcp://127.0.0.1:8786{hint}")
+    host = m.group(1)
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise InputError(f"--scheduler {shown}: {host} is not an IPv6 address") from None
+    return address
+
+
 def dask_client(address: str):
     """A dask.distributed Client for the scheduler address (Dask is the optional extra sdlscape[dask])."""
+    check_scheduler_address(address)
     try:
         from dask.distributed import Client
     except ImportError:
         raise InputError("--scheduler needs Dask distributed: pip install 'sdlscape[dask]'") from None
     try:
         return Client(address, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
 
 
 def run_tasks(fn: Callable[[dict], dict], tasks: list[dict], workers: int = 1,
               scheduler: str | None = None) -> Iterator[dict]:
-    """fn(task) for every task, yielded as each finishes."""
+    """fn(task) for every task, yielded as each finishes. The scheduler is reached (or refused) and the
+    workers capped here, before the first result is asked for: a caller's checkpoint is not written for a
+    run that cannot start."""
     if scheduler is not None:
-        client = dask_client(scheduler)
-        from dask.distributed import as_completed
+        return _dask_results(dask_client(scheduler), fn, tasks)
+    return _local_results(fn, tasks, capped_workers(workers, len(tasks)))
 
-        try:
-            for f in as_completed(client.map(fn, tasks, pure=False)):
-                yield f.result()
-        finally:
-            client.close()
-        return
-    workers = capped_workers(workers, len(tasks))
+
+def _dask_results(client, fn, tasks):
+    from dask.distributed import as_completed
+
+    try:
+        for f in as_completed(client.map(fn, tasks, pure=False)):
+            yield f.result()
+    finally:
+        client.close()
+
+
+def _local_results(fn, tasks, workers):
     if workers <= 1:
         for t in tasks:
             yield fn(t)

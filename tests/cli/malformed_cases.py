@@ -60,6 +60,7 @@ BAD_PATTERNS: list[str] = [
     "[[0]]", "[[0],[7]]", "[[0],[-1]]", '[["a"],[1]]', "[[true],[1]]", "[[0.0],[1]]", "[[0,0],[1]]", "{}",
     "[0,1]", "[[0],[1]", "[", "null", '"[[0],[1]]"', "[[0],[1],[]]", "[[null],[1]]", "[[[0]],[1]]",
     "[[0],[1e400]]", "[[0],[NaN]]", "[[0], {\"a\": 1}]",
+    "[[0],[1" + "0" * 5000 + "]]", "[[0],[1" + "0" * 30 + "]]", "[" * 900 + "]" * 900, '[[0],["\ud800"]]',
 ]
 
 
@@ -191,6 +192,19 @@ BAD_FILES: dict[str, Callable[[Path], Path]] = {
     "JSON list": _write("[1, 2]"), "JSON string": _write('"W_p"'), "JSON null": _write("null"),
     "truncated JSON": _write('{"W_p": [[1, 0], [0, 1]], "activation"'), "deeply nested JSON": _write("[" * 100000),
     "directory": _directory, "missing file": _missing,
+    # parse, then break later (issue 25 item 5)
+    "an integer of 5000 digits": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 1%s}'
+                                        % ("0" * 5000)),
+    "an integer of 4000 digits": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 1%s}'
+                                        % ("0" * 4000)),
+    "k of 4000 digits": _write('{"W_p": [[1, 0], [0, 1]], "activation": {"name": "topk", "k": 1%s}, '
+                               '"n_latents": 2}' % ("0" * 4000)),
+    "900-deep nesting in law": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2, "law": '
+                                      + "[" * 900 + "]" * 900 + "}"),
+    "900-deep objects in name": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2, "name": '
+                                       + '{"a": ' * 900 + "1" + "}" * 901),
+    "a lone surrogate in the name": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2, '
+                                           '"name": "x\\ud800"}'),
 }
 
 # Options: command -> list of extra argv that must be refused (with a valid instance and pattern).
@@ -205,6 +219,7 @@ BAD_OPTIONS: dict[str, list[list[str]]] = {
                    ["--landscape", "{dir}"]],
     "verify": [],
 }
+BAD_OPTIONS["landscape"] += [["--scheduler", a] for a in ("bogus", "http://[::1", "tcp://[zz]:1", "host:0", "")]
 # Seeds out of [0, 2**32) on every command that takes one (issue 25 item 4).
 BAD_SEEDS = ["-1", "4294967296", "1" + "0" * 24, "0x10", "1.5"]
 for _cmd in ("piece", "landscape", "crosscheck", "verify"):

@@ -103,3 +103,29 @@ def test_workers_die_when_their_parent_is_killed(tmp_path):
         for p in tmp_path.iterdir():
             if p.name.isdigit() and _alive(int(p.name)):
                 os.kill(int(p.name), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("address", ["bogus", "http://[::1", "tcp://[::1", "tcp://[zz]:1", "h:70000", "ftp://h:1", ""])
+def test_malformed_scheduler_addresses_refused(address):
+    with pytest.raises(fanout.InputError, match="scheduler"):
+        fanout.check_scheduler_address(address)
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "127.0.0.1:8786", "tcp://[::1]:8786",
+                                     "tls://sched.example.org:8786", "inproc://10.0.0.1/1/1"])
+def test_scheduler_addresses_accepted(address):
+    assert fanout.check_scheduler_address(address) == address
+
+
+def test_unreachable_scheduler_leaves_no_checkpoint(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("dask.distributed")
+    from sdlscape.cli import main
+
+    monkeypatch.setattr(fanout, "DASK_CONNECT_TIMEOUT", "1s")
+    inst = tmp_path / "i.json"
+    inst.write_text('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2}')
+    out = tmp_path / "out" / "l.json"
+    rc = main(["landscape", str(inst), "--starts", "1", "--no-progress", "--scheduler", "tcp://127.0.0.1:9",
+               "--json", str(out)])
+    assert rc == 2 and "cannot reach the Dask scheduler" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["i.json"]
