@@ -33,6 +33,7 @@ BAD_FIELDS: list[tuple[str, Any]] = [
     ("W_r", [["x"]]), ("W_r", {"a": 1}),
     ("M", "a"), ("M", [1.0]), ("M", [1.0, -1.0]), ("M", [0.0, 1.0]), ("M", [NAN, 1.0]), ("M", ["a", 1]),
     ("M", [True, 1.0]), ("M", True), ("M", 1.0), ("M", {}), ("M", []), ("M", ["0.5", "0.5"]),
+    ("M", [1e308, 1e308]), ("M", [1e60, 1.0]), ("M", [1e-200, 1e-200]), ("law", {"p_active": 0.5, "beta": 1e200}),
     ("n_latents", "two"), ("n_latents", None), ("n_latents", True), ("n_latents", False), ("n_latents", 0),
     ("n_latents", -1), ("n_latents", 2.5), ("n_latents", 2.0), ("n_latents", [2]), ("n_latents", {}),
     ("n_latents", "2"),
