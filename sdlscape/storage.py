@@ -249,3 +249,48 @@ def _process_facts() -> dict[str, Any]:
     if torch is not None:
         out["torch_threads"] = torch.get_num_threads()
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One writer per output folder
+
+LOCK_NAME = ".sdlscape.lock"
+
+
+class FolderLock:
+    """An exclusive flock on DIR/.sdlscape.lock, held while this object lives (close() or garbage collection
+    releases it; the kernel releases it when the process dies, so a killed run never leaves a stale lock)."""
+
+    def __init__(self, folder: str | os.PathLike, what: str = "run"):
+        import fcntl
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / LOCK_NAME
+        check_target(self.path)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 64, 0).decode(errors="replace").strip() or "another process"
+            self.close()
+            from sdlscape.errors import InputError
+
+            raise InputError(f"{str(folder)!r} is in use by another sdlscape {what} ({holder}); wait for it to "
+                             "finish or choose another folder") from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"pid {os.getpid()}\n".encode(), 0)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)          # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> "FolderLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()

@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+FIGURE_KEYS = ("fig4", "landscapes", "crosscheck", "bench", "encoder", "bench3d", "thm31", "real")
+
+
 def run(args) -> int:
     from sdlscape.commands._common import check_output_dir
     from sdlscape.errors import InputError
@@ -39,8 +42,9 @@ def run(args) -> int:
             report = read_json(src)
         except ValueError as exc:
             raise InputError(f"cannot read {str(src)!r}: {exc}") from None
-        if not isinstance(report, dict):
-            raise InputError(f"{str(src)!r} is not a reproduce report")
+        if not isinstance(report, dict) or not any(report.get(k) for k in FIGURE_KEYS):
+            raise InputError(f"{str(src)!r} is not a reproduce report: it holds none of "
+                             f"{', '.join(FIGURE_KEYS)}, so no figure would be drawn")
         report.pop("figures", None)
     else:
         # Without saved results: the figures that need no training (theory, landscapes, a 3-D bench).

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from sdlscape.errors import InputError
 from sdlscape.pipeline import bench_stages
-from sdlscape.storage import provenance, read_cached, to_jsonable, write_cached, write_json
+from sdlscape.storage import FolderLock, provenance, read_cached, to_jsonable, write_cached, write_json
 from sdlscape.theory.activations import JumpReLU, ReLU, TopK
 
 
@@ -235,8 +235,11 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
 
         if not torch.cuda.is_available():
             raise InputError("--device cuda asked for, but torch sees no CUDA device here")
+    if only is not None and (not isinstance(only, (tuple, list)) or not set(only) <= set(STAGES)):
+        raise InputError(f"only must name stages among {', '.join(STAGES)}, got {only!r}")
     sc = SCALES[scale]
     out = Path(out)
+    lock = FolderLock(out, "reproduce")   # noqa: F841 - held until this function returns: one run per folder
     cache_dir = out / "cache"
     cache = StageCache(cache_dir, _stderr)
     t0 = time.perf_counter()
