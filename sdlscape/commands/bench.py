@@ -48,6 +48,8 @@ def _validate(args) -> None:
         raise InputError(f"--p-active must be in (0, 1], got {args.p_active}")
     if args.max_interference is not None and not 0.0 < args.max_interference < 1.0:
         raise InputError(f"--max-interference must be in (0, 1), got {args.max_interference}")
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be >= 1, got {args.n}")
     if args.k is not None and args.k < 1:
         raise InputError(f"--k must be >= 1, got {args.k}")
     if args.n_latents is not None and args.n_latents < 1:
@@ -180,6 +182,8 @@ def _custom(args, cache, progress) -> dict:
             A_in = np.load(args.anchors)
         except (OSError, ValueError) as exc:
             raise InputError(f"--anchors {args.anchors}: cannot read a .npy array ({exc})") from None
+        if not isinstance(A_in, np.ndarray) or A_in.dtype.kind not in "fiu":
+            raise InputError(f"--anchors {args.anchors}: not a numeric .npy array (an .npz archive or other data)")
         bench = res.bench
         d_in = bench.n_p * (bench.n_sources if bench.kind == "crosscoder" else 1)
         d_out = (bench.n_r or bench.n_p) if bench.kind == "transcoder" else d_in

@@ -1,7 +1,7 @@
 """`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
 from __future__ import annotations
 
-from sdlscape.commands._common import (seed_int,
+from sdlscape.commands._common import (seed_int, check_memory, crosscheck_bytes,
     add_instance_argument,
     add_json_argument,
     check_device_early,
@@ -51,6 +51,7 @@ def run(args) -> int:
         raise InputError(f"--starts must be >= 1, got {args.starts}")
     check_device_early(args.device)
     inst = load_instance_arg(args.instance, args.normalize)
+    check_memory(crosscheck_bytes(inst, args.starts), f"--starts {args.starts}")
     land = None
     if args.landscape:
         try:

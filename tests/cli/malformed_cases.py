@@ -227,7 +227,12 @@ for _cmd in ("piece", "landscape", "crosscheck", "verify"):
     BAD_OPTIONS[_cmd] += [["--seed", v] for v in BAD_SEEDS]
 
 # Whole command lines (no instance) that must be refused: {out} etc. are filled by fill().
+BAD_OPTIONS["crosscheck"] += [["--starts", str(10 ** 15)]]            # petabytes of end points (estimate)
 BAD_ARGV: list[list[str]] = [
+    ["bench", "custom", "--method", "topk", "--n", "0", "--json", "{out}"],
+    ["bench", "custom", "--method", "topk", "--anchors", "{npz}", "--steps", "1", "--json", "{out}"],
+    ["bench", "custom", "--method", "topk", "--anchors", "{file}", "--steps", "1", "--json", "{out}"],
+    ["figures", "--from", "{file_json}", "--out", "{out}"],
     *[["bench", "custom", "--method", "topk", "--seed", v, "--json", "{out}"] for v in BAD_SEEDS],
     *[["reproduce", "--out", "{out}", "--seed", v] for v in BAD_SEEDS[:3]],
     *[["figures", "--out", "{out}", "--seed", v] for v in BAD_SEEDS[:3]],
@@ -339,6 +344,12 @@ def fill(argv: list[str], root: Path) -> list[str]:
     table = {"{dir}": str(d), "{file}": str(f), "{under_file}": str(f / "r.json"),
              "{missing}": str(root / "missing.json"), "{out}": str(root / "fresh_out"),
              "{long}": str(root / ("n" * 295 + ".json")), "{long_dir}": str(root / ("d" * 300) / "r.json")}
+    if "{npz}" in argv:
+        np.savez(root / "a.npz", a=np.ones((3, 4)))
+        table["{npz}"] = str(root / "a.npz")
+    if "{file_json}" in argv:
+        (root / "any.json").write_text('{"a": 1}')
+        table["{file_json}"] = str(root / "any.json")
     for kind in ("fifo", "symlink", "device"):
         if "{" + kind + "}" in argv:
             table["{" + kind + "}"] = str(special_file(root, kind))
