@@ -354,3 +354,27 @@ def fill(argv: list[str], root: Path) -> list[str]:
         if "{" + kind + "}" in argv:
             table["{" + kind + "}"] = str(special_file(root, kind))
     return [table.get(a, a) for a in argv]
+
+
+# Damage done to a cache entry (a stage file or a bench row file): each must be detected, named, recomputed.
+def _cut(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[:40])
+
+
+def _keyless(p: Path) -> None:
+    d = json.loads(p.read_text())
+    p.write_text(json.dumps({k: v for k, v in d.items() if k not in ("seconds", "l0", "_sha256")}))
+
+
+def _edited(p: Path) -> None:
+    d = json.loads(p.read_text())
+    d["edited"] = 1                                    # keys intact, checksum now wrong
+    p.write_text(json.dumps(d))
+
+
+CACHE_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": _cut, "garbage": lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff garbage"),
+    "empty": lambda p: p.write_text(""), "key-less": _keyless, "edited": _edited,
+    "a JSON list": lambda p: p.write_text("[1, 2]"), "deep nesting": lambda p: p.write_text("[" * 100000),
+    "not UTF-8": lambda p: p.write_bytes(b'{"seconds": "\xff"}'),
+}

@@ -2,46 +2,20 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from sdlscape.storage import CHECKSUM_KEY, cache_problem, read_cached, write_cached
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from malformed_cases import CACHE_DAMAGE  # noqa: E402
+
 ENTRY = {"stage": "verify", "seconds": 1.5, "result": {"x": [1.0, 2.0], "s": "inf"}}
 
 
-def _truncated(p):
-    p.write_text(p.read_text()[:40])
-
-
-def _garbage(p):
-    p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff garbage")
-
-
-def _empty(p):
-    p.write_text("")
-
-
-def _keyless(p):
-    p.write_text(json.dumps({"stage": "verify", "result": {}}))   # no "seconds", no checksum
-
-
-def _edited(p):
-    d = json.loads(p.read_text())
-    d["seconds"] = 99.0                                                 # keys intact, checksum now wrong
-    p.write_text(json.dumps(d))
-
-
-def _a_list(p):
-    p.write_text("[1, 2]")
-
-
-def _deep(p):
-    p.write_text("[" * 100000 + "]" * 100000)
-
-
-DAMAGE = {"truncated": _truncated, "garbage": _garbage, "empty": _empty, "key-less": _keyless,
-          "edited": _edited, "a JSON list": _a_list, "deep nesting": _deep}
+DAMAGE = CACHE_DAMAGE
 
 
 def test_intact_entry_round_trips(tmp_path):
@@ -83,7 +57,7 @@ def test_stage_cache_recomputes_a_damaged_stage(damage, tmp_path, capsys):
     assert cache.run("verify", {"budget": "quick"}, fn) == {"v": 2} and len(calls) == 2   # the rewrite is intact
 
 
-@pytest.mark.parametrize("damage", ["truncated", "key-less", "edited"])
+@pytest.mark.parametrize("damage", sorted(CACHE_DAMAGE))
 def test_bench_row_cache_recomputes_a_damaged_row(damage, tmp_path, monkeypatch, capsys):
     from sdlscape.bench import experiments as ex
 
