@@ -30,9 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "cli"))
 
-from malformed_cases import (BAD_ARGV, BAD_FIELDS, BAD_FILES, BAD_OPTIONS, BAD_OUTPUTS,  # noqa: E402
-                             BAD_PATTERNS, BASE, CACHE_DAMAGE, INSTANCE_COMMANDS, check_contract, command_argv,
-                             fill, instance_with, maybe_valid, write_instance)
+from malformed_cases import (  # noqa: E402
+    BAD_ARGV,
+    BAD_FIELDS,
+    BAD_FILES,
+    BAD_OPTIONS,
+    BAD_OUTPUTS,
+    BAD_PATTERNS,
+    BASE,
+    CACHE_DAMAGE,
+    INSTANCE_COMMANDS,
+    check_contract,
+    command_argv,
+    fill,
+    instance_with,
+    maybe_valid,
+    write_instance,
+)
 
 ISSUE_FIELDS = [("M", ["a", 1, 1]), ("activation.theta", "0.5"), ("activation.k", "two"), ("n_latents", "two"),
                 ("n_latents", None), ("n_latents", True), ("law", {"p_active": 0.1, "bogus": 1}),
@@ -137,7 +151,7 @@ def hostile_cases(root: Path) -> list[tuple[str, bool, str]]:
         folder = root / f"cache-{len(out)}"
         cache = StageCache(folder, lambda m: None)
         calls = []
-        fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
+        fn = lambda calls=calls: calls.append(1) or {"v": len(calls)}  # noqa: E731
         cache.run("verify", {"b": 1}, fn)
         damage(cache.path("verify", {"b": 1}))
         err = io.StringIO()

@@ -286,7 +286,7 @@ class FolderLock:
             os.close(self._fd)          # closing the descriptor releases the flock
             self._fd = None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -41,7 +41,8 @@ def bench_resampling(*, n: int = 64, d: int = 48, n_latents: int = 256, max_inte
     w, wo = runs["with_resampling"], runs["without_resampling"]
     return {"setting": {"n": n, "d": d, "n_latents": n_latents, "max_interference": max_interference,
                         "p_active": p_active, "n_samples": n_samples, "steps": steps, "activation": activation,
-                        "l1_coef": l1_coef, "target_l0_factor": target_l0_factor, "resample_every": resample_every, "seed": seed, "trainer": "sdlscape.solvers.gradient.train_sdl (Adam lr 1e-3, batch 1024)"},
+                        "l1_coef": l1_coef, "target_l0_factor": target_l0_factor, "resample_every": resample_every,
+                        "seed": seed, "trainer": "sdlscape.solvers.gradient.train_sdl (Adam lr 1e-3, batch 1024)"},
             "runs": runs, "final_mse_drop": wo["final_mse_full_data"] - w["final_mse_full_data"],
             "paper": "Sec. 5.3 / Fig. 7: resampling dead latents after 5000 steps lowers the final loss (curve only)"}
 

@@ -1,15 +1,18 @@
 """`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
 from __future__ import annotations
 
-from sdlscape.commands._common import (seed_int, check_memory, crosscheck_bytes,
+from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
     check_device_early,
     check_device_torch,
+    check_memory,
+    crosscheck_bytes,
     device_name,
     load_instance_arg,
     positive_float,
     positive_int,
+    seed_int,
     write_result,
 )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
 from sdlscape.commands._common import seed_int
 
 DEFAULT_FOLDER = "sdlscape-counterexamples"

@@ -28,7 +28,7 @@ from sdlscape.solvers.torch_codes import (  # noqa: F401  (re-exported: the code
     JumpReLUL0,
     MatryoshkaTopKReLU,
     ReLUL1,
-    TopKReLU,
+    TopKReLUCode,
     _dense,
     _gathered_dots,
     _JumpReLU,

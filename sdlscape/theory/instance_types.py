@@ -224,7 +224,7 @@ class Instance:
         np.fill_diagonal(G, -np.inf)
         return float(G.max())
 
-    def with_(self, **changes: Any) -> "Instance":
+    def with_(self, **changes: Any) -> Instance:
         """A copy with some fields replaced."""
         d = {"W_p": self.W_p, "W_r": None if self.is_sae else self.W_r, "M": self.M,
              "activation": self.activation, "n_latents": self.n_latents, "parents": self.parents,
@@ -250,7 +250,7 @@ class Instance:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], normalize: bool = False, what: str = "instance") -> "Instance":
+    def from_dict(cls, d: dict[str, Any], normalize: bool = False, what: str = "instance") -> Instance:
         """An instance from the file format, validated by sdlscape.schema (InputError naming the field)."""
         from sdlscape.schema import instance_spec
 

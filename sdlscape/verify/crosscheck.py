@@ -142,7 +142,7 @@ def run_crosscheck(inst: Instance, starts: int, steps: int = 10000, device: str 
     for s in flagged_idx:
         clusters[(keys[s], status[s], round(float(ms.loss[s]), 6))].append(s)
     flagged = []
-    for j, ((key, st, lv), idx) in enumerate(sorted(clusters.items(), key=lambda kv: -len(kv[1]))):
+    for j, ((key, st, _lv), idx) in enumerate(sorted(clusters.items(), key=lambda kv: -len(kv[1]))):
         s = idx[0]
         p = cls["index"].get(key)
         entry = {"piece": key, "status": st, "starts": len(idx), "gd_loss": float(ms.loss[s]),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sdlscape.commands._common import check_memory, crosscheck_bytes
 from sdlscape.commands import _common
+from sdlscape.commands._common import check_memory, crosscheck_bytes
 from sdlscape.errors import InputError
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.patterns import Pattern
