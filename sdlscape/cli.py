@@ -23,7 +23,8 @@ PyTorch on the Linear Representation Bench. Start with `sdlscape reproduce --out
 
 EPILOG = """\
 exit status: 0 the command did its job (a claim found false, or a pattern found unrealizable, is a
-finding), 2 bad input (one line on stderr, nothing written), 1 an internal failure.
+finding), 2 bad input (one line on stderr, nothing written), 1 an internal failure, 141 stdout
+closed by its reader (e.g. `| head`), 130 interrupted (a rerun resumes).
 `sdlscape COMMAND --help` describes each command."""
 
 

@@ -44,6 +44,7 @@ def to_jsonable(obj: Any) -> Any:
 
 
 NAME_MAX = 255     # bytes in one path component on Linux/macOS file systems
+PATH_MAX = 4096    # bytes in a whole path on Linux
 
 
 def target_problem(path: str | os.PathLike) -> str | None:
@@ -51,6 +52,11 @@ def target_problem(path: str | os.PathLike) -> str | None:
     replaced (a device node, FIFO, socket, symlink or folder at the path is refused, never renamed over);
     a path component longer than NAME_MAX bytes is refused too."""
     p = Path(path)
+    try:
+        if len(os.fsencode(p)) >= PATH_MAX:
+            return f"the path is {len(os.fsencode(p))} bytes long (at most {PATH_MAX - 1})"
+    except UnicodeEncodeError:
+        return "its name cannot be encoded for the file system"
     for part in p.parts:
         try:
             size = len(os.fsencode(part))

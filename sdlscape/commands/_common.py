@@ -251,8 +251,14 @@ def _writable_ancestor(path: Path, option: str) -> None:
 
 def _check_names(path: str, option: str) -> None:
     """Every component of path encodable and at most NAME_MAX bytes (else the write fails after the work)."""
-    from sdlscape.storage import NAME_MAX
+    from sdlscape.storage import NAME_MAX, PATH_MAX
 
+    try:
+        if len(os.fsencode(path)) >= PATH_MAX:
+            raise InputError(f"{option} {path[:40]!r}...: the path is {len(os.fsencode(path))} bytes long "
+                             f"(at most {PATH_MAX - 1})")
+    except UnicodeEncodeError:
+        raise InputError(f"{option} {path[:40]!r}: the name cannot be encoded for the file system") from None
     for part in Path(path).parts:
         try:
             size = len(os.fsencode(part))

@@ -251,7 +251,7 @@ BAD_OUTPUTS: list[tuple[str, list[str]]] = [
 ]
 # Output paths whose target is not a regular file or a new name (issue 25 item 1), and over-long names:
 # refused before any work, the thing at the path left as it was.
-TARGET_KINDS = ("{fifo}", "{symlink}", "{device}", "{long}", "{long_dir}")
+TARGET_KINDS = ("{fifo}", "{symlink}", "{device}", "{long}", "{long_dir}", "{long_path}")
 BAD_OUTPUTS += [(cmd, ["--json", kind]) for cmd in ("realizable", "piece", "landscape", "crosscheck")
                 for kind in TARGET_KINDS]
 BAD_OUTPUTS += [("landscape", ["--csv", "{fifo}"]), ("reproduce", ["--out", "{long}"]),
@@ -344,7 +344,8 @@ def fill(argv: list[str], root: Path) -> list[str]:
         f.write_text("x")
     table = {"{dir}": str(d), "{file}": str(f), "{under_file}": str(f / "r.json"),
              "{missing}": str(root / "missing.json"), "{out}": str(root / "fresh_out"),
-             "{long}": str(root / ("n" * 295 + ".json")), "{long_dir}": str(root / ("d" * 300) / "r.json")}
+             "{long}": str(root / ("n" * 295 + ".json")), "{long_dir}": str(root / ("d" * 300) / "r.json"),
+             "{long_path}": str(root.joinpath(*(["d" * 200] * 25)) / "r.json")}
     if "{npz}" in argv:
         np.savez(root / "a.npz", a=np.ones((3, 4)))
         table["{npz}"] = str(root / "a.npz")

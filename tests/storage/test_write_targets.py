@@ -78,3 +78,10 @@ def test_over_long_name_refused_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_text(tmp_path / ("x" * 250), "y")          # a long but legal name: the temp file's name is cut
     assert (tmp_path / ("x" * 250)).read_text() == "y"
+
+
+def test_over_long_path_refused_before_writing(tmp_path):
+    deep = tmp_path.joinpath(*(["d" * 200] * 25)) / "r.json"        # each name legal, the whole path not
+    with pytest.raises(InputError, match="bytes long"):
+        write_text(deep, "y")
+    assert list(tmp_path.iterdir()) == []
