@@ -276,7 +276,14 @@ class FolderLock:
         check_target(self.path)
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if os.pread(self._fd, 64, 0).decode(errors="replace").strip() != f"pid {os.getpid()}":
+                    raise
+                import gc                 # held by this process: maybe by an unreachable FolderLock (a run that
+                gc.collect()              # ended in an exception kept its frame in a cycle); collect and retry
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(self._fd, 64, 0).decode(errors="replace").strip() or "another process"
             self.close()

@@ -240,7 +240,7 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
         raise InputError(f"only must name stages among {', '.join(STAGES)}, got {only!r}")
     sc = SCALES[scale]
     out = Path(out)
-    lock = FolderLock(out, "reproduce")   # noqa: F841 - held until this function returns: one run per folder
+    lock = FolderLock(out, "reproduce")   # one run per folder: held until the report is written
     cache_dir = out / "cache"
     cache = StageCache(cache_dir, _stderr)
     t0 = time.perf_counter()
@@ -284,6 +284,7 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
     report["provenance"] = provenance(device, seconds=time.perf_counter() - t0,
                                       compute_seconds=sum(r["seconds"] for r in cache.records.values()))
     write_report(report, out)
+    lock.close()
     return report
 
 
