@@ -281,8 +281,11 @@ class FolderLock:
             except BlockingIOError:
                 if os.pread(self._fd, 64, 0).decode(errors="replace").strip() != f"pid {os.getpid()}":
                     raise
-                import gc                 # held by this process: maybe by an unreachable FolderLock (a run that
-                gc.collect()              # ended in an exception kept its frame in a cycle); collect and retry
+                # Held by this process: maybe by an unreachable FolderLock (a run that ended in an exception
+                # kept its frame in a reference cycle); collect it and retry once.
+                import gc
+
+                gc.collect()
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(self._fd, 64, 0).decode(errors="replace").strip() or "another process"
