@@ -238,7 +238,8 @@ def test_generated_cache_damage_recomputed(data, cut):
         damaged = intact[:cut] if cut < len(intact) else data
         path.write_bytes(damaged)
         assert cache.run("verify", {"b": 1}, fn) == {"v": len(calls)}
-        assert len(calls) == (1 if damaged == intact else 2)
+        same = damaged.strip() == intact.strip()         # a cut that drops only the final newline leaves it intact
+        assert len(calls) == (1 if same else 2)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -79,3 +79,20 @@ def test_bench_row_cache_recomputes_a_damaged_row(damage, tmp_path, monkeypatch,
     again = ex.run_rows(rows, "small", cache_dir=tmp_path, steps=10, seeds=1)
     assert len(calls) == 2 and again[0]["M_GT"] == first[0]["M_GT"]
     assert path.name in capsys.readouterr().err
+
+
+def test_cut_at_every_length_recomputed_unless_only_the_newline_went(tmp_path, capsys):
+    from sdlscape.pipeline.reproduce import StageCache
+
+    cache = StageCache(tmp_path, lambda m: None)
+    calls = []
+    fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
+    cache.run("verify", {"b": 1}, fn)
+    path = cache.path("verify", {"b": 1})
+    intact = path.read_bytes()
+    for cut in range(len(intact)):
+        path.write_bytes(intact[:cut])
+        before = len(calls)
+        cache.run("verify", {"b": 1}, fn)
+        assert len(calls) == before + (0 if cut == len(intact) - 1 else 1), cut
+        intact = path.read_bytes()                  # the rewrite (same length: a small integer v)
