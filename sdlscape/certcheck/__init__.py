@@ -236,6 +236,9 @@ def check(cert: dict) -> Verdict:
     if cert.get("format") != FORMAT:
         v.fail(f"not a certificate file (format {cert.get('format')!r}, expected {FORMAT!r})")
         return v
+    if cert.get("lower_bound") is None or not cert.get("pieces"):
+        v.fail("the certificate has no pieces or no lower bound (nothing was certified)")
+        return v
     data = Data.of(cert["instance"])
     G = data.G()
     trG = float(sum(G.hi[i, i] for i in range(G.hi.shape[0])))
