@@ -89,11 +89,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                    patterns: list[Pattern] | None = None, checkpoint: str | Path | None = None,
                    progress: Callable[[int, int, PieceCertificate], None] | None = None,
-<<<<<<< HEAD
-                   record: bool = False, incumbent_starts: int = 16) -> GlobalCertificate:
-=======
+                   record: bool = False, incumbent_starts: int = 16,
                    max_pieces: int | None = None) -> GlobalCertificate:
->>>>>>> main
     """Certified minimum of L~ over every piece of `inst` (or over `patterns`); see the module docstring.
 
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
