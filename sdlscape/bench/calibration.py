@@ -9,8 +9,9 @@ own, from :func:`first_coefficient` (a measured hint where one exists), so that 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sdlscape.bench.experiments import Resolved

@@ -26,7 +26,6 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,7 +33,8 @@ import torch
 from sdlscape.bench import metrics as mt
 from sdlscape.bench.calibration import SEARCH_TOL, SEARCH_TRIALS
 from sdlscape.bench.lrb import Bench, BenchConfig, make_bench
-from sdlscape.bench.methods import METHODS, method as get_method
+from sdlscape.bench.methods import METHODS
+from sdlscape.bench.methods import method as get_method
 from sdlscape.bench.scales import DEFAULTS, SCALES, TARGET_L0_FACTOR, Scale
 from sdlscape.bench.tables import TABLE_TITLES, TABLES, Row, table_rows
 from sdlscape.errors import InputError
@@ -92,7 +92,8 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
                         anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0)
     train.validate()
     n_anchors = min(scale.n_anchors, n)
-    settings = {"scale": scale.name, "n_paper": n_paper, "p_active_paper": p_paper, "p_active_used": p, "n_used": n, "M": M, "k": k,
+    settings = {"scale": scale.name, "n_paper": n_paper, "p_active_paper": p_paper,
+                "p_active_used": p, "n_used": n, "M": M, "k": k,
                 "k_used": k_used, "n_latents": train.n_latents, "steps": train.steps,
                 "kind": kind, "activation": activation, "n_anchors": n_anchors,
                 "anchor_coef": train.anchor_coef, "tau": row.tau,
@@ -270,8 +271,9 @@ def conventions(scale: str) -> dict:
         "scaling": sc.regime_text(),
         "calibration": f"relu / jumprelu / gated: target L0 = {TARGET_L0_FACTOR:g} x n p_active, reached by a "
                        f"search over fixed coefficients per seed (secant in log L0 vs log coef, until within "
-                       f"+-{SEARCH_TOL:.0%} or {SEARCH_TRIALS} trainings; each seed on its own, from a measured starting "
-                       "coefficient (calibration.COEF_HINTS) where one exists; per_seed[].coef_search); the L0 reached (held-out samples) is column l0",
+                       f"+-{SEARCH_TOL:.0%} or {SEARCH_TRIALS} trainings; each seed on its own, from a "
+                       "measured starting coefficient (calibration.COEF_HINTS) where one exists; "
+                       "per_seed[].coef_search); the L0 reached (held-out samples) is column l0",
         "seeds": f"{sc.seeds} seed(s) per row (bench and initialisation); <metric> = mean, <metric>_sd = sample sd",
         "metrics": "M_GT/M_IP on encoder rows (as the paper) and on decoder columns; anchored features "
                    "excluded from both plain and anchored rows; MCC/uniqueness as SAELens (decoder)",

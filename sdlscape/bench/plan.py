@@ -123,7 +123,7 @@ def run_job(job: Job, cache_dir: str | None = None, known: dict | None = None, t
             coef, trials = tuned.settings["coef"], [(t["coef"], t["l0"]) for t in tuned.settings["coef_search"]]
         else:
             tuned, coef, trials = job.res, None, None
-        final = measured(tuned)
+        measured(tuned)
     except _NotCached:
         return None
     return {"id": job.id, "coef": coef, "trials": trials, "final": tuned.key(), "trainings": got,

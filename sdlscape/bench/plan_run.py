@@ -12,10 +12,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from sdlscape.bench.plan import Job, Plan, cached_trials, run_job
+from sdlscape.bench.plan import Plan, cached_trials, run_job
 
 PROGRESS_EVERY = 30.0     # seconds: the longest silence while jobs run
 

@@ -26,7 +26,7 @@ def bench_workers(device: str, scheduler: str | None) -> int:
     return (os.cpu_count() or 1) if device == "cpu" and scheduler is None else 1
 
 
-def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cache_dir: Path, progress: bool,
+def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache_dir: Path, progress: bool,
                      scheduler: str | None = None) -> tuple[dict[str, dict], dict]:
     """The bench tables, cached per table: the distinct (row x seed) jobs of every table not cached are planned
     once (bench/plan.py) and trained in parallel (bench/plan_run.py); each training's seconds count once, in
@@ -34,9 +34,9 @@ def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cac
 
     Returns ({table: result}, what this invocation did: jobs, trainings computed now / read from the row cache).
     """
+    from sdlscape.bench.experiments import table_result
     from sdlscape.bench.plan import assemble, make_plan
     from sdlscape.bench.plan_run import execute
-    from sdlscape.bench.experiments import table_result
     from sdlscape.bench.tables import TABLE_TITLES, table_rows
 
     configs = {t: {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed} for t in sc.bench_tables}

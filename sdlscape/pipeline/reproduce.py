@@ -10,9 +10,10 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sdlscape.errors import InputError
 from sdlscape.pipeline import bench_stages
@@ -287,9 +288,9 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
 
 
 def write_report(report: dict, out: Path) -> None:
-    from sdlscape.storage import write_text
     from sdlscape.pipeline.document import to_html, to_markdown
     from sdlscape.pipeline.report import build_document
+    from sdlscape.storage import write_text
 
     doc = build_document(report)
     write_json(out / "report.json", report)
