@@ -13,6 +13,9 @@ def register(sub) -> None:
                    help="folder for the PNG and PDF files (default with --from: RESULTS/figures)")
     p.add_argument("--from", dest="source", metavar="RESULTS",
                    help="a reproduce output folder or its report.json: redraw from it without recomputing")
+    p.add_argument("--report", action="store_true",
+                   help="with --from a reproduce folder: also write its report.md and report.html again from "
+                        "report.json (text and figures follow the code; no result is recomputed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the list of figure files here")
     p.set_defaults(func=run)
@@ -21,9 +24,21 @@ def register(sub) -> None:
 def run(args) -> int:
     from sdlscape.commands._common import check_output_dir
     from sdlscape.errors import InputError
-    from sdlscape.storage import read_json, write_json
     from sdlscape.pipeline.report import draw_figures
+    from sdlscape.storage import read_json, write_json
 
+    if args.report:
+        if not args.source or not Path(args.source).is_dir() or not (Path(args.source) / "report.json").is_file():
+            raise InputError("--report needs --from DIR, a reproduce output folder holding report.json")
+        if args.out is not None:
+            raise InputError("--report redraws into DIR/figures: leave out --out")
+        from sdlscape.pipeline.report import rebuild
+
+        report = rebuild(Path(args.source))
+        for name, paths in report["figures"].items():
+            print(f"{name}: " + ", ".join(paths))
+        print(f"wrote {Path(args.source) / 'report.md'} and report.html")
+        return 0
     if args.out is None and not args.source:
         raise InputError("give --out DIR (where the figures go), or --from RESULTS to redraw a reproduce run's")
     if args.source:
