@@ -71,11 +71,12 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
                    "verify/resampling.py", "bench", "numerics.py", "outcomes.py"),
     "bench": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-              "pipeline/bench_stages.py", "numerics.py"),
+              "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "real": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-             "pipeline/bench_stages.py", "numerics.py"),
-    "bench3d": ("theory", "pipeline/bench_stages.py"),
-    "encoder": ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench"),
+             "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
+    "bench3d": ("theory", "pipeline/bench_stages.py", "outcomes.py"),
+    "encoder": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
+                "numerics.py", "outcomes.py"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
