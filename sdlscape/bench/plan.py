@@ -111,10 +111,13 @@ def run_job(job: Job, cache_dir: str | None = None, known: dict | None = None, t
                 raise _NotCached(key)
             got[key] = ex.train_and_measure(res)
             now.append(key)
-            if cache is not None:
+            if cache is not None and cache.is_dir():     # a remote worker without the folder: the caller writes
                 from sdlscape.storage import write_json
 
-                write_json(cache / f"{key}.json", got[key])
+                try:
+                    write_json(cache / f"{key}.json", got[key])
+                except OSError:
+                    pass
         return got[key]
 
     try:

@@ -84,6 +84,8 @@ def execute(plan: Plan, cache_dir: str | Path | None = None, workers: int = 1, s
     """Every job's result ({job id: run_job output}) and what this run did: {"jobs", "jobs_from_cache",
     "trained_now", "trained_now_seconds", "read_from_cache", "workers", "scheduler"}."""
     cache = str(cache_dir) if cache_dir else None
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for i, job in plan.jobs.items():          # finished jobs: replayed from the row cache here
         r = run_job(job, cache, train=False)
