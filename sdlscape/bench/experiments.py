@@ -45,6 +45,8 @@ __all__ = ["DEFAULTS", "SCALES", "Scale", "Row", "TABLES", "TABLE_TITLES", "tabl
 
 CODE_VERSION = 3   # bump when a change alters trained numbers (invalidates caches)
 TAUS = tuple(np.round(np.arange(0.5, 1.0, 0.05), 2)) + (0.99,)
+ROW_KEYS = ("key", "enc_best", "dec_best", "mcc_decoder", "mcc_encoder", "uniqueness_decoder", "fvu", "dead_fraction",
+            "l0", "anchored_encoder_cos", "final_loss", "train_seconds")   # a row cache entry lacking one is damaged
 
 
 

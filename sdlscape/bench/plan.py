@@ -11,7 +11,6 @@ back, and a job whose trainings are all there is not run again.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sdlscape.bench import experiments as ex
 from sdlscape.bench.calibration import calibrate_seed, first_coefficient, search_coefficient, with_coef
 from sdlscape.bench.tables import Row
 from sdlscape.errors import InputError
+from sdlscape.storage import read_cached, write_cached
 
 SEARCH_COST = 2.0    # expected trainings of a coefficient search (measured: 1.5-2.4 per seed), for ordering
 
@@ -104,18 +104,16 @@ def run_job(job: Job, cache_dir: str | None = None, known: dict | None = None, t
 
     def measured(res: ex.Resolved) -> dict:
         key = res.key()
-        if key not in got and cache is not None and (cache / f"{key}.json").is_file():
-            got[key] = json.loads((cache / f"{key}.json").read_text())
+        if key not in got and cache is not None and (hit := read_cached(cache / f"{key}.json", ex.ROW_KEYS)):
+            got[key] = hit
         if key not in got:
             if not train:
                 raise _NotCached(key)
             got[key] = ex.train_and_measure(res)
             now.append(key)
             if cache is not None and cache.is_dir():     # a remote worker without the folder: the caller writes
-                from sdlscape.storage import write_json
-
                 try:
-                    write_json(cache / f"{key}.json", got[key])
+                    write_cached(cache / f"{key}.json", got[key])
                 except OSError:
                     pass
         return got[key]
@@ -140,10 +138,10 @@ def cached_trials(job: Job, cache_dir: str | None) -> dict:
     got = {}
 
     def measure(res):
-        p = Path(cache_dir) / f"{res.key()}.json"
-        if not p.is_file():
+        hit = read_cached(Path(cache_dir) / f"{res.key()}.json", ex.ROW_KEYS)
+        if hit is None:
             raise _NotCached(res.key())
-        got[res.key()] = json.loads(p.read_text())
+        got[res.key()] = hit
         return got[res.key()]["l0"]
 
     try:

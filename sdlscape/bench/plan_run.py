@@ -34,9 +34,13 @@ def _job_in_worker(task: dict) -> dict:
 
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the parent, which terminates them (no traceback per worker)."""
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from sdlscape.solvers.fanout import die_with_parent
+
+    die_with_parent(os.getppid())        # a killed reproduce takes its training workers with it
 
 
 class Progress:
@@ -104,9 +108,9 @@ def execute(plan: Plan, cache_dir: str | Path | None = None, workers: int = 1, s
             for k, m in r["trainings"].items():
                 p = Path(cache) / f"{k}.json"
                 if not p.is_file():
-                    from sdlscape.storage import write_json
+                    from sdlscape.storage import write_cached
 
-                    write_json(p, m)
+                    write_cached(p, m)
         results[r["id"]] = r
         prog.finished(r["id"], r)
     now = [m for r in results.values() for k, m in r["trainings"].items() if k in r.get("trained_now", ())]

@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+from sdlscape.commands._common import seed_int
 from sdlscape.errors import InputError
 
 TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom", "data", "evaluate")
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--scale", choices=("small", "medium", "paper"), default="small")
     p.add_argument("--seeds", type=int, help="training seeds per row (default: the scale's, 3 at small/medium)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the result (with provenance) here")
     p.add_argument("--cache", metavar="DIR", help="cache of finished rows (default: <json stem>_cache next to --json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
@@ -56,6 +57,8 @@ def _validate(args) -> None:
         raise InputError(f"--p-active must be in (0, 1], got {args.p_active}")
     if args.max_interference is not None and not 0.0 < args.max_interference < 1.0:
         raise InputError(f"--max-interference must be in (0, 1), got {args.max_interference}")
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be >= 1, got {args.n}")
     if args.k is not None and args.k < 1:
         raise InputError(f"--k must be >= 1, got {args.k}")
     if args.n_latents is not None and args.n_latents < 1:
@@ -202,6 +205,8 @@ def _custom(args, cache, progress) -> dict:
             A_in = np.load(args.anchors)
         except (OSError, ValueError) as exc:
             raise InputError(f"--anchors {args.anchors}: cannot read a .npy array ({exc})") from None
+        if not isinstance(A_in, np.ndarray) or A_in.dtype.kind not in "fiu":
+            raise InputError(f"--anchors {args.anchors}: not a numeric .npy array (an .npz archive or other data)")
         bench = res.bench
         d_in = bench.n_p * (bench.n_sources if bench.kind == "crosscoder" else 1)
         d_out = (bench.n_r or bench.n_p) if bench.kind == "transcoder" else d_in

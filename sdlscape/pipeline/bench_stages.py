@@ -38,9 +38,11 @@ def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache
     from sdlscape.bench.plan import assemble, make_plan
     from sdlscape.bench.plan_run import execute
     from sdlscape.bench.tables import TABLE_TITLES, table_rows
+    from sdlscape.storage import read_cached
 
     configs = {t: {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed} for t in sc.bench_tables}
-    todo = [t for t, c in configs.items() if not cache.path(f"bench-{t}", c).is_file()]
+    todo = [t for t, c in configs.items()      # absent or damaged stage files are recomputed
+            if read_cached(cache.path(f"bench-{t}", c), ("seconds", "result")) is None]
     out = {t: cache.run(f"bench-{t}", c, lambda: None) for t, c in configs.items() if t not in todo}
     run = {"tables_computed": todo, "tables_from_stage_cache": [t for t in configs if t not in todo]}
     if not todo:

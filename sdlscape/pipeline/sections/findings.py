@@ -10,20 +10,14 @@ from __future__ import annotations
 from sdlscape.pipeline.document import Heading, Paragraph
 from sdlscape.pipeline.sections import claims, disagreements
 from sdlscape.pipeline.sections.statements import CORRECTED, NAMES, QUOTES, base
+from sdlscape.pipeline.sections.verdicts import result_order as _order  # activations in registry order
 
-ACTIVATION_ORDER = ("relu", "jumprelu", "topk", "topk_relu")
 STATUS_ORDER = ("fails", "inconclusive", "not_applicable", "holds")
 
 
 def _label(r: dict) -> str:
     reading = r.get("reading", "def3.1")
     return r["activation"] + ("" if reading == "def3.1" else f" ({reading} reading)")
-
-
-def _order(r: dict) -> tuple:
-    a = r["activation"]
-    return (ACTIVATION_ORDER.index(a) if a in ACTIVATION_ORDER else len(ACTIVATION_ORDER), a,
-            r.get("reading", "def3.1") != "def3.1")
 
 
 def _join(items: list[str]) -> str:

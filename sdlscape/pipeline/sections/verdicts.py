@@ -14,8 +14,9 @@ def _searched(r: dict) -> str:
     return ", ".join(parts)
 
 
-def _order(r: dict) -> tuple:
-    a, order = r["activation"], activation_names()      # registration order
+def result_order(r: dict) -> tuple:
+    """Sort key of a verdict row: activations in registration order, Def. 3.1 before other readings."""
+    a, order = r["activation"], activation_names()
     return (order.index(a) if a in order else len(order), a,
             r.get("reading", "def3.1") != "def3.1")
 
@@ -38,7 +39,7 @@ def blocks(report: dict) -> list:
     claims = list(dict.fromkeys(r["claim"] for r in results))
     rows = []
     for c in claims:
-        for r in sorted((r for r in results if r["claim"] == c), key=_order):
+        for r in sorted((r for r in results if r["claim"] == c), key=result_order):
             nat = r.get("natural") or {}
             sev = r.get("severity") or "–"
             if sev == "literal" and nat:
