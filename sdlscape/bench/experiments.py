@@ -5,7 +5,7 @@ Each row is trained with ``Scale.seeds`` seeds (a fresh bench and initialisation
 row holds the mean of every metric under its name and the sample sd under ``<name>_sd``.
 Methods whose sparsity is a coefficient (methods.Method.calibrated: ReLU, JumpReLU, gated) are
 calibrated toward target L0 = TARGET_L0_FACTOR x n p_active by a search over fixed coefficients on each
-seed (:func:`calibrate_seeds`, :func:`search_coefficient`); every row records the target, the L0
+seed (bench/calibration.py: :func:`calibrate_seed`, :func:`search_coefficient`); every row records the target, the L0
 reached and each seed's search (``l0``, ``target_l0``, per_seed[].coef_search).
 
 Why a search (bench/calibration.py) and not the trainer's adaptive coefficient (solvers/gradient.py, _Calibrator; still a
@@ -26,13 +26,12 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from sdlscape.bench import metrics as mt
-from sdlscape.bench.calibration import SEARCH_TOL, SEARCH_TRIALS, calibrate_seeds
+from sdlscape.bench.calibration import SEARCH_TOL, SEARCH_TRIALS
 from sdlscape.bench.lrb import Bench, BenchConfig, make_bench
 from sdlscape.bench.methods import METHODS
 from sdlscape.bench.methods import method as get_method
@@ -95,7 +94,8 @@ def resolve(row: Row, scale: Scale, device: str = "cpu", seed: int = 0, n_latent
                         anchor_coef=DEFAULTS["anchor_coef"] if row.anchoring else 0.0)
     train.validate()
     n_anchors = min(scale.n_anchors, n)
-    settings = {"n_paper": n_paper, "p_active_paper": p_paper, "p_active_used": p, "n_used": n, "M": M, "k": k,
+    settings = {"scale": scale.name, "n_paper": n_paper, "p_active_paper": p_paper,
+                "p_active_used": p, "n_used": n, "M": M, "k": k,
                 "k_used": k_used, "n_latents": train.n_latents, "steps": train.steps,
                 "kind": kind, "activation": activation, "n_anchors": n_anchors,
                 "anchor_coef": train.anchor_coef, "tau": row.tau,
@@ -236,56 +236,31 @@ def aggregate(per_seed: list[dict]) -> dict:
 
 def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, cache_dir=None,
              progress: bool = False, n_latents: int | None = None, steps: int | None = None,
-             seeds: int | None = None, stats: dict | None = None) -> list[dict]:
+             seeds: int | None = None, stats: dict | None = None, workers: int = 1,
+             scheduler: str | None = None) -> list[dict]:
     """Run rows over seeds seed, seed+1, ... (training each distinct configuration once), caching by hash.
 
-    stats (if given) receives ``trainings`` (distinct configurations, coefficient-search trials included)
-    and ``train_seconds`` (their summed training time, whether trained now or read from the cache).
+    The rows' jobs are planned first (bench/plan.py) and run inline, in ``workers`` local processes or on
+    the Dask cluster at ``scheduler`` (bench/plan_run.py); progress lines go to stderr.  stats (if given)
+    receives ``trainings`` (distinct configurations, coefficient-search trials included) and
+    ``train_seconds`` (their summed training time, whether trained now or read from the cache), and what
+    this call did (plan_run.execute's counts).
     """
-    if scale not in SCALES:
-        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    sc = SCALES[scale]
-    n_seeds = sc.seeds if seeds is None else seeds
-    if n_seeds < 1:
-        raise InputError(f"seeds must be >= 1, got {n_seeds}")
-    resolved = [[resolve(r, sc, device, seed + s, n_latents, steps) for s in range(n_seeds)] for r in rows]
-    cache = Path(cache_dir) if cache_dir else None
-    done: dict[str, dict] = {}
-    out = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from sdlscape.bench.plan import assemble, make_plan
+    from sdlscape.bench.plan_run import execute
 
-        bar = tqdm(total=len(rows) * n_seeds, desc=f"{scale} rows x seeds", mininterval=0.5)
-    from sdlscape.storage import read_cached, write_cached
-
-    def measured(res: Resolved) -> dict:
-        key = res.key()
-        path = cache / f"{key}.json" if cache else None
-        if key not in done and path is not None and (cached := read_cached(path, ROW_KEYS)) is not None:
-            done[key] = cached
-        if key not in done:
-            done[key] = train_and_measure(res, progress=progress)
-            if path is not None:
-                write_cached(path, done[key])
-        return done[key]
-
-    for row, group in zip(rows, resolved):
-        if group[0].settings.get("calibration") == "search":
-            group = calibrate_seeds(group, lambda r: measured(r)["l0"])
-        per_seed = []
-        for res in group:
-            per_seed.append({**summarize(row, res, measured(res)), "seed": res.train.seed})
-            if bar is not None:
-                bar.set_postfix(method=row.method, M_GT=f"{per_seed[-1]['M_GT']:.3f}")
-                bar.update(1)
-        out.append(aggregate(per_seed))
-    if bar is not None:
-        bar.close()
+    plan = make_plan({"rows": (rows, "")}, scale, device, seed, seeds, steps, n_latents)
+    results, done = execute(plan, cache_dir, workers, scheduler, log=_stderr if progress else None)
+    table = assemble(plan, "rows", results)
     if stats is not None:
-        stats["trainings"] = len(done)
-        stats["train_seconds"] = float(sum(m.get("train_seconds") or 0.0 for m in done.values()))
-    return out
+        stats.update(done, trainings=table["trainings"], train_seconds=table["train_seconds"])
+    return table["rows"]
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
 
 
 def conventions(scale: str) -> dict:
@@ -298,8 +273,9 @@ def conventions(scale: str) -> dict:
         "scaling": sc.regime_text(),
         "calibration": f"relu / jumprelu / gated: target L0 = {TARGET_L0_FACTOR:g} x n p_active, reached by a "
                        f"search over fixed coefficients per seed (secant in log L0 vs log coef, until within "
-                       f"+-{SEARCH_TOL:.0%} or {SEARCH_TRIALS} trainings; later seeds start at the first seed's "
-                       "coefficient; per_seed[].coef_search); the L0 reached (held-out samples) is column l0",
+                       f"+-{SEARCH_TOL:.0%} or {SEARCH_TRIALS} trainings; each seed on its own, from a "
+                       "measured starting coefficient (calibration.COEF_HINTS) where one exists; "
+                       "per_seed[].coef_search); the L0 reached (held-out samples) is column l0",
         "seeds": f"{sc.seeds} seed(s) per row (bench and initialisation); <metric> = mean, <metric>_sd = sample sd",
         "metrics": "M_GT/M_IP on encoder rows (as the paper) and on decoder columns; anchored features "
                    "excluded from both plain and anchored rows; MCC/uniqueness as SAELens (decoder)",
@@ -311,7 +287,7 @@ def conventions(scale: str) -> dict:
 
 def run_table(table: str, scale: str = "small", device: str = "cpu", seed: int = 0, cache_dir=None,
               progress: bool = False, steps: int | None = None, seeds: int | None = None,
-              methods: tuple[str, ...] | None = None) -> dict:
+              methods: tuple[str, ...] | None = None, workers: int = 1, scheduler: str | None = None) -> dict:
     """Run one paper table; returns the bench result dict (ARCHITECTURE.md 'bench' keys).
 
     steps overrides the scale's number of training steps (recorded in each row's settings); methods
@@ -326,10 +302,17 @@ def run_table(table: str, scale: str = "small", device: str = "cpu", seed: int =
         title += f" -- rows of {', '.join(methods)} only"
     t0 = time.perf_counter()
     stats: dict = {}
-    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps, seeds=seeds, stats=stats)
-    return {"table": table, "title": title, "scale": scale, "regime": SCALES[scale].regime_text(), "device": device, "seed": seed,
-            "rows": out_rows, "conventions": conventions(scale), "seconds": time.perf_counter() - t0,
-            "trainings": stats["trainings"], "train_seconds": stats["train_seconds"]}
+    out_rows = run_rows(rows, scale, device, seed, cache_dir, progress, steps=steps, seeds=seeds, stats=stats,
+                        workers=workers, scheduler=scheduler)
+    return table_result(table, title, scale, device, seed, out_rows, time.perf_counter() - t0, stats)
+
+
+def table_result(table: str, title: str, scale: str, device: str, seed: int, rows: list[dict], seconds: float,
+                 stats: dict) -> dict:
+    """A bench table's result dict (ARCHITECTURE.md 'bench' keys) with its training accounting."""
+    return {"table": table, "title": title, "scale": scale, "regime": SCALES[scale].regime_text(), "device": device,
+            "seed": seed, "rows": rows, "conventions": conventions(scale), "seconds": seconds,
+            **{k: v for k, v in stats.items() if k not in ("workers", "scheduler")}}
 
 
 def run_custom(method: str, scale: str = "small", device: str = "cpu", seed: int = 0, anchoring: bool = False,

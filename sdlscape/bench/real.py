@@ -209,19 +209,56 @@ def _check(source: str, scale: str) -> RealScale:
     return SCALES[scale]
 
 
+# The same seed gives the same numbers on any x86 machine: MKL's, oneDNN's and ATen's CPU code paths pinned
+# to AVX2 (an AVX-512 machine otherwise sums in another order, and the MLP's loss moved in the third digit,
+# 0.0051047 vs 0.0051058), one torch thread (RealScale.cpu_threads), deterministic algorithms.  The pins are
+# read when torch loads, so on the CPU a table runs in a fresh process that has them, unless this one has.
+PINNED_ENV = {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
 def run_real_table(source: str, scale: str = "small", device: str = "cpu", seed: int = 0,
                    progress: bool = False, methods: tuple[str, ...] = METHODS) -> dict:
     """Table 2 analogue on a real source: each method with and without class-mean anchoring (eq. 26)."""
+    import os
+
     sc = _check(source, scale)
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise InputError(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available")
-    threads = torch_threads(sc.cpu_threads) if sc.cpu_threads and not device.startswith("cuda") \
-        else contextlib.nullcontext()
-    with threads:
+    if device.startswith("cuda"):
         return _run(source, sc, device, seed, progress, methods)
+    if any(os.environ.get(k) != v for k, v in PINNED_ENV.items()):
+        return _in_pinned_process(run_real_table, source, scale, device, seed, progress, methods)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with torch_threads(sc.cpu_threads) if sc.cpu_threads else contextlib.nullcontext():
+            result = _run(source, sc, device, seed, progress, methods)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+    result["setup"]["numerics"] = {**PINNED_ENV, "torch_threads": sc.cpu_threads or torch.get_num_threads(),
+                                   "deterministic_algorithms": True}
+    return result
+
+
+def _in_pinned_process(fn, *args):
+    """fn(*args) in a fresh (spawned) process whose environment has PINNED_ENV."""
+    import os
+    from multiprocessing import get_context
+
+    old = {k: os.environ.get(k) for k in PINNED_ENV}
+    os.environ.update(PINNED_ENV)
+    try:
+        with get_context("spawn").Pool(1) as pool:
+            return pool.apply(fn, args)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _run(source: str, sc: RealScale, device: str, seed: int, progress: bool, methods: tuple[str, ...]) -> dict:

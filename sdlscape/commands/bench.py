@@ -25,6 +25,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.add_argument("--source", default="digits", help="real-data source for TABLE=real: digits, minilm or npz:PATH")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a shared machine)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="paper tables: train the table's distinct (row x seed) jobs in this many local processes")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="paper tables: train them on this Dask distributed scheduler instead (needs pip install "
+                        "'sdlscape[dask]'; each worker on its own device); the row cache (--cache) is where the "
+                        "results meet, so an interrupted run resumes")
     p.add_argument("--methods", metavar="M[,M...]",
                    help="run only these methods' rows of the table (e.g. topk: Table 1's TopK rows at paper scale)")
     g = p.add_argument_group("custom run (TABLE=custom; paper units, scaled like the tables)")
@@ -66,6 +72,10 @@ def _validate(args) -> None:
         raise InputError(f"--seeds must be >= 1, got {args.seeds}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
+    if (args.workers > 1 or args.scheduler) and args.table in ("real", "encoder", "custom"):
+        raise InputError(f"--workers / --scheduler run a paper table's trainings, not {args.table!r}")
     check_device_torch(args.device)     # last: it imports torch for cuda
     if not 0.0 <= args.tau < 1.0:
         raise InputError(f"--tau must be in [0, 1), got {args.tau}")
@@ -155,8 +165,12 @@ def run(args) -> int:
     else:
         from sdlscape.bench.experiments import run_table
 
+        if args.scheduler is not None:
+            from sdlscape.solvers.fanout import dask_client
+
+            dask_client(args.scheduler).close()     # unreachable: an input error before anything runs
         result = run_table(args.table, args.scale, args.device, args.seed, cache, progress, steps=args.steps,
-                           seeds=args.seeds, methods=args.methods)
+                           seeds=args.seeds, methods=args.methods, workers=args.workers, scheduler=args.scheduler)
     seconds = time.perf_counter() - t0
     result["provenance"] = provenance(args.device, seconds)
     if args.table == "encoder":

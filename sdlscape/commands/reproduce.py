@@ -16,7 +16,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--only", action="append", choices=("verify", "landscape", "crosscheck", "bench", "real"),
                    help="run only these stages (repeatable)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or progress lines")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="train the bench tables on this Dask distributed scheduler (needs pip install "
+                        "'sdlscape[dask]'; each worker on its own device); the row cache in DIR/cache is where "
+                        "the results meet, so an interrupted run resumes")
     p.add_argument("--json", metavar="PATH", help="also write report.json here")
     p.set_defaults(func=run)
 
@@ -26,7 +30,8 @@ def run(args) -> int:
     from sdlscape.storage import write_json
 
     report = reproduce(args.out, scale=args.scale, device=args.device, seed=args.seed,
-                       progress=not args.no_progress, only=tuple(args.only) if args.only else None)
+                       progress=not args.no_progress, only=tuple(args.only) if args.only else None,
+                       scheduler=args.scheduler)
     if args.json:
         write_json(args.json, report)
     print(open(f"{args.out}/report.md").read())

@@ -74,9 +74,9 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
               "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "real": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
              "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
-    "bench3d": ("theory", "pipeline/bench_stages.py"),
-    "encoder": ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-                "theory/activations", "theory/region.py", "numerics.py", "outcomes.py"),   # the codes' names
+    "bench3d": ("theory", "pipeline/bench_stages.py", "outcomes.py"),
+    "encoder": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
+                "numerics.py", "outcomes.py"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
@@ -134,14 +134,15 @@ class StageCache:
     def path(self, name: str, config: dict) -> Path:
         return self.folder / f"{name}-{self.key(name, config)}.json"
 
-    def store(self, name: str, config: dict, result: Any, seconds: float) -> Any:
+    def store(self, name: str, config: dict, result: Any, seconds: float, extra: dict | None = None) -> Any:
+        """Write a stage computed by this invocation; ``extra`` goes into its record (e.g. trainings reused)."""
         result = to_jsonable(result)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if isinstance(result, dict) and isinstance(result.get("compute_seconds"), (int, float)):
             seconds = max(seconds, float(result["compute_seconds"]))   # work done earlier and resumed from
         write_cached(self.path(name, config), {"stage": name, "config": config, "seconds": seconds,
                                                "computed_utc": when, "result": result})
-        self.records[name] = {"seconds": seconds, "computed_utc": when, "cached": False}
+        self.records[name] = {"seconds": seconds, "computed_utc": when, "cached": False, **(extra or {})}
         self.log(f"[{name}] done in {seconds:.1f} s")
         return result
 
@@ -223,10 +224,12 @@ STAGES = ("verify", "landscape", "crosscheck", "bench", "real")
 
 
 def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: int = 0, progress: bool = True,
-              only: tuple[str, ...] | None = None) -> dict:
+              only: tuple[str, ...] | None = None, scheduler: str | None = None) -> dict:
     """Run the reproduction at a scale and write DIR/report.md, report.html, report.json and figures/.
 
     only: restrict to some stages (verify, landscape, crosscheck, bench, real), e.g. for `figures`.
+    The bench tables' trainings start first, in worker processes (or on the Dask cluster at ``scheduler``),
+    while this process runs the other stages.
     """
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -247,6 +250,11 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
     t0 = time.perf_counter()
     want = (lambda s: True) if only is None else (lambda s: s in only)
     report: dict[str, Any] = {"scale": asdict(sc), "device": device, "seed": seed}
+    if scheduler is not None:
+        from sdlscape.solvers.fanout import dask_client
+
+        dask_client(scheduler).close()      # an unreachable scheduler is an input error, before anything runs
+    bench = bench_stages.Background(cache, sc, device, seed, cache_dir, progress, scheduler) if want("bench") else None
 
     if want("verify"):
         report["verify"] = cache.run("verify", {"budget": sc.verify_budget, "seed": seed},
@@ -266,13 +274,14 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
                                                                           seed, progress, bench=name == "example-3.5"))
             for name, inst in instances.items() if inst.parents is None}
     if want("bench"):
-        report["bench"] = bench_stages.run_bench_stages(cache, sc, device, seed, cache_dir, progress)
-        report["bench_not_run"] = [t for t in SCALES["paper"].bench_tables if t not in sc.bench_tables]
         report["encoder"] = cache.run("encoder", {"scale": sc.bench_scale, "device": device, "seed": seed},
                                       lambda: stage_encoder(sc, device, seed))
     if want("real"):
         report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
                                    lambda: bench_stages.stage_real(sc, device, seed, progress))
+    if bench is not None:
+        report["bench"], report["bench_run"] = bench.join()
+        report["bench_not_run"] = [t for t in SCALES["paper"].bench_tables if t not in sc.bench_tables]
     report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: bench_stages.stage_bench3d(seed))
     report.update(cache.run("theory-figures", {"seed": seed}, lambda: stage_theory_figures(seed)))
     report["stages"] = cache.records

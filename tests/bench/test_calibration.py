@@ -137,19 +137,41 @@ def test_log_points_and_secant_slope():
     assert _secant_slope([(0.0, 9.0), (1.0, 2.0), (3.0, 1.0)]) == pytest.approx(-0.5)   # the last two
 
 
-def test_later_seeds_use_the_default_slope_when_the_first_seed_hit_at_once():
-    """Seed 0 within tolerance at its first trial measures no slope; seed 1 then moves by slope -0.5."""
+def test_each_seed_is_searched_on_its_own_from_the_hint():
+    """Seed 1's search does not depend on seed 0's: same trials alone or after seed 0; it starts at the measured
+    hint for its scale/code/anchoring and, one trial off, moves by the default slope -0.5."""
     from sdlscape.bench import calibration as cal
     from sdlscape.bench.experiments import resolve
     from sdlscape.bench.scales import SCALES
     from sdlscape.bench.tables import Row
 
     group = [resolve(Row("jumprelu", False), SCALES["small"], seed=s) for s in (0, 1)]
-    c0 = {0: 0.015, 1: 0.015 * 1.3}                        # L0 = c0 / coef: seed 0 hits 0.5 at the start, 3e-2
-    out = cal.calibrate_seeds(group, lambda r: c0[r.train.seed] / r.train.l0_coef)
-    assert len(out[0].settings["coef_search"]) == 1
+    hint = cal.COEF_HINTS[("small", "jumprelu", False)]
+    assert cal.first_coefficient(group[0]) == hint
+    c0 = {0: 0.5 * hint, 1: 0.5 * hint * 1.3}           # L0 = c0 / coef: seed 0 hits 0.5 at the hint
+    measure = lambda r: c0[r.train.seed] / r.train.l0_coef   # noqa: E731
+    out = cal.calibrate_seeds(group, measure)
+    assert [t["coef"] for t in out[0].settings["coef_search"]] == [hint]
     second = out[1].settings["coef_search"][1]["coef"]
-    assert second == pytest.approx(0.03 * 1.3 ** 2)        # log step = log(1.3) / 0.5
+    assert second == pytest.approx(hint * 1.3 ** 2)        # log step = log(1.3) / 0.5
+    alone = cal.calibrate_seeds(group[1:], measure)
+    assert alone[0].settings["coef_search"] == out[1].settings["coef_search"]
+
+
+def test_first_coefficient_without_a_hint_is_the_configs():
+    from dataclasses import replace
+
+    from sdlscape.bench import calibration as cal
+    from sdlscape.bench.experiments import resolve
+    from sdlscape.bench.scales import SCALES
+    from sdlscape.bench.tables import Row
+
+    for scale in ("medium", "paper"):                     # no measured hint at these scales
+        res = resolve(Row("relu", False), SCALES[scale])
+        assert cal.first_coefficient(res) == res.train.l1_coef
+    res = resolve(Row("gated", True), SCALES["small"])
+    assert cal.first_coefficient(replace(res, train=replace(res.train, l1_coef=0.7))) == 0.7
+    assert cal.first_coefficient(resolve(Row("relu", True), SCALES["small"])) == cal.COEF_HINTS[("small", "relu", True)]
 
 
 def test_with_coef_fixes_the_coefficient_and_drops_the_controller():
@@ -168,7 +190,7 @@ def test_with_coef_fixes_the_coefficient_and_drops_the_controller():
 
 
 def test_a_single_trial_moves_by_the_slope_hint():
-    """Seeds after the first start with the first seed's measured slope (calibrate_seeds passes it on)."""
+    """A search with a single trial moves by slope_hint (default -0.5), held in [-3, -0.1] and at most 30x."""
     from sdlscape.bench.calibration import next_coefficient
 
     assert next_coefficient([(0.1, 1.0)], 0.5) == pytest.approx(0.4)                    # default slope -0.5
@@ -211,13 +233,15 @@ def test_bench_rows_record_the_search(method):
         assert ps["coef_search"][-1]["coef"] == pytest.approx(ps["coef"], rel=1e-12)
         assert ps["coef"] == pytest.approx(0.2 * (1 + 0.3 * ps["seed"]) / ps["l0"], rel=1e-9)
         assert ps["coef_search"][-1]["l0"] == pytest.approx(ps["l0"], rel=1e-12)
-    first = row["per_seed"][0]
-    assert len(first["coef_search"]) >= 2 and first["coef_search"][0]["coef"] == pytest.approx(ex.TrainConfig(
-        method_code(method), 8).__getattribute__(ex.TrainConfig(method_code(method), 8).code().coef_field))
-    for ps in row["per_seed"][1:]:                                   # later seeds start where the first ended
-        assert ps["coef_search"][0]["coef"] == pytest.approx(first["coef"], rel=1e-12)
-        # their first trial is 30% / 60% off; the first seed's measured slope (-1) lands the second exactly
-        assert len(ps["coef_search"]) == 2 and ps["l0"] == pytest.approx(row["target_l0"], rel=1e-9)
+    from sdlscape.bench.calibration import first_coefficient
+    from sdlscape.bench.experiments import resolve
+    from sdlscape.bench.scales import SCALES
+
+    start = first_coefficient(resolve(Row(method, False), SCALES["small"]))
+    for ps in row["per_seed"]:                                   # every seed starts at the hint, on its own
+        assert ps["coef_search"][0]["coef"] == pytest.approx(start, rel=1e-12)
+        # slope -1 against the hint's -0.5: the second trial brackets the target, the third interpolates exactly
+        assert len(ps["coef_search"]) <= 3 and ps["l0"] == pytest.approx(row["target_l0"], rel=1e-9)
     assert stats["trainings"] == sum(len(ps["coef_search"]) for ps in row["per_seed"])
     assert stats["train_seconds"] == float(stats["trainings"])          # search trials counted
 

@@ -144,7 +144,8 @@ def _static_import_closure(entries: list[str]) -> set[str]:
 STAGE_ENTRIES = {"landscape": ["sdlscape.solvers.landscape"], "crosscheck": ["sdlscape.verify.crosscheck"],
                  "bench": ["sdlscape.bench.experiments"], "real": ["sdlscape.bench.real"],
                  "encoder": ["sdlscape.bench.encoder"], "verify": ["sdlscape.verify.claims"]}
-NOT_NUMERIC = {"errors.py", "storage.py", "schema.py", "formatting.py"}  # formatting: printed text only
+NOT_NUMERIC = {"errors.py", "storage.py", "schema.py", "formatting.py",   # formatting: printed text only
+               "solvers/fanout.py"}    # fanout only distributes tasks; each task computes the same numbers anywhere
 
 
 @pytest.mark.parametrize("stage", sorted(STAGE_ENTRIES))
@@ -159,3 +160,39 @@ def test_every_module_a_stage_imports_is_in_its_sources(stage):
 def test_the_closure_check_would_catch_a_missing_module():
     closure = _static_import_closure(["sdlscape.bench.experiments"])
     assert "solvers/torch_codes.py" in closure and "bench/scales.py" in closure
+
+
+def test_bench_stages_computed_now_are_not_reported_as_cached_and_count_shared_trainings_once(tmp_path, monkeypatch):
+    """A cold bench stage: tables computed by this invocation (not 'reused from the cache'); Table 7's k = 128
+    rows are Table 1's TopK rows, trained once and counted once; a rerun reads the stages back."""
+    from dataclasses import replace
+
+    from sdlscape.bench import experiments as ex
+    from sdlscape.pipeline import bench_stages as B
+
+    def fake(res, progress=False):
+        n = res.bench.n
+        coef = getattr(res.train, res.train.code().coef_field)
+        return {"key": res.key(), "enc_best": [0.95] * n, "dec_best": [0.99] * n, "enc_best_all": [0.95] * n,
+                "mcc_decoder": 0.9, "mcc_encoder": 0.5, "uniqueness_decoder": 1.0, "fvu": 0.1, "dead_fraction": 0.0,
+                "l0": 0.5 * 0.19 / coef if res.settings.get("calibration") else 3.0, "anchored_encoder_cos": None,
+                "final_loss": 1.0, "final_coef": None, "train_seconds": 1.0, "seconds": 1.0}
+
+    monkeypatch.setattr(ex, "train_and_measure", fake)
+    monkeypatch.setattr(B, "bench_workers", lambda device, scheduler: 1)
+    sc = replace(R.SCALES["small"], bench_tables=("table1", "table7"))
+    logs = []
+    cache = R.StageCache(tmp_path, logs.append)
+    tables, run = B.run_bench_stages(cache, sc, "cpu", 0, tmp_path, progress=True)
+    assert run["jobs"] == 42 + 12 and run["trained_now"] == run["trainings"] and run["read_from_cache"] == 0
+    recs = cache.records
+    assert not recs["bench-table1"]["cached"] and not recs["bench-table7"]["cached"]
+    t7 = tables["table7"]
+    assert t7["trainings"] == 18 and t7["shared_trainings"] == 6 and t7["shared_with"] == ["table1"]
+    assert t7["compute_seconds"] == 12.0 and "6 of them, 6 s, shared with table1" in t7["compute_note"]
+    assert recs["bench-table1"]["seconds"] + recs["bench-table7"]["seconds"] == run["train_seconds"]
+    assert any("row x seed jobs done (table1" in m for m in logs)            # progress lines
+    again = R.StageCache(tmp_path, logs.append)
+    tables2, run2 = B.run_bench_stages(again, sc, "cpu", 0, tmp_path, progress=False)
+    assert again.records["bench-table7"]["cached"] and run2["tables_from_stage_cache"] == ["table1", "table7"]
+    assert tables2["table7"]["rows"] == tables["table7"]["rows"]
