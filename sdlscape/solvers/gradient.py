@@ -25,7 +25,9 @@ as an embedding_bag over the selections sorted by latent; decoding is an embeddi
 selected decoder rows (:class:`_SparseDecode`, backward likewise).  Cost per step: one dense
 forward matmul plus O(batch * k * d).
 
-Feature anchoring (eq. 26): loss += anchor_coef * (||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2).
+Feature anchoring (eq. 26): loss += anchor_coef * (||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2);
+``anchor_variant`` picks eq. 26 or a variant of it (solvers/anchor_terms.py: one term alone, a direction-only
+or a norm-matched encoder anchor).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from sdlscape.errors import InputError
+from sdlscape.solvers.anchor_terms import VARIANTS as ANCHOR_VARIANTS, anchor_term
 from sdlscape.solvers.torch_codes import (  # noqa: F401  (re-exported: the codes are part of this API)
     ACTIVATIONS,
     CODES,
@@ -77,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     anchor_coef: float = 0.0   # lambda_anchor of eq. 26; the first n_anchors latents are anchored
+    anchor_variant: str = "eq26"   # which anchoring term (solvers/anchor_terms.py VARIANTS)
     normalize_decoder: bool = True
     resample_every: int | None = None   # every this many steps, resample latents silent for >= dead_steps steps
     l1_coef: float = 3e-2               # relu / gated sparsity penalty (per sample, eq. 5); initial value if calibrated
@@ -115,6 +119,8 @@ class TrainConfig:
             raise InputError("steps must be >= 0, batch_size >= 1 and lr > 0")
         if self.anchor_coef < 0:
             raise InputError(f"anchor_coef must be >= 0, got {self.anchor_coef}")
+        if self.anchor_variant not in ANCHOR_VARIANTS:
+            raise InputError(f"anchor_variant must be one of {', '.join(ANCHOR_VARIANTS)}, got {self.anchor_variant!r}")
         if self.resample_every is not None and self.resample_every < 1:
             raise InputError(f"resample_every must be >= 1 or None, got {self.resample_every}")
         if self.precision not in PRECISIONS:
@@ -235,11 +241,11 @@ class SDLModel(torch.nn.Module):
 
 # ---------------------------------------------------------------- losses
 
-def anchor_penalty(model: SDLModel, anchors: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2 (the bracket of eq. 26)."""
+def anchor_penalty(model: SDLModel, anchors: tuple[torch.Tensor, torch.Tensor],
+                   fired: torch.Tensor | None = None) -> torch.Tensor:
+    """The bracket of eq. 26, ||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2, or the config's variant of it."""
     A_in, A_out = anchors
-    a = A_in.shape[0]
-    return (model.W_E[:a] - A_in).pow(2).sum() + (model.W_dec[:a] - A_out.t()).pow(2).sum()
+    return anchor_term(model.config.anchor_variant, model.W_E, model.W_dec, A_in, A_out, fired)
 
 
 def _auxk_loss(model: SDLModel, x_in, x_out, recon, dead) -> torch.Tensor:
@@ -275,7 +281,7 @@ def sdl_loss(model: SDLModel, x_in: torch.Tensor, x_out: torch.Tensor, dead: tor
         loss = loss + cfg.auxk_coef * aux
         parts["auxk"] = float(aux.detach())
     if anchors is not None and cfg.anchor_coef > 0:
-        pen = anchor_penalty(model, anchors)
+        pen = anchor_penalty(model, anchors, c.fired)
         loss = loss + cfg.anchor_coef * pen
         parts["anchor"] = float(pen.detach())
     parts.update(mse=float(mse.detach()), l0=c.l0)
