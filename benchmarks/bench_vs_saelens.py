@@ -23,7 +23,6 @@ reaches; the dense reference's is 5 t(matmul) / t(dense).  Needs sae-lens (and s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys

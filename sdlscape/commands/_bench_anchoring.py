@@ -47,9 +47,10 @@ def run_from_args(args, cache, progress: bool) -> int:
     reference = None
     if args.reference:
         import json
+        from pathlib import Path
 
         try:
-            reference = json.loads(open(args.reference).read())
+            reference = json.loads(Path(args.reference).read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"--reference {args.reference}: cannot read a bench JSON ({exc})") from None
     result = an.run_anchoring(scales, methods, variants, seeds, args.seed, args.device, cache, progress, log, write,
@@ -66,8 +67,8 @@ def summary(result: dict) -> str:
         return "-" if x is None else f"{100 * x:.1f}"
 
     lines = [f"{result['title']} (tau {result['tau']}; noise test: {result['noise_test']})",
-             f"{'scale':<7} {'method':<6} {'variant':<10} {'seeds':>5} {'decM_GT.95':>12} {'diff':>7} {'p':>6} "
-             f"{'verdict':<9} {'decM_GT.9':>9} {'FVU':>7} {'dead':>5} {'anc.rate':>8} {'feat.rate':>9} {'norm a/t':>9}"]
+             (f"{'scale':<7} {'method':<6} {'variant':<10} {'seeds':>5} {'decM_GT.95':>12} {'diff':>7} {'p':>6} "
+              f"{'verdict':<9} {'decM_GT.9':>9} {'FVU':>7} {'dead':>5} {'anc.rate':>8} {'feat.rate':>9} {'norm a/t':>9}")]
     for r in result["rows"]:
         vp = r.get("vs_plain", {}).get("M_GT_decoder_95", {})
         sd = r.get("M_GT_decoder_95_sd")

@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from sdlscape.errors import InputError
-from sdlscape.solvers.anchor_terms import VARIANTS as ANCHOR_VARIANTS, anchor_term
+from sdlscape.solvers.anchor_terms import VARIANTS as ANCHOR_VARIANTS
+from sdlscape.solvers.anchor_terms import anchor_term
 from sdlscape.solvers.torch_codes import (  # noqa: F401  (re-exported: the codes are part of this API)
     ACTIVATIONS,
     CODES,

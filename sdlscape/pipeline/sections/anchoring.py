@@ -102,8 +102,8 @@ def blocks(report: dict) -> list:
     out: list = [Heading("Feature anchoring (eq. 26): verdict, mechanism, variants"), Paragraph(summary(res))]
     table = [_row(m, s, n, v, r) for (m, s, n), rows in _groups(res).items() for v, r in rows.items()]
     out.append(Table(["method", "scale", "variant", "seeds", "decoder M_GT(0.95) mean +- sd", "paired diff vs plain",
-                      "p (paired t)", "verdict", "decoder M_GT(0.9)", "FVU", "dead", "anchored latents' / features' "
-                      "firing rate", "anchored / trained encoder norm", "paper M_GT"], table,
+                      "p (paired t)", "verdict", "decoder M_GT(0.9)", "FVU", "dead",
+                      "anchored latents' / features' firing rate", "anchored / trained encoder norm", "paper M_GT"], table,
                      "non-anchored features only; variants: " + "; ".join(
                          f"{k}: {v}" for k, v in res[0].get("variants", {}).items())))
     add_figure(out, report, "anchoring", "Non-anchored decoder M_GT(0.95) against the number of features n (paper "
