@@ -202,8 +202,8 @@ def reference_rows(table: dict, sc: Scale) -> dict[tuple, list[dict]]:
 def run_anchoring(scales: list[Scale], methods=METHODS, variants=VARIANTS, seeds: int = 3, seed: int = 0,
                   device: str = "cpu", cache_dir=None, progress: bool = False, log=None, on_update=None,
                   steps: int | None = None, reference: dict | None = None) -> dict:
-    """Every (scale, method, variant) over seeds seed .. seed + seeds - 1, trained seed-major (a partial run
-    holds whole seeds); on_update(result) after each (scale, seed) round.  reference: a committed Table 1
+    """Every (scale, method, variant) over seeds seed .. seed + seeds - 1, trained seed-major; on_update(result)
+    after each training (a partial result's rows say how many seeds each holds).  reference: a committed Table 1
     result whose plain / eq. 26 seeds stand in for variants not run (paired on the metrics it kept)."""
     for m in methods:
         if m not in METHODS:
@@ -234,13 +234,16 @@ def run_anchoring(scales: list[Scale], methods=METHODS, variants=VARIANTS, seeds
                         res.settings["coef_search"] = [{"coef": c, "l0": l0} for c, l0 in trials]
                     m = {**runner.measure(res), "seed": s, "coef": res.settings.get("coef")}
                     got.setdefault((sc.name, method, v), []).append(m)
-            ref = {k: v for sc_ in scales if reference for k, v in reference_rows(reference, sc_).items()
-                   if k not in got}
-            result = assemble(scales, methods, variants, {**ref, **got}, device, seed, time.perf_counter() - t0,
-                              runner, set(ref))
-            if on_update is not None:
-                on_update(result)
+                    result = _assembled(scales, methods, variants, got, device, seed, t0, runner, reference)
+                    if on_update is not None:
+                        on_update(result)
     return result
+
+
+def _assembled(scales, methods, variants, got, device, seed, t0, runner, reference) -> dict:
+    ref = {k: v for sc_ in scales if reference for k, v in reference_rows(reference, sc_).items() if k not in got}
+    return assemble(scales, methods, variants, {**ref, **got}, device, seed, time.perf_counter() - t0, runner,
+                    set(ref))
 
 
 def assemble(scales, methods, variants, got, device, seed, seconds, runner, referenced=frozenset()) -> dict:

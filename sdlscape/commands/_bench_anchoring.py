@@ -1,7 +1,7 @@
 """`sdlscape bench anchoring`: the anchoring experiment (bench/anchoring.py) from the bench command's arguments.
 
-The JSON is rewritten (atomically, with provenance) after every finished seed round, so an interrupted run
-leaves whole seeds behind; a rerun with the same cache trains only what is missing.
+The JSON is rewritten (atomically, with provenance) after every training, so an interrupted run leaves what
+it finished behind; a rerun with the same cache trains only what is missing.
 """
 from __future__ import annotations
 
