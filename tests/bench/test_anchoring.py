@@ -79,7 +79,7 @@ def test_training_loss_uses_the_configured_variant(variant):
     assert model.config.anchor_variant == variant and plain.anchor_variant == "eq26"
     assert float((loss - base).detach()) == pytest.approx(0.5 * info["anchor"], rel=1e-5)
     c = info["codes"]
-    assert info["anchor"] == pytest.approx(float(anchor_penalty(model, anchors, c.fired)), rel=1e-6)
+    assert info["anchor"] == pytest.approx(float(anchor_penalty(model, anchors, c.fired).detach()), rel=1e-6)
 
 
 def test_paired_verdicts():
