@@ -194,7 +194,8 @@ def reference_rows(table: dict, sc: Scale) -> dict[tuple, list[dict]]:
     for r in table.get("rows", []):
         if r["method"] in METHODS and r.get("settings", {}).get("tau") == TAU:
             out[(sc.name, r["method"], "eq26" if r["anchoring"] else "plain")] = [
-                {"seed": p["seed"], "M_GT_decoder_95": p["M_GT_decoder"], "M_GT_encoder_95": p["M_GT"], "fvu": p["fvu"], "l0": p["l0"],
+                {"seed": p["seed"], "M_GT_decoder_95": p["M_GT_decoder"], "M_GT_encoder_95": p["M_GT"],
+                 "fvu": p["fvu"], "l0": p["l0"],
                  "key": p["key"]} for p in r["per_seed"]]
     return out
 

@@ -72,7 +72,8 @@ def summary(result: dict) -> str:
     for r in result["rows"]:
         vp = r.get("vs_plain", {}).get("M_GT_decoder_95", {})
         sd = r.get("M_GT_decoder_95_sd")
-        norms = "-" if r.get("trained_norm") is None or r.get("anchored_norm") is None else f"{r['anchored_norm']:.2f}/{r['trained_norm']:.2f}"
+        norms = "-" if r.get("trained_norm") is None or r.get("anchored_norm") is None else \
+            f"{r['anchored_norm']:.2f}/{r['trained_norm']:.2f}"
         lines.append(f"{r['scale']:<7} {r['method']:<6} {r['variant']:<10} {r['n_seeds']:>5} "
                      f"{pct(r['M_GT_decoder_95']):>6}+-{pct(sd):<5} {pct(vp.get('diff_mean')):>7} "
                      f"{'-' if vp.get('p') is None else format(vp['p'], '.3f'):>6} {vp.get('verdict', ''):<9} "

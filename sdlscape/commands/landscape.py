@@ -11,6 +11,7 @@ from sdlscape.commands._common import (
     load_instance_arg,
     positive_float,
     positive_int,
+    seed_int,
 )
 
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
                                    "upper bounds, reported beside a lower bound and the gap.")
     add_instance_argument(p)
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts per piece (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the random starts (default 0)")
     p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
     p.add_argument("--workers", type=positive_int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -65,9 +66,8 @@ def run(args) -> int:
     import time
 
     from sdlscape.solvers.landscape import checkpoint_path, map_landscape
-    from sdlscape.storage import provenance, write_json, write_text
-
     from sdlscape.solvers.piece_bounds import check_enumerable
+    from sdlscape.storage import provenance, write_json, write_text
 
     inst = load_instance_arg(args.instance, args.normalize)
     check_enumerable(inst, args.max_pieces, args.eps)        # closed-form bounds, before any enumeration
@@ -93,7 +93,7 @@ def run(args) -> int:
               f"{json.dumps(p['pattern'], separators=(',', ':'))}"
               + (f"  -> {json.dumps(p['toward'], separators=(',', ':'))}" if p["toward"] else ""))
     print("counts: " + ", ".join(f"{k} {v}" for k, v in s["counts"].items())
-          + f" (labelled patterns: " + ", ".join(f"{k} {v}" for k, v in s["counts_weighted"].items()) + ")")
+          + " (labelled patterns: " + ", ".join(f"{k} {v}" for k, v in s["counts_weighted"].items()) + ")")
     if s["counts"]["spurious"]:
         print(f"spurious partial minima: {s['spurious_polysemantic']} polysemantic; joint Hessian "
               + ", ".join(f"{k} {v}" for k, v in sorted(s["spurious_by_hessian"].items())))

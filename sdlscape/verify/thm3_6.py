@@ -272,13 +272,11 @@ def _recheck_numbers(inst: Instance, P: Pattern, reading: Reading, seed: int) ->
     from sdlscape.theory.symbolic import exact_positive_eigenvectors
 
     piece = Piece(inst, P, EPS, reading)
-    G = inst.W_r.T @ inst.W_r
     exact, blocked = [], False
-    for F in P.sets:
+    for i, F in enumerate(P.sets):
         if len(F) >= 2:
             F = sorted(F)
-            m = np.sqrt(inst.M[F])
-            eig = exact_positive_eigenvectors(m[:, None] * G[np.ix_(F, F)] * m[None, :])
+            eig = exact_positive_eigenvectors(piece.latent_gram(i))
             exact.append({"features": F, "eigen": eig})
             blocked |= all(e["positive"] is False for e in eig)
     acs = solve_piece(piece, starts=4, seed=seed, solver="OSQP")
