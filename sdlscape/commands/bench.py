@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--methods", metavar="M[,M...]",
                    help="run only these methods' rows of the table (e.g. topk: Table 1's TopK rows at paper scale)")
     a = p.add_argument_group("anchoring experiment (TABLE=anchoring; bench/anchoring.py)")
-    a.add_argument("--variants", metavar="V[,V...]", help="anchoring variants (default: plain and every variant; plain is the paired baseline)")
+    a.add_argument("--variants", metavar="V[,V...]",
+                   help="anchoring variants (default: plain and every variant; plain is the paired baseline)")
     a.add_argument("--sizes", metavar="N[,N...]", help="bench sizes n at the paper's ratios, instead of --scale")
     a.add_argument("--reference", metavar="JSON", help="a Table 1 result whose plain / eq. 26 seeds stand in for those variants")
     g = p.add_argument_group("custom run (TABLE=custom; paper units, scaled like the tables)")
