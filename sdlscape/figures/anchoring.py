@@ -29,7 +29,7 @@ def points(results) -> dict[str, dict[str, list[tuple]]]:
 def draw(results, out_dir: str | Path, name: str = "anchoring") -> list[Path]:
     pts = points(results)
     methods = sorted(pts)
-    fig, axes = new_figure(5.2 * max(1, len(methods)), 4.0, ncols=max(1, len(methods)), squeeze=False)
+    fig, axes = new_figure(5.0 * max(1, len(methods)), 5.0, ncols=max(1, len(methods)), squeeze=False)
     for ax, m in zip(axes[0], methods):
         for i, v in enumerate(sorted(pts[m], key=lambda v: ORDER.index(v) if v in ORDER else 99)):
             ps = pts[m][v]
@@ -41,9 +41,11 @@ def draw(results, out_dir: str | Path, name: str = "anchoring") -> list[Path]:
         ns_all = sorted({p[0] for ps in pts[m].values() for p in ps})
         ax.set_xticks(ns_all, [str(n) for n in ns_all])
         ax.minorticks_off()
-        ax.set_xlabel("features n (n_p = 0.768 n, 16 n latents, k = 0.128 n, n / 10 anchors)")
+        ax.set_xlim(ns_all[0] / 1.3, ns_all[-1] * 1.3)
+        ax.set_xlabel("features n (paper ratios: n_p = 0.768 n,\n16 n latents, k = 0.128 n, n / 10 anchors)")
         ax.set_ylabel("non-anchored decoder M_GT(0.95)")
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(f"{m}: feature anchoring variants", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+    fig.tight_layout()
     return save(fig, out_dir, name)
