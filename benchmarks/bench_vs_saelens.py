@@ -1,99 +1,174 @@
-"""Our sparse TopK trainer vs SAELens's TopK SAE training step, same process, same size: samples/s, peak memory.
+"""Our sparse TopK training step against a dense reference of the same model, SAELens and sparsify, interleaved.
 
 Usage:  python benchmarks/bench_vs_saelens.py [--d 768] [--n-latents 16000] [--batch 1024] [--ks 128,32]
-        [--steps 10] [--warmup 2] [--threads N] [--json out.json]
-Default size is the paper's (d_in = 768, n_latents = 16000, batch 1024).  Both run Adam (lr 1e-3) on the
-same inputs: ours is solvers.gradient.train_sdl with trainer code topk_relu (no biases, decoder
-renormalised each step); SAELens's is TopKTrainingSAE.training_forward_pass + backward + Adam step
-(its defaults: biases, rescale_acts_by_decoder_norm; dead_neuron_mask None, so no AuxK, like ours),
-with its dense activations and the for-loop Adam its SAETrainer builds, again with torch's fused Adam
-(which ours uses: so the ratio is not Adam's alone), and once with use_sparse_activations=True (whose backward fails
-on the CPU with torch 2.13: 'aten::view' has no SparseCPU kernel; the failure is recorded).  Peak memory: the
-largest resident set size (/proc/self/statm, sampled every 2 ms by a thread) above the RSS before
-the run (includes the model, Adam's state and workspace).  Needs sae-lens (optional extra).
+        [--rounds 5] [--steps 3] [--threads 1] [--json out.json]
+Default size is the paper's (d_in = 768, n_latents = 16000, batch 1024).  Every trainer is built once (not
+timed); then one warm-up round (not counted) and ``--rounds`` rounds, each timing ``--steps`` training steps
+of every trainer in an order rotated from round to round (A B C D, B C D A, ...), so that a change of machine
+load falls on all of them.  Per trainer: the median seconds per step over rounds and its spread (min, max).
+Per round ratios (medians and ranges are reported), which separate two things:
+
+* sparse-step ratio = dense reference / ours: the same model (W_E, W_dec, TopK o ReLU, no biases, decoder
+  renormalised, fused Adam), once with our sparse step (solvers/gradient.py sdl_loss) and once dense
+  (B x n_latents codes through autograd: five dense matmuls per step);
+* model-extras ratio = SAELens / dense reference: what SAELens's TopKTrainingSAE adds (biases, rescaling by
+  decoder norms, its loss bookkeeping) over the same dense step (fused Adam for both);
+* and ours / SAELens, ours / sparsify's training kernels (sparsify.fused_encoder + its eager embedding_bag
+  decoder, the CPU path: Triton is CUDA-only) on the same model.
+
+The ceiling: one matmul x W_E^T at the step's shapes (no autograd), timed in the same rounds.  The sparse
+step does that matmul plus O(batch k d) work, so t(matmul) / t(ours) is the fraction of the ceiling it
+reaches; the dense reference's is 5 t(matmul) / t(dense).  Needs sae-lens (and sparsify, optional).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import statistics
 import sys
-import threading
 import time
 
 import torch
+import torch.nn.functional as F
 
-from sdlscape.solvers.gradient import TrainConfig, train_sdl
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+from sdlscape.solvers.gradient import SDLModel, TrainConfig, _adam, sdl_loss
 
 
-class PeakRSS:
-    """Peak resident set size above the starting RSS while the block runs (sampled)."""
-
-    def __enter__(self):
-        self.base = self.peak = _rss_mib()
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-        return self
-
-    def _run(self):
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, _rss_mib())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, _rss_mib())
-        self.mib = self.peak - self.base
+def _batches(x: torch.Tensor, batch: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        perm = torch.randperm(x.shape[0], generator=g)
+        for pos in range(0, x.shape[0] - batch + 1, batch):
+            yield x[perm[pos:pos + batch]]
 
 
-def run_ours(x, n_latents, k, batch, steps, warmup) -> dict:
-    train_sdl(x, None, TrainConfig("topk_relu", n_latents=n_latents, k=k, steps=warmup, batch_size=batch))
-    cfg = TrainConfig("topk_relu", n_latents=n_latents, k=k, steps=steps, batch_size=batch, log_every=steps)
-    with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        train_sdl(x, None, cfg)
-        sec = time.perf_counter() - t0
-    return {"trainer": "sdlscape topk_relu (sparse)", "samples_per_s": steps * batch / sec, "seconds": sec,
-            "peak_rss_mib": mem.mib}
+def make_ours(x, n, k, batch):
+    model = SDLModel(x.shape[1], x.shape[1], TrainConfig("topk_relu", n_latents=n, k=k, batch_size=batch),
+                     generator=torch.Generator().manual_seed(0))
+    opt, data = _adam(list(model.parameters()), 1e-3), _batches(x, batch)
+
+    def step():          # train_sdl's loop body (solvers/gradient.py) without its logging
+        xb = next(data)
+        loss, _ = sdl_loss(model, xb, xb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        model.normalize_decoder_()
+    return step
 
 
-def run_saelens(x, n_latents, k, batch, steps, warmup, sparse: bool, fused_adam: bool = False) -> dict:
+def _same_params(x, n):
+    model = SDLModel(x.shape[1], x.shape[1], TrainConfig("topk_relu", n_latents=n, k=1),
+                     generator=torch.Generator().manual_seed(0))
+    return model.W_E, model.W_dec
+
+
+def make_dense(x, n, k, batch):
+    W_E, W_dec = _same_params(x, n)
+    opt, data = _adam([W_E, W_dec], 1e-3), _batches(x, batch)
+
+    def step():
+        xb = next(data)
+        z = F.relu(xb @ W_E.t())
+        vals, idx = z.topk(k, dim=1, sorted=False)
+        q = torch.zeros_like(z).scatter(1, idx, vals)
+        loss = (xb - q @ W_dec).pow(2).sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            W_dec.div_(W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
+    return step
+
+
+def make_sparsify(x, n, k, batch):
+    from sparsify.fused_encoder import fused_encoder
+
+    W_E, W_dec = _same_params(x, n)
+    opt, data = _adam([W_E, W_dec], 1e-3), _batches(x, batch)
+
+    def step():
+        xb = next(data)
+        acts, idx, _ = fused_encoder(xb, W_E, None, k, "topk")
+        recon = F.embedding_bag(idx, W_dec, per_sample_weights=acts, mode="sum")   # sparsify.utils.eager_decode
+        loss = (xb - recon).pow(2).sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            W_dec.div_(W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
+    return step
+
+
+def make_saelens(x, n, k, batch):
     from sae_lens.saes.sae import TrainStepInput
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 
-    def train(n_steps):
-        torch.manual_seed(0)
-        sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=x.shape[1], d_sae=n_latents, k=k, device="cpu",
-                                                    use_sparse_activations=sparse))
-        opt = torch.optim.Adam(sae.parameters(), lr=1e-3, fused=fused_adam or None)
-        g = torch.Generator().manual_seed(0)
-        perm, pos = torch.randperm(x.shape[0], generator=g), 0
-        for i in range(n_steps):
-            if pos + batch > x.shape[0]:
-                perm, pos = torch.randperm(x.shape[0], generator=g), 0
-            xb = x[perm[pos:pos + batch]]
-            pos += batch
-            out = sae.training_forward_pass(TrainStepInput(sae_in=xb, coefficients={}, dead_neuron_mask=None,
-                                                           n_training_steps=i, is_logging_step=False))
-            opt.zero_grad(set_to_none=True)
-            out.loss.backward()
-            opt.step()
-        return sae
+    torch.manual_seed(0)
+    sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=x.shape[1], d_sae=n, k=k, device="cpu"))
+    opt, data, i = _adam(list(sae.parameters()), 1e-3), _batches(x, batch), [0]
 
-    train(warmup)
-    with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        train(steps)
-        sec = time.perf_counter() - t0
-    name = f"sae_lens TopKTrainingSAE (use_sparse_activations={sparse}{', fused Adam' if fused_adam else ''})"
-    return {"trainer": name,
-            "samples_per_s": steps * batch / sec, "seconds": sec, "peak_rss_mib": mem.mib}
+    def step():
+        xb = next(data)
+        out = sae.training_forward_pass(TrainStepInput(sae_in=xb, coefficients={}, dead_neuron_mask=None,
+                                                       n_training_steps=i[0], is_logging_step=False))
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        i[0] += 1
+    return step
+
+
+def make_matmul(x, n, k, batch):
+    W_E, _ = _same_params(x, n)
+    data = _batches(x, batch)
+
+    def step():
+        with torch.no_grad():
+            next(data) @ W_E.t()
+    return step
+
+
+TRAINERS = {"ours": make_ours, "dense": make_dense, "saelens": make_saelens, "sparsify": make_sparsify,
+            "matmul": make_matmul}
+RATIOS = {"sparse_step (dense / ours)": ("dense", "ours"), "model_extras (saelens / dense)": ("saelens", "dense"),
+          "ours_vs_saelens (saelens / ours)": ("saelens", "ours"),
+          "ours_vs_sparsify (sparsify / ours)": ("sparsify", "ours"),
+          "ceiling_ours (matmul / ours)": ("matmul", "ours")}
+
+
+def _spread(vals: list[float]) -> dict:
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "values": vals}
+
+
+def run_k(x, n, k, batch, rounds, steps) -> dict:
+    steps_fn, failed = {}, {}
+    for name, make in TRAINERS.items():
+        try:
+            steps_fn[name] = make(x, n, k, batch)
+        except ImportError as e:      # an optional competitor not installed
+            failed[name] = str(e).splitlines()[0][:200]
+    names = list(steps_fn)
+    per_round: dict[str, list[float]] = {nm: [] for nm in names}
+    for r in range(rounds + 1):                       # round 0: warm-up, not counted
+        order = names[r % len(names):] + names[:r % len(names)]
+        for nm in order:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                steps_fn[nm]()
+            if r:
+                per_round[nm].append((time.perf_counter() - t0) / steps)
+    out = {"k": k, "seconds_per_step": {nm: _spread(v) for nm, v in per_round.items()},
+           "samples_per_s": {nm: batch / statistics.median(v) for nm, v in per_round.items()}, "failed": failed}
+    ratios = {}
+    for label, (a, b) in RATIOS.items():
+        if a in per_round and b in per_round:
+            ratios[label] = _spread([ta / tb for ta, tb in zip(per_round[a], per_round[b])])
+    if "matmul" in per_round and "dense" in per_round:
+        ratios["ceiling_dense (5 matmul / dense)"] = _spread([5 * ta / tb for ta, tb in
+                                                              zip(per_round["matmul"], per_round["dense"])])
+    out["ratios"] = ratios
+    return out
 
 
 def main(argv=None) -> int:
@@ -102,9 +177,9 @@ def main(argv=None) -> int:
     p.add_argument("--n-latents", type=int, default=16000)
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--ks", default="128,32")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=3, help="steps per trainer per round")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json")
     a = p.parse_args(argv)
     try:
@@ -112,36 +187,31 @@ def main(argv=None) -> int:
     except ImportError:
         print("sae-lens is not installed (pip install sae-lens); nothing to compare against", file=sys.stderr)
         return 2
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    x = torch.randn(max(4 * a.batch, 4096), a.d, generator=torch.Generator().manual_seed(0)).abs()
-    out = {"d_in": a.d, "n_latents": a.n_latents, "batch": a.batch, "steps": a.steps, "warmup": a.warmup,
+    if a.rounds < 1 or a.steps < 1:
+        print("--rounds and --steps must be >= 1", file=sys.stderr)
+        return 2
+    torch.set_num_threads(a.threads)
+    x = torch.randn(max(8 * a.batch, 4096), a.d, generator=torch.Generator().manual_seed(0)).abs()
+    out = {"d_in": a.d, "n_latents": a.n_latents, "batch": a.batch, "rounds": a.rounds, "steps_per_round": a.steps,
            "threads": torch.get_num_threads(), "torch": torch.__version__, "sae_lens": sae_lens.__version__,
-           "load_average_start": os.getloadavg(), "runs": []}
+           "load_average_start": os.getloadavg(), "runs": [],
+           "method": "interleaved rounds (rotated order), warm-up round excluded, construction not timed; "
+                     "ratios computed per round, median and range over rounds"}
     for k in (int(s) for s in a.ks.split(",")):
-        rows = [run_ours(x, a.n_latents, k, a.batch, a.steps, a.warmup),
-                run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=False),
-                run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=False, fused_adam=True)]
-        try:
-            rows.append(run_saelens(x, a.n_latents, k, a.batch, a.steps, a.warmup, sparse=True))
-        except (NotImplementedError, RuntimeError) as e:     # its sparse backward is not available on every backend
-            print(f"k={k:<4} sae_lens use_sparse_activations=True failed: {str(e).splitlines()[0][:120]}", flush=True)
-            out.setdefault("failed", []).append({"k": k, "trainer": "sae_lens use_sparse_activations=True",
-                                                 "error": str(e).splitlines()[0][:200]})
-        best = max(r["samples_per_s"] for r in rows[1:])
-        for r in rows:
-            r["k"] = k
-            print(f"k={k:<4} {r['trainer']:<64} {r['samples_per_s']:>8.0f} samples/s  {r['peak_rss_mib']:>8.1f} MiB",
-                  flush=True)
-        ratio = rows[0]["samples_per_s"] / best
-        print(f"k={k:<4} ratio ours / fastest SAELens = {ratio:.2f}x (target >= 2x); memory ours / SAELens dense "
-              f"= {rows[0]['peak_rss_mib'] / max(rows[1]['peak_rss_mib'], 1e-9):.2f}", flush=True)
-        out["runs"].append({"k": k, "rows": rows, "ratio_samples_per_s": ratio})
+        res = run_k(x, a.n_latents, k, a.batch, a.rounds, a.steps)
+        for nm, s in res["seconds_per_step"].items():
+            print(f"k={k:<4} {nm:<9} {1e3 * s['median']:9.1f} ms/step (min {1e3 * s['min']:.1f}, max "
+                  f"{1e3 * s['max']:.1f})  {res['samples_per_s'][nm]:9.0f} samples/s", flush=True)
+        for label, s in res["ratios"].items():
+            print(f"k={k:<4} {label:<36} {s['median']:6.2f}x  (range {s['min']:.2f} - {s['max']:.2f})", flush=True)
+        for nm, err in res["failed"].items():
+            print(f"k={k:<4} {nm} not run: {err}", flush=True)
+        out["runs"].append(res)
     out["load_average_end"] = os.getloadavg()
-    print(json.dumps(out))
     if a.json:
-        from sdlscape.storage import write_json
+        from sdlscape.storage import provenance, write_json
 
+        out["provenance"] = provenance("cpu")
         write_json(a.json, out)
     return 0
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from sdlscape.commands._common import seed_int
 from sdlscape.errors import InputError
 
-TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom", "data", "evaluate")
+TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom", "data", "evaluate",
+                 "anchoring")
 
 
 def register(subparsers) -> None:
@@ -33,6 +34,11 @@ def register(subparsers) -> None:
                         "results meet, so an interrupted run resumes")
     p.add_argument("--methods", metavar="M[,M...]",
                    help="run only these methods' rows of the table (e.g. topk: Table 1's TopK rows at paper scale)")
+    a = p.add_argument_group("anchoring experiment (TABLE=anchoring; bench/anchoring.py)")
+    a.add_argument("--variants", metavar="V[,V...]",
+                   help="anchoring variants (default: plain and every variant; plain is the paired baseline)")
+    a.add_argument("--sizes", metavar="N[,N...]", help="bench sizes n at the paper's ratios, instead of --scale")
+    a.add_argument("--reference", metavar="JSON", help="a Table 1 result whose plain / eq. 26 seeds stand in for those variants")
     g = p.add_argument_group("custom run (TABLE=custom; paper units, scaled like the tables)")
     g.add_argument("--method", default="topk", help="relu, jumprelu, topk, batchtopk, matryoshka, gated, transcoder, crosscoder")
     g.add_argument("--anchoring", action="store_true", help="feature anchoring with ground-truth anchors (eq. 26)")
@@ -86,6 +92,8 @@ def _methods(text: str | None, table: str) -> tuple[str, ...] | None:
     """--methods as a tuple of registered method names that the table has rows for (InputError otherwise)."""
     if text is None:
         return None
+    if table == "anchoring":
+        return tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     if table in ("real", "encoder", "custom"):
         raise InputError(f"--methods selects rows of a paper table, not of {table!r} (custom takes --method)")
     from sdlscape.bench.methods import method
@@ -158,6 +166,10 @@ def run(args) -> int:
         result.setdefault("device", args.device)
     elif args.table == "custom":
         result = _custom(args, cache, progress)
+    elif args.table == "anchoring":
+        from sdlscape.commands._bench_anchoring import run_from_args
+
+        return run_from_args(args, cache, progress)
     elif args.table == "encoder":
         from sdlscape.bench.encoder import run_encoder_experiment
 

@@ -5,7 +5,9 @@ are sdlscape.solvers.sdl_model, re-exported here.  This module: the training los
 the code's penalty + AuxK, eq. 8), resampling of dead latents, the adaptive sparsity coefficient,
 and train_sdl.
 
-Feature anchoring (eq. 26): loss += anchor_coef * (||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2).
+Feature anchoring (eq. 26): loss += anchor_coef * (||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2);
+``TrainConfig.anchor_variant`` picks eq. 26 or a variant of it (solvers/anchor_terms.py: one term alone,
+a direction-only or a norm-matched encoder anchor).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from sdlscape.errors import InputError
+from sdlscape.solvers.anchor_terms import anchor_term
 from sdlscape.solvers.sdl_model import PRECISIONS, SELECT_DTYPES, SDLModel, TrainConfig  # noqa: F401 - re-exported
 from sdlscape.solvers.torch_codes import (  # noqa: F401  (re-exported: the codes are part of this API)
     ACTIVATIONS,
@@ -42,11 +45,11 @@ from sdlscape.solvers.torch_codes import (  # noqa: F401  (re-exported: the code
 
 # ---------------------------------------------------------------- losses
 
-def anchor_penalty(model: SDLModel, anchors: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2 (the bracket of eq. 26)."""
+def anchor_penalty(model: SDLModel, anchors: tuple[torch.Tensor, torch.Tensor],
+                   fired: torch.Tensor | None = None) -> torch.Tensor:
+    """The bracket of eq. 26, ||W_E[:a] - A_in||_F^2 + ||W_D[:, :a] - A_out||_F^2, or the config's variant of it."""
     A_in, A_out = anchors
-    a = A_in.shape[0]
-    return (model.W_E[:a] - A_in).pow(2).sum() + (model.W_dec[:a] - A_out.t()).pow(2).sum()
+    return anchor_term(model.config.anchor_variant, model.W_E, model.W_dec, A_in, A_out, fired)
 
 
 def _auxk_loss(model: SDLModel, x_in, x_out, recon, dead) -> torch.Tensor:
@@ -82,7 +85,7 @@ def sdl_loss(model: SDLModel, x_in: torch.Tensor, x_out: torch.Tensor, dead: tor
         loss = loss + cfg.auxk_coef * aux
         parts["auxk"] = float(aux.detach())
     if anchors is not None and cfg.anchor_coef > 0:
-        pen = anchor_penalty(model, anchors)
+        pen = anchor_penalty(model, anchors, c.fired)
         loss = loss + cfg.anchor_coef * pen
         parts["anchor"] = float(pen.detach())
     parts.update(mse=float(mse.detach()), l0=c.l0)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from sdlscape.errors import InputError
+from sdlscape.solvers.anchor_terms import VARIANTS as ANCHOR_VARIANTS
 from sdlscape.solvers.torch_codes import (
     CODES,
     Code,
@@ -61,6 +62,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     anchor_coef: float = 0.0   # lambda_anchor of eq. 26; the first n_anchors latents are anchored
+    anchor_variant: str = "eq26"   # which anchoring term (solvers/anchor_terms.py VARIANTS)
     normalize_decoder: bool = True
     resample_every: int | None = None   # every this many steps, resample latents silent for >= dead_steps steps
     l1_coef: float = 3e-2               # relu / gated sparsity penalty (per sample, eq. 5); initial value if calibrated
@@ -99,6 +101,8 @@ class TrainConfig:
             raise InputError("steps must be >= 0, batch_size >= 1 and lr > 0")
         if self.anchor_coef < 0:
             raise InputError(f"anchor_coef must be >= 0, got {self.anchor_coef}")
+        if self.anchor_variant not in ANCHOR_VARIANTS:
+            raise InputError(f"anchor_variant must be one of {', '.join(ANCHOR_VARIANTS)}, got {self.anchor_variant!r}")
         if self.resample_every is not None and self.resample_every < 1:
             raise InputError(f"resample_every must be >= 1 or None, got {self.resample_every}")
         if self.precision not in PRECISIONS:
