@@ -180,8 +180,8 @@ def motzkin_lp(A: np.ndarray, b: np.ndarray, strict: np.ndarray, method: str = "
 
 def decide_strict(A: np.ndarray, b: np.ndarray, strict: np.ndarray, method: str = "highs") -> StrictAnswer:
     """Is {A x < b (strict rows), A x <= b (the others)} feasible? See the module docstring."""
-    A = np.asarray(A, dtype=float).reshape(len(b), -1)
     b = np.asarray(b, dtype=float)
+    A = np.asarray(A, dtype=float)
     strict = np.asarray(strict, dtype=bool)
     if A.shape[0] == 0:
         return StrictAnswer(status=Feasibility.REALIZABLE, margin=1.0, witness=np.zeros(A.shape[1]),
