@@ -71,8 +71,8 @@ def repaired_witness(A: np.ndarray, b: np.ndarray, strict: np.ndarray, x: np.nda
     st = np.asarray(strict, dtype=bool)
     sl = exact_slacks(A, b, x)
     scale = 1e-9 * max(1.0, float(np.abs(x).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
-    T = [r for r, v in enumerate(sl) if not st[r] and v < scale]
-    if not T or any(v <= 0 for r, v in enumerate(sl) if st[r]):
+    T = [r for r, v in enumerate(sl) if not st[r] and abs(v) <= scale]
+    if not T or any(v <= 0 for r, v in enumerate(sl) if st[r]) or any(v < -scale for v in sl):
         return None
     M = [[_q(A[r, j]) for j in range(A.shape[1])] for r in T]
     d = _solve_exact(M, [sl[r] for r in T], [Fraction(0)] * A.shape[1])

@@ -135,8 +135,8 @@ def analyze(piece: Piece, starts: int, seed: int, rule: Rule | None = None, judg
 
 def _instances(ctx: Context, act: Activation) -> list[Instance]:
     inst = instance_for(ctx, act)
-    if inst is not None:
-        return [inst]
+    if inst is not None:   # the hypotheses n >= 2, n_q >= n (else the check is not applicable)
+        return [inst] if inst.n >= 2 and inst.n_latents >= inst.n else []
     fam = [i for i in standard_family(act, ctx.full, ctx.seed) if i.n <= (4 if ctx.full else 3)]
     fam += list(random_draws(act, ctx.budget.draws, ctx.seed, max_n=3 if not ctx.full else 4))
     return [i for i in fam if i.n >= 2 and i.n_latents >= i.n]
