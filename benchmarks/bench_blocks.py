@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 
-from sdlscape.theory.piece import linear_piece
 from sdlscape.solvers.blocks import (
     DecoderBlock,
     EncoderBlock,
@@ -23,6 +22,7 @@ from sdlscape.solvers.blocks import (
 )
 from sdlscape.theory.instance import random_unit
 from sdlscape.theory.patterns import read_pattern, realize
+from sdlscape.theory.piece import linear_piece
 
 
 def main(argv=None) -> int:
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     block = EncoderBlock(linear_piece(inst, pattern), solver=args.solver)
-    first = block.solve(W_Ds[0])
+    block.solve(W_Ds[0])
     build_and_first = time.perf_counter() - t0
 
     dpp, fresh, dpp_sol, fresh_sol = [], [], [], []
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         dec.solve(W)
         dec_t.append(time.perf_counter() - t)
     cf_t = []
-    for k in range(args.repeats):
+    for _ in range(args.repeats):
         t = time.perf_counter()
         decoder_closed_form(inst, W_E, pattern.mask)
         cf_t.append(time.perf_counter() - t)

@@ -28,9 +28,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "cli"))
 
-from malformed_cases import (BAD_FIELDS, BAD_FILES, BAD_OPTIONS, BAD_OUTPUTS, BAD_PATTERNS,  # noqa: E402
-                             BASE, INSTANCE_COMMANDS, check_contract, command_argv, fill, instance_with,
-                             maybe_valid, write_instance)
+from malformed_cases import (  # noqa: E402
+    BAD_FIELDS,
+    BAD_FILES,
+    BAD_OPTIONS,
+    BAD_OUTPUTS,
+    BAD_PATTERNS,
+    BASE,
+    INSTANCE_COMMANDS,
+    check_contract,
+    command_argv,
+    fill,
+    instance_with,
+    maybe_valid,
+    write_instance,
+)
 
 ISSUE_FIELDS = [("M", ["a", 1, 1]), ("activation.theta", "0.5"), ("activation.k", "two"), ("n_latents", "two"),
                 ("n_latents", None), ("n_latents", True), ("law", {"p_active": 0.1, "bogus": 1}),

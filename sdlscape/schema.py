@@ -153,7 +153,7 @@ def plain(obj: Any) -> Any:
 _PARAM_TYPES: dict[Any, Any] = {float: FiniteFloat, int: StrictInt, str: StrictStr, bool: bool}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _params_model(cls: type) -> type[BaseModel]:
     try:
         hints = typing.get_type_hints(cls)

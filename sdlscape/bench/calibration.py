@@ -7,8 +7,9 @@ falls as the coefficient grows, and the search moves in log L0 vs log coef.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sdlscape.bench.experiments import Resolved

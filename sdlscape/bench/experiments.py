@@ -34,7 +34,8 @@ import torch
 from sdlscape.bench import metrics as mt
 from sdlscape.bench.calibration import SEARCH_TOL, SEARCH_TRIALS, calibrate_seeds
 from sdlscape.bench.lrb import Bench, BenchConfig, make_bench
-from sdlscape.bench.methods import METHODS, method as get_method
+from sdlscape.bench.methods import METHODS
+from sdlscape.bench.methods import method as get_method
 from sdlscape.bench.scales import DEFAULTS, SCALES, TARGET_L0_FACTOR, Scale
 from sdlscape.bench.tables import TABLE_TITLES, TABLES, Row, table_rows
 from sdlscape.errors import InputError

@@ -91,7 +91,8 @@ def _print(result: dict) -> None:
     print(f"{result.get('title', result.get('table'))}  [scale={result.get('scale')}, device={result.get('device')}]")
     if result.get("regime"):
         print(f"regime: {result['regime']}")
-    head = f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | {'dec M_GT':>8} {'+-sd':>6} {'MCC':>6} {'enc~rdr':>7} {'L0':>6} {'target':>6}  setting"
+    head = (f"{'method':<30} {'FA':<3} {'M_GT':>8} {'M_IP':>7} | {'paper M_GT':>10} {'paper M_IP':>10} | "
+            f"{'dec M_GT':>8} {'+-sd':>6} {'MCC':>6} {'enc~rdr':>7} {'L0':>6} {'target':>6}  setting")
     print(head)
     print("-" * len(head))
 
@@ -104,7 +105,8 @@ def _print(result: dict) -> None:
         s = r.get("settings", {})
         setting = ", ".join(f"{k}={s[k]}" for k in ("n_paper", "p_active_paper", "M", "k") if k in s)
         print(f"{r.get('label', r.get('method', '?')):<30} {'yes' if r.get('anchoring') else 'no':<3} "
-              f"{f(r.get('M_GT'), True):>8} {f(r.get('M_IP')):>7} | {f(r.get('paper_M_GT'), True):>10} {f(r.get('paper_M_IP')):>10} | "
+              f"{f(r.get('M_GT'), True):>8} {f(r.get('M_IP')):>7} | "
+              f"{f(r.get('paper_M_GT'), True):>10} {f(r.get('paper_M_IP')):>10} | "
               f"{f(r.get('M_GT_decoder'), True):>8} {f(r.get('M_GT_decoder_sd'), True):>6} {f(r.get('mcc_decoder')):>6} "
               f"{f(r.get('M_IP_encoder_vs_reader')):>7} {f(r.get('l0')):>6} {f(r.get('target_l0')):>6}  {setting}")
     print("(ours: M_GT/M_IP on encoder rows, as the paper; 'paper' columns are the paper's reported numbers;\n"

@@ -76,7 +76,11 @@ def run(args) -> int:
     t0 = time.perf_counter()
     res = run_crosscheck(inst, args.starts, steps=args.steps, device=args.device, seed=args.seed, landscape=land,
                          init=args.init, progress=args.progress, lr=args.lr, resampling=not args.no_resampling,
-                         bench=args.bench_resampling, landscape_starts=args.landscape_starts)
+                         landscape_starts=args.landscape_starts)
+    if args.bench_resampling:
+        from sdlscape.bench.resampling import bench_resampling
+
+        res["bench_resampling"] = bench_resampling(seed=args.seed, device=args.device)
     res["provenance"] = provenance(args.device, time.perf_counter() - t0)
     print("\n".join(summary_lines(res)))
     write_result(args, res)

@@ -21,8 +21,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from sdlscape.commands._common import check_output_dir
     from sdlscape.errors import InputError
-    from sdlscape.storage import read_json, write_json
     from sdlscape.pipeline.report import draw_figures
+    from sdlscape.storage import read_json, write_json
 
     if args.out is None and not args.source:
         raise InputError("give --out DIR (where the figures go), or --from RESULTS to redraw a reproduce run's")

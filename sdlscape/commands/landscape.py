@@ -65,9 +65,8 @@ def run(args) -> int:
     import time
 
     from sdlscape.solvers.landscape import checkpoint_path, map_landscape
-    from sdlscape.storage import provenance, write_json, write_text
-
     from sdlscape.solvers.piece_bounds import check_enumerable
+    from sdlscape.storage import provenance, write_json, write_text
 
     inst = load_instance_arg(args.instance, args.normalize)
     check_enumerable(inst, args.max_pieces, args.eps)        # closed-form bounds, before any enumeration
@@ -93,7 +92,7 @@ def run(args) -> int:
               f"{json.dumps(p['pattern'], separators=(',', ':'))}"
               + (f"  -> {json.dumps(p['toward'], separators=(',', ':'))}" if p["toward"] else ""))
     print("counts: " + ", ".join(f"{k} {v}" for k, v in s["counts"].items())
-          + f" (labelled patterns: " + ", ".join(f"{k} {v}" for k, v in s["counts_weighted"].items()) + ")")
+          + " (labelled patterns: " + ", ".join(f"{k} {v}" for k, v in s["counts_weighted"].items()) + ")")
     if s["counts"]["spurious"]:
         print(f"spurious partial minima: {s['spurious_polysemantic']} polysemantic; joint Hessian "
               + ", ".join(f"{k} {v}" for k, v in sorted(s["spurious_by_hessian"].items())))

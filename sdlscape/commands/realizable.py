@@ -1,11 +1,13 @@
 """`sdlscape realizable INSTANCE --pattern JSON`: is an activation pattern realizable? Witness or certificate."""
 from __future__ import annotations
 
-from sdlscape.commands._common import (add_reading_argument, make_piece, 
+from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
+    add_reading_argument,
     fmt_matrix,
     load_instance_arg,
+    make_piece,
     parse_pattern_arg,
     positive_float,
     write_result,

@@ -20,8 +20,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sdlscape.storage import write_json
     from sdlscape.pipeline.reproduce import reproduce
+    from sdlscape.storage import write_json
 
     report = reproduce(args.out, scale=args.scale, device=args.device, seed=args.seed,
                        progress=not args.no_progress, only=tuple(args.only) if args.only else None)

@@ -16,7 +16,7 @@ def draw(results: dict[str, dict], out_dir: str | Path, name: str = "crosscheck_
     fig, ax = new_figure(max(5.0, 1.6 * len(labels) + 2), 4.0)
     bottom = np.zeros(len(labels))
     for cls in ORDER:
-        vals = np.array([float(results[l]["outcomes"].get(cls, 0.0)) for l in labels])
+        vals = np.array([float(results[lab]["outcomes"].get(cls, 0.0)) for lab in labels])
         ax.bar(labels, vals, bottom=bottom, color=CLASS_COLOURS[cls], label=cls, edgecolor="k", linewidth=0.3)
         for x, (v, b) in enumerate(zip(vals, bottom)):
             if v >= 0.04:
@@ -24,7 +24,7 @@ def draw(results: dict[str, dict], out_dir: str | Path, name: str = "crosscheck_
         bottom += vals
     ax.set_ylim(0, 1.0)
     ax.set_ylabel("fraction of starts")
-    starts = {results[l].get("starts") for l in labels}
+    starts = {results[lab].get("starts") for lab in labels}
     ax.set_title(f"Gradient descent on L~ from random starts ({'/'.join(map(str, sorted(s for s in starts if s)))} starts)")
     ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
     return save(fig, out_dir, name)

@@ -52,7 +52,7 @@ def _draw_images(top: dict, method: str, title: str):
     rows = [(cond, label, e) for cond, label in CONDITIONS for e in top["methods"][method].get(cond, [])]
     rows.sort(key=lambda r: (r[2]["class"], r[0] != "plain"))
     fig, axes = plt.subplots(len(rows), m, figsize=(2.6 + 0.75 * m, 0.95 * len(rows) + 0.6), squeeze=False)
-    for r, (cond, label, e) in enumerate(rows):
+    for r, (_cond, label, e) in enumerate(rows):
         for c in range(m):
             ax = axes[r, c]
             ax.set_xticks([])
@@ -76,7 +76,7 @@ def _draw_text(top: dict, method: str, title: str, n_lines: int = 5):
     rows = [(cond, label, e) for cond, label in CONDITIONS for e in top["methods"][method].get(cond, [])]
     rows.sort(key=lambda r: (r[2]["class"], r[0] != "plain"))
     fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.25 * len(rows) + 0.6), squeeze=False)
-    for r, (cond, label, e) in enumerate(rows):
+    for r, (_cond, label, e) in enumerate(rows):
         ax = axes[r, 0]
         ax.axis("off")
         ax.text(0.0, 1.0, _row_label(top, e, label).replace("\n", "  "), fontsize=8, weight="bold",

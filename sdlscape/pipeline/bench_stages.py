@@ -32,7 +32,7 @@ def row_train_seconds(table: dict) -> float:
     return float(sum((r.get("train_seconds") or 0.0) * max(1, len(r.get("per_seed") or ())) for r in table["rows"]))
 
 
-def run_bench_stages(cache: "StageCache", sc: Scale, device: str, seed: int, cache_dir: Path,
+def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache_dir: Path,
                      progress: bool) -> dict[str, dict]:
     """The bench tables, cached per table; on the CPU, independent tables train in parallel processes."""
     import os

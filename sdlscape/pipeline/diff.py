@@ -11,7 +11,8 @@ import argparse
 import json
 import math
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 DEFAULT_IGNORE = ("provenance", "seconds", "stages", "compute_seconds", "wall_seconds", "computed_utc",
                   "figures", "cached", "skipped")

@@ -89,8 +89,8 @@ def header_blocks(report: dict) -> list:
 def build_document(report: dict) -> Document:
     prov = report.get("provenance", {})
     doc = Document("sdlscape reproduction of arXiv:2512.05534")
-    for section in (header_blocks, verdicts.blocks, landscape.blocks, crosscheck.blocks, bench.blocks, encoder.blocks, real.blocks,
-                    theory.blocks):
+    for section in (header_blocks, verdicts.blocks, landscape.blocks, crosscheck.blocks, bench.blocks, encoder.blocks,
+                    real.blocks, theory.blocks):
         for b in section(report):
             doc.add(b)
     if prov:

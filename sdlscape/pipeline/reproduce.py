@@ -10,9 +10,10 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sdlscape.errors import InputError
 from sdlscape.pipeline import bench_stages
@@ -67,13 +68,14 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     # the packages / modules whose source computes each stage (a change to any of them invalidates it)
     "verify": ("theory", "solvers", "verify", "numerics.py", "outcomes.py"),
     "landscape": ("theory", "solvers", "numerics.py", "outcomes.py"),
-    "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "bench", "numerics.py", "outcomes.py"),
-    "bench": ("theory", "solvers/gradient.py", "solvers/torch_codes.py", "bench", "pipeline/bench_stages.py",
-              "numerics.py"),
-    "real": ("theory", "solvers/gradient.py", "solvers/torch_codes.py", "bench", "pipeline/bench_stages.py",
-             "numerics.py"),
+    "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
+                   "verify/resampling.py", "bench", "numerics.py", "outcomes.py"),
+    "bench": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
+              "pipeline/bench_stages.py", "numerics.py"),
+    "real": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
+             "pipeline/bench_stages.py", "numerics.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py"),
-    "encoder": ("solvers/gradient.py", "solvers/torch_codes.py", "bench"),
+    "encoder": ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
@@ -189,8 +191,13 @@ def stage_crosscheck(inst, landscape: dict, scale: Scale, device: str, seed: int
                      bench: bool = False) -> dict:
     from sdlscape.verify.crosscheck import run_crosscheck
 
-    return run_crosscheck(inst, scale.crosscheck_starts, steps=scale.crosscheck_steps, device=device, seed=seed,
-                          landscape=landscape, progress=progress, bench=bench)
+    res = run_crosscheck(inst, scale.crosscheck_starts, steps=scale.crosscheck_steps, device=device, seed=seed,
+                         landscape=landscape, progress=progress)
+    if bench:
+        from sdlscape.bench.resampling import bench_resampling
+
+        res["bench_resampling"] = bench_resampling(seed=seed, device=device)
+    return res
 
 
 def stage_theory_figures(seed: int) -> dict:
@@ -278,9 +285,9 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
 
 
 def write_report(report: dict, out: Path) -> None:
-    from sdlscape.storage import write_text
     from sdlscape.pipeline.document import to_html, to_markdown
     from sdlscape.pipeline.report import build_document
+    from sdlscape.storage import write_text
 
     doc = build_document(report)
     write_json(out / "report.json", report)

@@ -83,7 +83,7 @@ def zaslavsky_affine(n: int, k: int) -> int:
 def cell_upper_bound(inst: Instance) -> int:
     """An a-priori bound on the number of single-latent cells (generic position is the worst case), +1 for {}."""
     _check_single(inst)
-    if inst.activation.threshold == 0:
+    if inst.activation.central_arrangement:
         return zaslavsky_central(inst.n, inst.n_p) + 1
     return zaslavsky_affine(inst.n, inst.n_p) + 1
 
@@ -326,7 +326,7 @@ def _normalized(P: np.ndarray) -> np.ndarray:
 def _with_margin(inst: Instance, reg, F: frozenset[int], w: np.ndarray, eps: float) -> np.ndarray | None:
     """A witness of F meeting the region with margin eps (relu: rescaled, a cone), or None."""
     w = np.asarray(w, dtype=float)
-    if inst.activation.threshold == 0 and F:
+    if inst.activation.central_arrangement and F:
         v = w @ inst.W_p[:, sorted(F)]
         if np.min(v) <= 0:
             return None

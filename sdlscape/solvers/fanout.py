@@ -40,7 +40,8 @@ def run_tasks(fn: Callable[[dict], dict], tasks: list[dict], workers: int = 1,
         for t in tasks:
             yield fn(t)
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import as_completed as done_first
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = [pool.submit(fn, t) for t in tasks]

@@ -29,21 +29,22 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.solvers.fanout import run_tasks
 from sdlscape.outcomes import Outcome, PieceClass
 from sdlscape.solvers.arrangement import (
     DEFAULT_MAX_CELLS,
     enumerate_joint_patterns,
     latent_cells,
 )
+from sdlscape.solvers.fanout import run_tasks
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.patterns import Pattern, absorptions

@@ -70,7 +70,7 @@ class Problem:
     M: torch.Tensor        # n
 
     @classmethod
-    def of(cls, inst: Instance, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> "Problem":
+    def of(cls, inst: Instance, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> Problem:
         t = lambda a: torch.tensor(np.array(a), dtype=dtype, device=device)  # noqa: E731
         return cls(inst, t(inst.W_p), t(inst.W_r), t(inst.M))
 
@@ -184,7 +184,8 @@ def train_batched(inst: Instance, W_E0: np.ndarray, W_D0: np.ndarray, *, steps: 
 
     "adam" (betas 0.9, 0.999, eps 1e-12), "gd" (W <- W - lr * grad) or "gd_lip" (gradient descent
     with each start's step lr / lipschitz_bound, recomputed every step: scale-free and stable for
-    lr < 1); the step size decays by a cosine from lr to lr * final_lr_frac. Starts are processed in chunks of `chunk` (default: all at once); chunking
+    lr < 1); the step size decays by a cosine from lr to lr * final_lr_frac. Starts are processed in chunks
+    of `chunk` (default: all at once); chunking
     does not change any start's trajectory. On CPU torch runs with `threads` intra-op threads
     (default 1: the tensors are small, and extra threads on a shared machine cost more in
     synchronisation than they gain); None keeps torch's setting. The history holds loss quantiles

@@ -130,28 +130,36 @@ def coupled_bounds(inst, eps: float, reading: Reading | None = None, max_pieces:
     per_feature = sum(math.comb(nl, s) for s in act.column_sizes(nl, reading))
     m = n * math.comb(nl, 2) + n * nl
     D = nl * inst.n_p
-    cover = 2 * sum(math.comb(m - 1, i) for i in range(min(D, m)))
+    if act.central_arrangement:
+        cover = 2 * sum(math.comb(m - 1, i) for i in range(min(D, m)))
+    else:   # hyperplanes z_id = threshold are affine: Zaslavsky's bound on the regions (Cover's is for cones)
+        cover = sum(math.comb(m, i) for i in range(min(D, m) + 1))
     upper = min(per_feature ** n, cover)
     if max_pieces is not None and upper <= max_pieces:
         return PieceBounds(pieces_lower=1, pieces_upper=upper, cells_lower=None, cells_upper=None,
                            how=f"at most {big(upper)} (Cover / counting bound)")
-    lower = _sampled_patterns(inst, reading, None if max_pieces is None else max_pieces + 1)
+    lower = _sampled_patterns(inst, reading, None if max_pieces is None else max_pieces + 1, eps)
     return PieceBounds(pieces_lower=lower, pieces_upper=upper, cells_lower=None, cells_upper=None,
                        how=f"{lower} distinct patterns found among random encoders; at most {big(upper)} "
                            "(Cover / counting bound)")
 
 
-def _sampled_patterns(inst, reading: Reading, enough: int | None) -> int:
-    """Distinct canonical joint patterns of random encoders with every ordering and sign strict."""
+def _sampled_patterns(inst, reading: Reading, enough: int | None, eps: float = 0.0) -> int:
+    """Distinct canonical joint patterns of random encoders with every ordering and sign strict (by eps
+    when the arrangement is not central: a rescaled encoder would change the pattern)."""
     rng = np.random.default_rng(0)
     act, nl, W = inst.activation, inst.n_latents, np.asarray(inst.W_p, dtype=float)
+    t, central = float(act.threshold), act.central_arrangement
     seen: set[tuple[bytes, ...]] = set()
     for _ in range(SAMPLE_CAP // SAMPLE_CHUNK):
         E = rng.standard_normal((SAMPLE_CHUNK, nl, W.shape[0]))
+        if not central:
+            E *= rng.uniform(0.0, 3.0 * max(t, 1.0), size=(SAMPLE_CHUNK, 1, 1))
         Z = np.einsum("sik,kd->sdi", E, W)                     # (sample, feature, latent)
         srt = np.sort(Z, axis=-1)
-        room = GAP_REL * np.abs(Z).max(axis=(1, 2))
-        strict = (np.diff(srt, axis=-1).min(axis=(1, 2)) > room) & (np.abs(Z).min(axis=(1, 2)) > room)
+        room = GAP_REL * np.abs(Z).max(axis=(1, 2)) if central else eps
+        strict = (np.diff(srt, axis=-1).min(axis=(1, 2)) > room) & \
+            (np.abs(Z - t).min(axis=(1, 2)) > room)
         masks = np.asarray(act.pattern_mask(Z[strict], reading, axis=-1))  # (sample, feature, latent)
         for mk in np.packbits(np.swapaxes(masks, 1, 2), axis=-1):     # rows: latents
             seen.add(tuple(sorted(row.tobytes() for row in mk)))

@@ -5,6 +5,10 @@
 ``matryoshka_topk_relu`` (eq. 9).  The TopK family trains sparsely: the selected pre-activations carry
 the gradient through :class:`_SelectedPre` and decoding is an embedding_bag over the selected decoder rows
 (:class:`_SparseDecode`), so no n_latents x batch gradient is formed.
+
+A trainer code is an activation of the exact theory (a name of sdlscape.theory.activations.REGISTRY, or
+None for gated / BatchTopK, maps the exact theory does not have) plus a penalty; the names are declared in
+the same namespace as the activations (theory.activations.TRAINERS); CODES implements exactly those.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+from sdlscape.theory.activations.registry import TRAINERS
 
 if TYPE_CHECKING:
     from sdlscape.solvers.gradient import SDLModel
@@ -171,6 +177,11 @@ class Code:
     coef_field = "l1_coef"  # the TrainConfig field holding that coefficient
     per_batch = False       # selection depends on the whole batch (BatchTopK): not a per-sample map
 
+    @property
+    def activation(self) -> str | None:
+        """The exact-theory activation this code trains (its declaration in theory.activations.TRAINERS)."""
+        return TRAINERS[self.name].activation
+
     def init_params(self, model: SDLModel) -> None:
         pass
 
@@ -262,7 +273,7 @@ class GatedL1(Code):
         return {model.b_gate: 0, model.r_mag: 0, model.b_mag: 0}
 
 
-class TopKReLU(Code):
+class TopKReLUCode(Code):
     """TopK o ReLU per sample (eq. 7), trained sparsely (module docstring)."""
 
     name, uses_k, sparse = "topk_relu", True, True
@@ -281,7 +292,7 @@ class TopKReLU(Code):
         return model.selected_codes(x, rows, cols, z, x.shape[0])
 
 
-class MatryoshkaTopKReLU(TopKReLU):
+class MatryoshkaTopKReLU(TopKReLUCode):
     name = "matryoshka_topk_relu"
 
     def rec_loss(self, model, x_out, c):
@@ -290,7 +301,7 @@ class MatryoshkaTopKReLU(TopKReLU):
         return torch.stack(recs).mean(), _sq_err(x_out, model.decode_codes(c))
 
 
-class BatchTopKReLU(TopKReLU):
+class BatchTopKReLU(TopKReLUCode):
     """BatchTopK o ReLU: the k * B largest positive pre-activations of the batch; a global threshold."""
 
     name, per_batch = "batchtopk_relu", True
@@ -321,6 +332,9 @@ class BatchTopKReLU(TopKReLU):
         return super().threshold(model)
 
 
-CODES: dict[str, Code] = {c.name: c for c in (ReLUL1(), JumpReLUL0(), GatedL1(), TopKReLU(), BatchTopKReLU(),
+CODES: dict[str, Code] = {c.name: c for c in (ReLUL1(), JumpReLUL0(), GatedL1(), TopKReLUCode(), BatchTopKReLU(),
                                                 MatryoshkaTopKReLU())}
+if set(CODES) != set(TRAINERS):
+    raise ImportError(f"torch_codes.CODES {sorted(CODES)} must implement exactly theory.activations.TRAINERS "
+                      f"{sorted(TRAINERS)}")
 ACTIVATIONS = tuple(CODES)

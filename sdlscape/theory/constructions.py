@@ -170,8 +170,7 @@ def partition_stationary_points(piece, scale: float = 1.0, sign_free: bool | Non
     act = inst.activation
     if sign_free is None:
         sign_free = not any(c.kind is ConstraintKind.ON for c in piece.region.constraints)
-    t = act.threshold if act.separable else 0.0
-    G = inst.W_r.T @ inst.W_r
+    t = act.threshold
     Z = np.zeros((inst.n_latents, inst.n))
     W_D = np.zeros((inst.n_r, inst.n_latents))
     out, ok = [], True
@@ -180,7 +179,7 @@ def partition_stationary_points(piece, scale: float = 1.0, sign_free: bool | Non
         if not F:
             continue
         m = inst.M[F]
-        K = np.sqrt(m)[:, None] * G[np.ix_(F, F)] * np.sqrt(m)[None, :]
+        K = piece.latent_gram(i)
         spaces = _eigenspaces(K)
         found, signed = None, False
         for lam, V in spaces:  # positive codes first (then the pattern also reads the same under sigma > 0)

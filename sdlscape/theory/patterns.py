@@ -7,8 +7,9 @@ and realizability of a pattern belong to its Piece (theory/piece.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,12 +25,12 @@ class Pattern:
     n: int
 
     @classmethod
-    def from_mask(cls, mask: np.ndarray) -> "Pattern":
+    def from_mask(cls, mask: np.ndarray) -> Pattern:
         mask = np.asarray(mask, dtype=bool)
         return cls(tuple(frozenset(int(d) for d in np.flatnonzero(row)) for row in mask), mask.shape[1])
 
     @classmethod
-    def parse(cls, obj: Any, n: int, n_latents: int, what: str = "pattern") -> "Pattern":
+    def parse(cls, obj: Any, n: int, n_latents: int, what: str = "pattern") -> Pattern:
         """Parse the file format (a list of lists, or its JSON text) and check it against the sizes.
 
         Validated by sdlscape.schema (strict: a boolean or 1.0 is not a feature index); InputError otherwise.
@@ -99,7 +100,7 @@ class Pattern:
         covered = set().union(*self.sets) if self.sets else set()
         return tuple(d for d in range(self.n) if d not in covered)
 
-    def canonical(self) -> "Pattern":
+    def canonical(self) -> Pattern:
         """The representative of this pattern up to a permutation of latents (sets sorted)."""
         return Pattern(tuple(sorted(self.sets, key=lambda s: (len(s), sorted(s)))), self.n)
 

@@ -166,7 +166,7 @@ class Piece:
         S.setflags(write=False)
         return S
 
-    def parts(self) -> tuple["Piece", ...]:
+    def parts(self) -> tuple[Piece, ...]:
         """The linear pieces whose union is this piece (itself when it is linear)."""
         if self.linear:
             return (self,)

@@ -75,7 +75,7 @@ class Region:
     def contains(self, W_E: np.ndarray, tol: float = numerics.REGION_MEMBERSHIP_TOL) -> bool:
         return bool(np.all(self.slack(W_E) >= -tol))
 
-    def without(self, rows) -> "Region":
+    def without(self, rows) -> Region:
         """The region with some rows left out (the block over a relaxed region)."""
         keep = np.setdiff1d(np.arange(self.n_rows), np.asarray(list(rows), dtype=int))
         return Region(self.G[keep], self.h[keep], self.strict[keep], tuple(self.constraints[k] for k in keep),

@@ -227,8 +227,8 @@ def estimate_exact_loss(inst: Instance, W_D, W_E, law: SupportLaw, mc: int, rng:
         multi += p * float(e.mean())
         var += p * p * float(e.var(ddof=1)) / mc
     return {"L_SDL": one + multi, "one_feature_term": one, "multi_term": multi,
-            "half": 1.96 * math.sqrt(var) + quad_err, "roundoff": ROUNDOFF_REL * max(1.0, one + multi), "quadrature_error_bound": quad_err, "C_lo": c_seen,
-            "C_hi": c_hi}
+            "half": 1.96 * math.sqrt(var) + quad_err, "roundoff": ROUNDOFF_REL * max(1.0, one + multi),
+            "quadrature_error_bound": quad_err, "C_lo": c_seen, "C_hi": c_hi}
 
 
 def decide_bound(diff: float, half: float, bound_lo: float, bound_hi: float, tol: float = 0.0) -> PointVerdict:

@@ -60,7 +60,7 @@ def _fd_hessian(f, x: np.ndarray, h: float) -> np.ndarray:
 def _stable_step(inst: Instance, W_E: np.ndarray) -> float | None:
     """A finite-difference step that keeps every perturbed encoder in the same linear piece (or None)."""
     Z = W_E @ inst.W_p
-    theta = inst.activation.threshold if inst.activation.separable else 0.0
+    theta = inst.activation.threshold
     margins = [np.abs(Z - theta).min(), np.abs(Z).min()]
     if not inst.activation.separable and Z.shape[0] > 1:
         margins.append(np.abs(np.diff(np.sort(Z, axis=0), axis=0)).min())

@@ -60,9 +60,8 @@ def natural_bound(inst: Instance) -> float:
 
 
 def natural_hypotheses(inst: Instance) -> bool:
-    """The natural reading of the hypotheses: a separable threshold below the diagonal code 1."""
-    act = inst.activation
-    return not act.separable or act.threshold < 1.0
+    """The natural reading of the hypotheses: a firing threshold below the diagonal code 1."""
+    return inst.activation.threshold < 1.0
 
 
 def decide(inst: Instance, bound_factor: float = 1.0) -> dict:

@@ -110,7 +110,7 @@ def _joint_point(piece: Piece, choice: list[tuple[int, list[int], np.ndarray]]) 
         return None
     m = min(piece.margin, t_star / 2)
     act = piece.instance.activation
-    floor = max(1.0, (act.threshold if act.separable else 0.0) + 2 * m)
+    floor = max(1.0, act.threshold + 2 * m)
     canon = _lp_point(piece, choice, pinned, fixed_margin=m, floor=floor)
     if canon is not None and _reads_back(piece, canon[0]):
         W_E = canon[0]
@@ -209,13 +209,12 @@ def sign_blind_criterion(piece: Piece) -> Criterion:
     """A deliberately false rule (the paper's reading of eq. 55): every partition piece has a stationary
     point, built from each K_i's top eigenvector whatever its signs, ignoring the region. Must fail."""
     inst, P = piece.instance, piece.pattern
-    G = inst.W_r.T @ inst.W_r
     Z = np.full((inst.n_latents, inst.n), -1.0)
     for i, F in enumerate(P.sets):
         F = sorted(F)
         if F:
             m = inst.M[F]
-            _, V = _eigenspaces(np.sqrt(m)[:, None] * G[np.ix_(F, F)] * np.sqrt(m)[None, :])[0]
+            _, V = _eigenspaces(piece.latent_gram(i))[0]
             a = V[:, 0] / np.sqrt(m)
             Z[i, F] = a / float(np.max(np.abs(a)))
     W_E = Z @ np.linalg.pinv(inst.W_p)

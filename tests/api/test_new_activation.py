@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sdlscape.cli import main
-from sdlscape.theory.activations import REGISTRY, Separable, activation_from, register
+from sdlscape.theory.activations import REGISTRY, Reduction, Separable, activation_from, register, unregister
 from sdlscape.theory.activations.base import check_positive_float
 
 
@@ -17,6 +17,7 @@ class ShiftedReLU(Separable):
 
     name: ClassVar[str] = "shifted_relu"
     positively_homogeneous: ClassVar[bool] = False
+    certifier_reduction: ClassVar[Reduction] = Reduction.JUMP_THRESHOLD   # a separable threshold > 0
     shift: float
 
     def __post_init__(self):
@@ -31,7 +32,8 @@ class ShiftedReLU(Separable):
 def toy_registered():
     register(ShiftedReLU)       # the one registry line
     yield ShiftedReLU
-    REGISTRY.pop("shifted_relu")
+    unregister("shifted_relu")
+    assert "shifted_relu" not in REGISTRY
 
 
 @pytest.fixture

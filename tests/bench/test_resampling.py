@@ -1,8 +1,8 @@
-"""train_sdl records which latents it resampled; crosscheck._redeath says whether they died again."""
+"""train_sdl records which latents it resampled; bench.resampling._redeath says whether they died again."""
 import torch
 
+from sdlscape.bench.resampling import _redeath
 from sdlscape.solvers.gradient import TrainConfig, train_sdl
-from sdlscape.verify.crosscheck import _redeath
 
 
 def test_resampled_latents_are_recorded_and_redeath_counted():

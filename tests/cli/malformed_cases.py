@@ -11,8 +11,9 @@ import io
 import json
 import math
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -201,8 +202,8 @@ BAD_OPTIONS: dict[str, list[list[str]]] = {
     "landscape": [["--eps", "inf"], ["--eps", "-1e-3"], ["--tol", "inf"], ["--tol", "nan"], ["--tol", "0"],
                   ["--max-pieces", "0"], ["--workers", "0"], ["--starts", "0"], ["--max-iter", "x"]],
     "crosscheck": [["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1"], ["--starts", "0"], ["--steps", "0"],
-                   ["--device", "gpu"], ["--device", "cuda:9"], ["--device", "cuda:x"], ["--init", "weird"], ["--landscape", "{missing}"],
-                   ["--landscape", "{dir}"]],
+                   ["--device", "gpu"], ["--device", "cuda:9"], ["--device", "cuda:x"], ["--init", "weird"],
+                   ["--landscape", "{missing}"], ["--landscape", "{dir}"]],
 }
 
 # Output paths that cannot be written: (command argv builder, description). {dir}: an existing folder,

@@ -16,10 +16,22 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from malformed_cases import (
+    BAD_FIELDS,
+    BAD_FILES,
+    BAD_OPTIONS,
+    BAD_OUTPUTS,
+    BAD_PATTERNS,
+    BASE,
+    INSTANCE_COMMANDS,
+    check_contract,
+    command_argv,
+    fill,
+    instance_with,
+    maybe_valid,
+    write_instance,
+)
 
-from malformed_cases import (BAD_FIELDS, BAD_FILES, BAD_OPTIONS, BAD_OUTPUTS, BAD_PATTERNS, BASE,
-                             INSTANCE_COMMANDS, check_contract, command_argv, fill, instance_with, maybe_valid,
-                             write_instance)
 from sdlscape.cli import main
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,

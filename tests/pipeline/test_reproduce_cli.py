@@ -122,7 +122,9 @@ def _static_import_closure(entries: list[str]) -> set[str]:
 
     def file_of(name: str):
         p = pkg.parent.joinpath(*name.split("."))
-        return p / "__init__.py" if (p / "__init__.py").exists() else p.with_suffix(".py") if p.with_suffix(".py").exists() else None
+        if (p / "__init__.py").exists():
+            return p / "__init__.py"
+        return p.with_suffix(".py") if p.with_suffix(".py").exists() else None
 
     seen, todo = set(), [file_of(e) for e in entries]
     while todo:

@@ -5,15 +5,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
-from sdlscape.solvers import blocks
 from sdlscape.outcomes import Outcome
+from sdlscape.solvers import blocks
 from sdlscape.solvers.acs import piece_outcome, random_region_point, run_acs, solve_piece
 from sdlscape.solvers.second_order import joint_hessian
 from sdlscape.theory.activations import (
-    JumpReLU,
-    ReLU,
     TopK,
     TopKReLU,
+    examples,
 )
 from sdlscape.theory.instance import Instance, example_3_5, random_unit
 from sdlscape.theory.loss import approx_loss
@@ -144,7 +143,7 @@ def test_obtuse_features_leave_the_region_from_random_starts():
 
 # --- invariants on random pieces ----------------------------------------------------------------
 
-ACTS = [ReLU(), JumpReLU(theta=0.2), TopK(k=2), TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 @settings(max_examples=10, deadline=None)
@@ -321,8 +320,8 @@ def test_hessian_projection_contains_the_explicit_invariances():
 
 
 def test_piece_outcome_is_partial_optimum_if_any_start_certified_one():
-    O = Outcome
-    assert piece_outcome([O.LEAVES_REGION, O.PARTIAL_OPTIMUM, O.INCONCLUSIVE]) is O.PARTIAL_OPTIMUM
-    assert piece_outcome([O.INCONCLUSIVE, O.LEAVES_REGION, O.INCONCLUSIVE]) is O.LEAVES_REGION
-    assert piece_outcome([O.INCONCLUSIVE]) is O.INCONCLUSIVE
-    assert piece_outcome([]) is O.INCONCLUSIVE
+    Oc = Outcome
+    assert piece_outcome([Oc.LEAVES_REGION, Oc.PARTIAL_OPTIMUM, Oc.INCONCLUSIVE]) is Oc.PARTIAL_OPTIMUM
+    assert piece_outcome([Oc.INCONCLUSIVE, Oc.LEAVES_REGION, Oc.INCONCLUSIVE]) is Oc.LEAVES_REGION
+    assert piece_outcome([Oc.INCONCLUSIVE]) is Oc.INCONCLUSIVE
+    assert piece_outcome([]) is Oc.INCONCLUSIVE

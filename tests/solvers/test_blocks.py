@@ -13,12 +13,12 @@ from sdlscape.solvers.blocks import (
     decoder_closed_form,
     encoder_problem_fresh,
 )
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.activations import ReLU, examples
 from sdlscape.theory.instance import random_unit, transcoder_pair
 from sdlscape.theory.patterns import read_pattern
 from sdlscape.theory.piece import linear_piece
 
-ACTS = [ReLU(), JumpReLU(theta=0.2), TopK(k=2), TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 def _piece(seed, act, n=6, n_p=4, n_latents=4, transcoder=False):

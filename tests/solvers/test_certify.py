@@ -1,5 +1,4 @@
 """The certifier's bounds are sound (sampled points never beat them), its values exact on tiny instances."""
-import itertools
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
 from sdlscape.theory.instance import Instance, example_3_5, random_unit, transcoder_pair
 from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.patterns import Pattern, read_pattern
-from sdlscape.theory.piece import Piece, linear_piece
+from sdlscape.theory.piece import linear_piece
 
 
 def best_loss(piece, W_E):

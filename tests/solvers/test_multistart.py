@@ -13,7 +13,7 @@ from sdlscape.solvers.multistart import (
     selection,
     train_batched,
 )
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.activations import examples
 from sdlscape.theory.instance import (
     example_3_5,
     orthogonal,
@@ -24,7 +24,7 @@ from sdlscape.theory.loss import approx_grad, approx_loss
 from sdlscape.theory.patterns import read_pattern
 from sdlscape.verify.crosscheck import read_masks
 
-ACTS = [ReLU(), JumpReLU(theta=0.3), TopK(k=2), TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 def _instance(act, seed, transcoder=False):
@@ -34,9 +34,9 @@ def _instance(act, seed, transcoder=False):
 
 
 @settings(max_examples=30, deadline=None)
-@given(a=st.integers(0, 3), seed=st.integers(0, 10_000), transcoder=st.booleans())
-def test_loss_and_gradient_equal_theory(a, seed, transcoder):
-    inst = _instance(ACTS[a], seed, transcoder)
+@given(act=st.sampled_from(ACTS), seed=st.integers(0, 10_000), transcoder=st.booleans())
+def test_loss_and_gradient_equal_theory(act, seed, transcoder):
+    inst = _instance(act, seed, transcoder)
     rng = np.random.default_rng(seed)
     W_E = rng.standard_normal((7, inst.n_latents, inst.n_p))
     W_D = rng.standard_normal((7, inst.n_r, inst.n_latents))
@@ -96,7 +96,7 @@ def test_batched_equals_one_at_a_time():
     W_E0, W_D0 = init_weights(inst, 5, "tied", 2)
     E, D, L, G, _ = train_batched(inst, W_E0, W_D0, steps=100, optimizer="gd", lr=0.05)
     for s in range(5):
-        e, d, l, g, _ = train_batched(inst, W_E0[s:s + 1], W_D0[s:s + 1], steps=100, optimizer="gd", lr=0.05)
+        e, _d, _loss, _g, _ = train_batched(inst, W_E0[s:s + 1], W_D0[s:s + 1], steps=100, optimizer="gd", lr=0.05)
         np.testing.assert_allclose(E[s], e[0], rtol=1e-12, atol=1e-14)
     # a plain GD step is W <- W - lr * approx_grad: reproduce 100 steps with the theory's gradient
     W_E, W_D = W_E0[0].copy(), W_D0[0].copy()

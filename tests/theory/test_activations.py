@@ -15,12 +15,13 @@ from sdlscape.theory.activations import (
     TopK,
     TopKReLU,
     activation_from,
+    examples,
     names,
 )
 from sdlscape.theory.region import ConstraintKind, pattern_region
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
-ACTS = [ReLU(), JumpReLU(theta=0.5), TopK(k=2), TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 @given(Z=arrays(float, (5, 4), elements=finite))
@@ -83,10 +84,9 @@ def test_def31_and_selection_readings_differ_only_for_plain_topk():
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), act_i=st.integers(0, 3), reading=st.sampled_from(list(Reading)))
-def test_region_contains_encoder_whose_pattern_it_is(seed, act_i, reading):
+@given(seed=st.integers(0, 10_000), act=st.sampled_from(ACTS), reading=st.sampled_from(list(Reading)))
+def test_region_contains_encoder_whose_pattern_it_is(seed, act, reading):
     rng = np.random.default_rng(seed)
-    act = ACTS[act_i]
     W_p = rng.standard_normal((3, 4))
     W_p /= np.linalg.norm(W_p, axis=0)
     W_E = rng.standard_normal((3, 3))
@@ -156,8 +156,7 @@ def test_registry_round_trips_every_activation_and_rejects_bad_specs():
 def test_activation_flags():
     assert ReLU().separable and JumpReLU(theta=1).separable and not TopK(k=1).separable
     assert ReLU().threshold == 0 and JumpReLU(theta=0.3).threshold == 0.3
-    with pytest.raises(TypeError):
-        TopK(k=1).threshold  # noqa: B018
+    assert TopK(k=1).threshold == 0.0 and TopKReLU(k=2).threshold == 0.0    # TopK-type latents fire above 0 too
     assert str(JumpReLU(theta=0.25)) == "jumprelu(theta=0.25)" and str(ReLU()) == "relu"
 
 
@@ -213,3 +212,41 @@ def test_parameters_are_stored_and_validated():
     with pytest.raises(InputError, match="topk_relu needs an integer k >= 1"):
         TopKReLU(k=0)
     assert ReLU().linear_reading is Reading.DEF_3_1 and TopK(k=1).linear_reading is Reading.SELECTION
+
+
+GRID = np.array([[a, b, c] for a in np.linspace(-2, 2, 9) for b in (-0.3, 0.4, 0.6, 1.2) for c in (0.0, 1.6, -1.0)])
+
+
+@pytest.mark.parametrize("act", ACTS, ids=str)
+def test_every_registered_activation_answers_what_its_rule_does(act):
+    """The class's answers (base.REQUIRED, threshold, central_arrangement, certifier_reduction) agree with the
+    rule `passes` on a grid around the thresholds: no answer is a default that the rule contradicts."""
+    from sdlscape.theory.activations import Reduction
+
+    assert type(act).unanswered() == []
+    out, fires, passes = act.apply(GRID), act.fires(GRID), act.passes(GRID)
+    assert np.all(GRID[fires] > act.threshold)                     # a latent fires only above its threshold
+    if act.separable:
+        assert np.array_equal(passes, GRID > act.threshold)
+    homogeneous = all(np.allclose(act.apply(c * GRID), c * out) for c in (0.5, 2.0, 3.0))
+    assert homogeneous == act.positively_homogeneous
+    assert bool(np.any(passes & (GRID <= 0))) == act.passes_negative_codes
+    assert act.central_arrangement == (act.threshold == 0.0)
+    if act.certifier_reduction is Reduction.HOMOGENEOUS:
+        assert act.positively_homogeneous and act.central_arrangement and not act.passes_negative_codes
+    if act.certifier_reduction is Reduction.JUMP_THRESHOLD:
+        assert act.separable and act.threshold > 0
+
+
+def test_trainer_codes_and_activations_share_one_namespace():
+    from sdlscape.solvers.torch_codes import CODES
+    from sdlscape.theory.activations import TRAINERS, register
+
+    assert set(CODES) == set(TRAINERS)
+    for name, code in TRAINERS.items():
+        assert code.activation is None or code.activation in REGISTRY
+        assert name not in REGISTRY or code.activation == name     # a shared name = the activation it trains
+        assert CODES[name].activation == code.activation
+    with pytest.raises(ValueError, match="already registered"):
+        register(ReLU)
+    assert REGISTRY["relu"] is ReLU

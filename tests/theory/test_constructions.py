@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
+from sdlscape.outcomes import Reading
 from sdlscape.theory import instance as I
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.activations import examples
 from sdlscape.theory.constructions import (
     bound_3_3,
     construction_3_3,
@@ -18,9 +19,8 @@ from sdlscape.theory.constructions import (
     zero_loss_decoder,
 )
 from sdlscape.theory.loss import approx_grad, approx_loss
-from sdlscape.outcomes import Reading
-from sdlscape.theory.piece import Piece
 from sdlscape.theory.patterns import Pattern, read_pattern
+from sdlscape.theory.piece import Piece
 
 
 def test_construction_3_3_shapes_and_orthogonal_zero_loss():
@@ -66,8 +66,7 @@ def test_positive_vector_in_span():
     assert np.all(v >= 1 - 1e-9)
 
 
-@pytest.mark.parametrize("act", [ReLU(), JumpReLU(theta=0.7), TopK(k=1),
-                                 TopKReLU(k=1)])
+@pytest.mark.parametrize("act", examples(), ids=str)
 def test_partition_stationary_point_is_block_stationary_and_in_region(act):
     inst = I.random_unit(3, 3, act, seed=1, M=[1.0, 2.0, 1.0])
     P = Pattern.parse([[0, 1], [2], []], 3, 3)

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
 from sdlscape.theory import instance as I
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.activations import JumpReLU, examples
 from sdlscape.theory.loss import (
     approx_grad,
     approx_loss,
@@ -15,8 +15,7 @@ from sdlscape.theory.loss import (
     passed_mask,
 )
 
-ACTS = [ReLU(), JumpReLU(theta=0.3), TopK(k=2),
-        TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 def _point(inst, seed):
@@ -70,10 +69,11 @@ def test_gradients_match_torch_autograd(act):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), act_i=st.sampled_from([0, 2, 3]), scale=st.floats(0.1, 10))
-def test_one_active_feature_exact_loss_equals_weighted_approx_terms(seed, act_i, scale):
+@given(seed=st.integers(0, 10_000), act=st.sampled_from([a for a in ACTS if a.positively_homogeneous]),
+       scale=st.floats(0.1, 10))
+def test_one_active_feature_exact_loss_equals_weighted_approx_terms(seed, act, scale):
     """For homogeneous sigma, a sample x = c e_d has error c^2 || w_r^d - W_D sigma(W_E w_p^d) ||^2."""
-    inst = I.random_unit(4, 3, activation=ACTS[act_i], n_latents=3, seed=seed % 97)
+    inst = I.random_unit(4, 3, activation=act, n_latents=3, seed=seed % 97)
     W_D, W_E = _point(inst, seed)
     X = scale * np.eye(inst.n)
     exact = exact_loss(inst, W_D, W_E, X) * inst.n

@@ -5,21 +5,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
-from sdlscape.theory import instance as I
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
-from sdlscape.theory.patterns import Pattern, absorptions, read_pattern
-from sdlscape.theory.region import check_farkas
 from sdlscape.outcomes import Reading
+from sdlscape.theory import instance as I
+from sdlscape.theory.activations import ReLU, TopK, examples
+from sdlscape.theory.patterns import Pattern, absorptions, read_pattern
 from sdlscape.theory.piece import Piece
+from sdlscape.theory.region import check_farkas
 
-ACTS = [ReLU(), JumpReLU(theta=0.4), TopK(k=2),
-        TopKReLU(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 @settings(max_examples=50, deadline=None)
-@given(seed=st.integers(0, 100_000), act_i=st.integers(0, 3))
-def test_pattern_read_off_random_encoder_is_realizable_and_its_region_contains_it(seed, act_i):
-    inst = I.random_unit(5, 3, activation=ACTS[act_i], n_latents=4, seed=seed % 50)
+@given(seed=st.integers(0, 100_000), act=st.sampled_from(ACTS))
+def test_pattern_read_off_random_encoder_is_realizable_and_its_region_contains_it(seed, act):
+    inst = I.random_unit(5, 3, activation=act, n_latents=4, seed=seed % 50)
     W_E = np.random.default_rng(seed).standard_normal((4, 3)) * 2
     P = read_pattern(inst, W_E)
     eps = 1e-9

@@ -7,12 +7,19 @@ from hypothesis import strategies as st
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading
 from sdlscape.theory.activations import ReLU, TopK
-from sdlscape.theory.region import (Constraint, ConstraintKind, check_farkas, farkas_certificate, feasible_point,
-                                    pattern_region, region_from_constraints)
+from sdlscape.theory.region import (
+    Constraint,
+    ConstraintKind,
+    check_farkas,
+    farkas_certificate,
+    feasible_point,
+    pattern_region,
+    region_from_constraints,
+)
 
 
-def _one_latent(cons, W_p=np.eye(2), eps=0.1):
-    return region_from_constraints(W_p, 1, cons, eps)
+def _one_latent(cons, W_p=None, eps=0.1):
+    return region_from_constraints(np.eye(2) if W_p is None else W_p, 1, cons, eps)
 
 
 def test_rows_signs_margins_and_strictness():

@@ -124,7 +124,7 @@ def test_bad_input(ex35):
 
 
 def test_bench_resampling_curves_tiny():
-    from sdlscape.verify.crosscheck import bench_resampling
+    from sdlscape.bench.resampling import bench_resampling
     b = bench_resampling(n=12, d=10, n_latents=48, n_samples=1024, steps=60, resample_every=10, l1_coef=1.0)
     w, wo = b["runs"]["with_resampling"], b["runs"]["without_resampling"]
     assert w["history"]["step"][-1] == wo["history"]["step"][-1] == 60

@@ -4,14 +4,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdlscape.theory.activations import JumpReLU, ReLU, TopK, TopKReLU
+from sdlscape.theory.activations import JumpReLU, TopK, TopKReLU, examples
 from sdlscape.theory.constructions import construction_3_3, recovery, zero_loss_decoder
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss, approx_residuals, feature_codes
 from sdlscape.verify.thm3_4 import topk1_forced
 
-ACTS = [ReLU(), JumpReLU(theta=0.5), TopK(k=1),
-        TopKReLU(k=1), TopK(k=2)]
+ACTS = examples()      # every registered activation, at its search parameters
 
 
 @st.composite

@@ -17,7 +17,6 @@ from sdlscape.verify.claims import ClaimResult, Context, Searched, readings_for,
 from sdlscape.verify.ex3_5 import exact_ok
 from sdlscape.verify.search import BUDGETS, Budget, budget_named
 
-
 # -- claims / search -------------------------------------------------------------------------------
 
 def test_result_defaults_severity_for_failures_only():

@@ -134,7 +134,8 @@ def test_criterion_positive_eigenvector_of_the_smaller_eigenvalue():
     pc = Piece(inst, Pattern.parse([[0, 1], []], 2, 2))
     c = criterion(pc)
     assert c.kind is thm3_6.Kind.EXISTS
-    assert c.latents[0]["eigenvalues"] == pytest.approx([1.6, 0.4]) and c.latents[0]["positive_eigenvalues"] == pytest.approx([0.4])
+    assert c.latents[0]["eigenvalues"] == pytest.approx([1.6, 0.4])
+    assert c.latents[0]["positive_eigenvalues"] == pytest.approx([0.4])
     assert _codes(pc, c.point[1])[0] == pytest.approx([1.0, 1.0], abs=1e-7)
 
 
@@ -228,7 +229,8 @@ def test_criterion_codes_not_jointly_realizable_with_rank_deficient_W_p():
     c = criterion(pc)
     assert c.kind is thm3_6.Kind.NONE and c.necessity_applies is False and c.point is None
     assert c.why == "eigen-codes of the latents are not jointly realizable in the region (LP)"
-    assert c.latents[0]["eigenvalues"] == pytest.approx([2.0, 0.5]) and c.latents[0]["positive_eigenvalues"] == pytest.approx([2.0])
+    assert c.latents[0]["eigenvalues"] == pytest.approx([2.0, 0.5])
+    assert c.latents[0]["positive_eigenvalues"] == pytest.approx([2.0])
     # the same codes with W_p = I_3 (full rank): realizable, codes (1, 1, 1)
     full = Piece(inst.with_(W_p=np.eye(3)), Pattern.parse([[0, 1, 2], []], 3, 2))
     cf = criterion(full)

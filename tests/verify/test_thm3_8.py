@@ -40,7 +40,7 @@ def test_thm3_8_topk_def31_and_selection():
 
 
 def test_thm3_8_corrected_holds_and_flipped_fails():
-    for act, name in ((ReLU(), "relu"), (TopKReLU(k=1), "topk_relu")):
+    for _act, name in ((ReLU(), "relu"), (TopKReLU(k=1), "topk_relu")):
         res = check_function("thm3.8-corrected")(name, ctx())
         assert res.status is Status.HOLDS and res.evidence["splits"] > 50
         assert sum(t["predicted"] for t in res.evidence["by_region_type"].values()) > 50

@@ -1,7 +1,6 @@
 """The report's Linear Representation Bench section (results of sdlscape bench)."""
 from __future__ import annotations
 
-
 from sdlscape.pipeline.document import Heading, Paragraph, Table, fmt, pct
 from sdlscape.pipeline.sections._common import add_figure
 

@@ -1,9 +1,9 @@
 """The report's gradient-descent vs exact-map section (results of sdlscape crosscheck)."""
 from __future__ import annotations
 
-
 from sdlscape.pipeline.document import Heading, Paragraph, Table, pct
 from sdlscape.pipeline.sections._common import add_figure
+
 
 def resampling_data(report: dict) -> dict:
     """Loss curves of the bench SAE with and without resampling (the cross-check's bench experiment)."""

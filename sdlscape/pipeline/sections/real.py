@@ -1,9 +1,9 @@
 """The report's real-representation section (Table 2 analogue)."""
 from __future__ import annotations
 
-
 from sdlscape.pipeline.document import Heading, Paragraph, Table, fmt, pct
 from sdlscape.pipeline.sections._common import add_figure
+
 
 def blocks(report: dict) -> list:
     real = report.get("real")

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from sdlscape.pipeline.document import Heading, Paragraph, Table
-
-ACTIVATION_ORDER = ("relu", "jumprelu", "topk", "topk_relu")
+from sdlscape.theory.activations import names as activation_names
 
 
 def _searched(r: dict) -> str:
@@ -16,8 +15,8 @@ def _searched(r: dict) -> str:
 
 
 def _order(r: dict) -> tuple:
-    a = r["activation"]
-    return (ACTIVATION_ORDER.index(a) if a in ACTIVATION_ORDER else len(ACTIVATION_ORDER), a,
+    a, order = r["activation"], activation_names()      # registration order
+    return (order.index(a) if a in order else len(order), a,
             r.get("reading", "def3.1") != "def3.1")
 
 

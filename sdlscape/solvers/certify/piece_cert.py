@@ -69,7 +69,7 @@ class PieceCertificate:
                 "rank_drop": self.rank_drop, "nodes": self.nodes, "seconds": self.seconds, "detail": self.detail}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], n: int, n_latents: int) -> "PieceCertificate":
+    def from_dict(cls, d: dict[str, Any], n: int, n_latents: int) -> PieceCertificate:
         mn = d.get("minimiser")
         return cls(pattern=Pattern.parse(d["pattern"], n, n_latents), value=d["value"], lower_bound=d["lower_bound"],
                    certified=d["certified"], gap=d["gap"], rtol=d["rtol"], atol=d["atol"],

@@ -30,7 +30,7 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 from sdlscape.errors import InputError
-from sdlscape.theory.activations import TopKReLU
+from sdlscape.theory.activations import REGISTRY, Reduction
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind
 
@@ -139,7 +139,7 @@ def _latent_rows(piece: Piece, i: int) -> tuple[np.ndarray, tuple, tuple, bool]:
     n_p = reg.shape[1]
     act = piece.instance.activation
     rows, kinds, feats, coupled = [], [], [], False
-    if act.separable and act.threshold > 0:
+    if act.certifier_reduction is Reduction.JUMP_THRESHOLD:
         Wp = piece.instance.W_p
         F = [int(d) for d in np.flatnonzero(piece.loss_mask[i])]
         rest = [d for d in range(piece.instance.n) if d not in F]
@@ -264,9 +264,10 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
     """The reduced problem of a (linear) piece of a positively homogeneous activation; see the module docstring."""
     inst = piece.instance
     act = inst.activation
-    if not (act.separable or isinstance(act, TopKReLU)) or (act.separable and act.threshold < 0):
-        raise InputError(f"the certifier handles relu, jumprelu and topk_relu; not {act} (its passed codes "
-                         "can be non-positive, so the row normalisation sum_d a_id = 1 does not apply)")
+    if act.certifier_reduction is Reduction.UNSUPPORTED:
+        ok = ", ".join(n for n, c in REGISTRY.items() if c.certifier_reduction is not Reduction.UNSUPPORTED)
+        raise InputError(f"the certifier handles {ok}; not {act} (its certifier_reduction is unsupported: "
+                         "non-positive passed codes, or a threshold together with orderings)")
     if inst.n_p not in (2, 3):
         raise InputError(f"the certifier handles n_p in (2, 3); this instance has n_p = {inst.n_p}")
     S = piece.loss_mask

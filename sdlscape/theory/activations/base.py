@@ -7,14 +7,20 @@ PyTorch tensors alike (`array_ops`), with latents along `axis`.
 
 The region of a pattern (eq. 13) is described feature by feature: `feature_constraints` lists the
 inequalities on z_{., d} = W_E w_p^d under which feature d alone shows the latent set `on`, in a
-given reading (Def. 3.1 by default; plain TopK also has the selection reading). Adding an
-activation = one subclass + one line in registry.py.
+given reading (Def. 3.1 by default; plain TopK also has the selection reading).
+
+Every question the theory, the solvers and the report ask of an activation is answered by its class,
+with no default a new subclass could inherit silently: the required class attributes (REQUIRED) and the
+abstract members (`passes`, `feature_constraints`, `threshold`) must be set, or `register` refuses the
+class (registry.py). Adding an activation = one subclass + one `register` call (CONTRIBUTING.md).
 """
 from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, ClassVar
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading
@@ -22,21 +28,48 @@ from sdlscape.theory.activations import array_ops as ops
 from sdlscape.theory.region import Constraint
 
 
+class Reduction(str, Enum):
+    """Which reduction of the exact certifier (solvers/certify/reduce.py) applies to an activation's pieces."""
+
+    HOMOGENEOUS = "homogeneous"        # threshold 0, passed codes positive: row i is normalised, its region rows kept
+    JUMP_THRESHOLD = "jump_threshold"  # separable threshold theta > 0: the cone of directions of a cell (theta cancels)
+    UNSUPPORTED = "unsupported"        # not certified (passed codes can be <= 0, or a threshold couples with orderings)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REQUIRED = ("name", "positively_homogeneous", "separable", "passes_negative_codes", "certifier_reduction")
+
+
 @dataclasses.dataclass(frozen=True)
 class Activation(ABC):
     """A per-sample activation with sigma(z)_i in {0, z_i} (eq. 10); subclasses are frozen dataclasses.
 
-    Class attributes:
+    Required class attributes (no defaults: `register` refuses a class that leaves one unset):
       name                    the instance-file name ("relu", ...)
       positively_homogeneous  sigma(c z) = c sigma(z) for every c > 0
       separable               sigma(z)_i depends on z_i alone (latents independent: cells per latent)
-      readings                the pattern readings that differ for this activation (Def. 3.1 first)
+      passes_negative_codes   sigma can pass a code z_i <= 0 (plain TopK): Def. 3.1's pattern then differs
+                              from the selection
+      certifier_reduction     the Reduction the certifier applies (UNSUPPORTED: it refuses, never guesses)
+    Optional: readings, the pattern readings that differ for this activation (Def. 3.1 first).
+    Abstract: passes (the rule, NumPy and torch alike: the trainer's and the theory's sigma), feature_constraints
+    (the region, eq. 13) and threshold (on which code a latent fires).
     """
 
     name: ClassVar[str]
     positively_homogeneous: ClassVar[bool]
     separable: ClassVar[bool]
+    passes_negative_codes: ClassVar[bool]
+    certifier_reduction: ClassVar[Reduction]
     readings: ClassVar[tuple[Reading, ...]] = (Reading.DEF_3_1,)
+
+    @classmethod
+    def unanswered(cls) -> list[str]:
+        """The required class attributes and abstract members this class leaves unset (empty: complete)."""
+        missing = [a for a in REQUIRED if not hasattr(cls, a)]
+        return missing + sorted(getattr(cls, "__abstractmethods__", ()))
 
     # -- the rule ------------------------------------------------------------------------------
     @abstractmethod
@@ -72,6 +105,8 @@ class Activation(ABC):
 
     def check_latents(self, n_latents: int) -> None:
         """Raise InputError if the activation cannot act on this many latents (TopK: k > n_latents)."""
+        if not self.fits(n_latents):
+            raise InputError(f"{self} needs at least {self.min_latents} latents, got {n_latents}")
 
     def check_column(self, count: int, n_latents: int, reading: Reading) -> str | None:
         """Why no z shows `count` latents for one feature (structural, e.g. TopK counts), or None."""
@@ -87,9 +122,17 @@ class Activation(ABC):
         return range(0, n_latents + 1)
 
     @property
+    @abstractmethod
     def threshold(self) -> float:
-        """Separable activations: sigma(z)_i = z_i iff z_i > threshold."""
-        raise TypeError(f"{self} is not separable: it has no per-latent threshold")
+        """The per-latent firing threshold: latent i fires (Def. 3.1) only where z_i > threshold, and every
+        region row on/off a latent is z_id > threshold / z_id <= threshold (TopK-type: besides the orderings).
+        Separable activations pass latent i iff z_i > threshold."""
+
+    @property
+    def central_arrangement(self) -> bool:
+        """Do all region hyperplanes pass through 0 (z_id = threshold and z_id = z_jd: threshold 0)? Then a
+        piece's region is a cone (scale-invariant) and Cover's bound counts its chambers."""
+        return self.threshold == 0.0
 
     @property
     def linear_reading(self) -> Reading:
@@ -113,12 +156,12 @@ class Activation(ABC):
         return self.name if not p else f"{self.name}(" + ", ".join(f"{k}={v:g}" for k, v in p.items()) + ")"
 
     @classmethod
-    def default(cls) -> "Activation":
+    def default(cls) -> Activation:
         """The activation with the parameters the checks use by default."""
         return cls()
 
     @classmethod
-    def search_variants(cls, full: bool) -> list["Activation"]:
+    def search_variants(cls, full: bool) -> list[Activation]:
         """The parameter values a claim search tries (quick or full budget)."""
         return [cls.default()]
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from sdlscape.outcomes import Reading
-from sdlscape.theory.activations.base import Activation, check_positive_float
+from sdlscape.theory.activations.base import Activation, Reduction, check_positive_float
 from sdlscape.theory.region import Constraint, ConstraintKind
 
 
@@ -13,6 +14,7 @@ class Separable(Activation):
     """sigma(z)_i = z_i if z_i > threshold else 0; every latent on its own (cells per latent)."""
 
     separable: ClassVar[bool] = True
+    passes_negative_codes: ClassVar[bool] = False   # thresholds are >= 0
 
     def passes(self, Z, axis: int = -1):
         return Z > self.threshold
@@ -33,6 +35,7 @@ class ReLU(Separable):
 
     name: ClassVar[str] = "relu"
     positively_homogeneous: ClassVar[bool] = True
+    certifier_reduction: ClassVar[Reduction] = Reduction.HOMOGENEOUS
 
     @property
     def threshold(self) -> float:
@@ -45,6 +48,7 @@ class JumpReLU(Separable):
 
     name: ClassVar[str] = "jumprelu"
     positively_homogeneous: ClassVar[bool] = False
+    certifier_reduction: ClassVar[Reduction] = Reduction.JUMP_THRESHOLD
     theta: float
 
     def __post_init__(self) -> None:
@@ -55,7 +59,7 @@ class JumpReLU(Separable):
         return self.theta
 
     @classmethod
-    def default(cls) -> "JumpReLU":
+    def default(cls) -> JumpReLU:
         return cls(theta=0.5)
 
     @classmethod

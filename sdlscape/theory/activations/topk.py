@@ -5,24 +5,30 @@ selection (the k passed latents) differ; the selection reading is offered as a l
 Def. 3.1 a feature that fires fewer than k latents also passes k - |F| non-positive codes, chosen by an
 ordering the pattern does not see: its region is the TopK o ReLU region, but sigma is not the
 pattern's linear map there (`passing_sets` lists the linear pieces it covers).
+
+TopKFamily is the base of any "k largest among the codes above a threshold" map: a subclass states its
+threshold (TopK o ReLU: 0; a TopK o JumpReLU: theta) and the required answers; the rule and the region
+follow (ON / OFF rows at the threshold, orderings among the passed).
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Reading
 from sdlscape.theory.activations import array_ops as ops
-from sdlscape.theory.activations.base import Activation, check_positive_int
+from sdlscape.theory.activations.base import Activation, Reduction, check_positive_int
 from sdlscape.theory.region import Constraint, ConstraintKind
 
 
 @dataclasses.dataclass(frozen=True)
-class _TopKFamily(Activation):
+class TopKFamily(Activation):
+    """The k largest codes, among those above `threshold` unless `passes_negative_codes` (plain TopK)."""
+
     k: int
-    positively_homogeneous: ClassVar[bool] = True
     separable: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
@@ -38,16 +44,17 @@ class _TopKFamily(Activation):
 
     def passes(self, Z, axis: int = -1):
         self.check_latents(Z.shape[axis])
-        return ops.topk_mask(Z, self.k, axis)
+        top = ops.topk_mask(Z, self.k, axis)
+        return top if self.passes_negative_codes else top & (Z > self.threshold)
 
-    def _positive_constraints(self, on: Sequence[int], n_latents: int) -> list[Constraint]:
-        """Codes of `on` positive and passed; with fewer than k of them every other code is <= 0,
-        otherwise every other latent ranks below each of them."""
-        on = sorted(set(on))
-        out = [Constraint(ConstraintKind.ON, i) for i in on]
+    def _firing_constraints(self, on: Sequence[int], n_latents: int) -> list[Constraint]:
+        """Codes of `on` above the threshold and passed; with fewer than k of them every other code is
+        <= the threshold, otherwise every other latent ranks below each of them."""
+        on, t = sorted(set(on)), self.threshold
+        out = [Constraint(ConstraintKind.ON, i, threshold=t) for i in on]
         rest = [j for j in range(n_latents) if j not in on]
         if len(on) < self.k:
-            return out + [Constraint(ConstraintKind.OFF, j) for j in rest]
+            return out + [Constraint(ConstraintKind.OFF, j, threshold=t) for j in rest]
         return out + [Constraint(ConstraintKind.ORDER, i, other=j) for i in on for j in rest]
 
     def column_sizes(self, n_latents: int, reading: Reading) -> range:
@@ -64,7 +71,7 @@ class _TopKFamily(Activation):
         why = self.check_column(len(set(on)), n_latents, reading)
         if why is not None:
             raise InputError(f"impossible pattern for {self}: a feature activates {len(set(on))} latents, {why}")
-        return self._positive_constraints(on, n_latents)
+        return self._firing_constraints(on, n_latents)
 
     @classmethod
     def default(cls) -> Activation:
@@ -76,21 +83,32 @@ class _TopKFamily(Activation):
 
 
 @dataclasses.dataclass(frozen=True)
-class TopKReLU(_TopKFamily):
+class TopKReLU(TopKFamily):
     """TopK o ReLU: the k largest codes that are also positive."""
 
     name: ClassVar[str] = "topk_relu"
+    positively_homogeneous: ClassVar[bool] = True
+    passes_negative_codes: ClassVar[bool] = False
+    certifier_reduction: ClassVar[Reduction] = Reduction.HOMOGENEOUS
 
-    def passes(self, Z, axis: int = -1):
-        return super().passes(Z, axis) & (Z > 0)
+    @property
+    def threshold(self) -> float:
+        return 0.0
 
 
 @dataclasses.dataclass(frozen=True)
-class TopK(_TopKFamily):
-    """Plain TopK: keep the k largest codes, whatever their signs (eq. 7)."""
+class TopK(TopKFamily):
+    """Plain TopK: keep the k largest codes, whatever their signs (eq. 7). Latents fire above 0 (Def. 3.1)."""
 
     name: ClassVar[str] = "topk"
+    positively_homogeneous: ClassVar[bool] = True
+    passes_negative_codes: ClassVar[bool] = True
+    certifier_reduction: ClassVar[Reduction] = Reduction.UNSUPPORTED    # passed codes can be <= 0
     readings: ClassVar[tuple[Reading, ...]] = (Reading.DEF_3_1, Reading.SELECTION)
+
+    @property
+    def threshold(self) -> float:
+        return 0.0
 
     def column_sizes(self, n_latents: int, reading: Reading) -> range:
         return range(self.k, self.k + 1) if reading is Reading.SELECTION else range(0, self.k + 1)
