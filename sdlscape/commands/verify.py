@@ -95,7 +95,8 @@ def run(args) -> int:
                 print(f"  natural reading ({r.natural.get('reading')}): {r.natural.get('status')}")
     counts = {s: sum(r.status is s for r in results) for s in Status}
     print(f"\n{len(results)} checks: {counts[Status.HOLDS]} hold, {counts[Status.FAILS]} fail, "
-          f"{counts[Status.INCONCLUSIVE]} inconclusive, {counts[Status.NOT_APPLICABLE]} not applicable; budget {args.budget}, seed {args.seed}; wall time {wall:.1f} s")
+          f"{counts[Status.INCONCLUSIVE]} inconclusive, {counts[Status.NOT_APPLICABLE]} not applicable; "
+          f"budget {args.budget}, seed {args.seed}; wall time {wall:.1f} s")
     write_result(args, {"results": [r.to_dict() for r in results],
                         "provenance": provenance("cpu", wall, budget=args.budget, seed=args.seed)})
     return 0

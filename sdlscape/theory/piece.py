@@ -222,9 +222,15 @@ class Piece:
                              margin=ans.margin, reason=ans.reason, detail=ans.detail)
 
     def _solver_witness(self, W: np.ndarray) -> tuple[np.ndarray, bool]:
-        """A point of the eps-tightened region that reads back (scaled, for cones; else by LP), or the exact
-        witness W itself with thin = True when the region is narrower than eps."""
+        """The solvers' start: a point of the eps-tightened region that reads back (the least-L1 LP point, as the
+        ACS starts always were; else the exact witness, scaled for cones), or the exact witness W itself with
+        thin = True when the region is narrower than eps."""
         reg = self.region
+        for slack in (self.margin, 0.0):
+            w, _ = feasible_point(reg, slack)
+            if w is not None and reg.contains(w.reshape(reg.shape), tol=numerics.WITNESS_RECHECK_TOL) \
+                    and self.reads_back(w.reshape(reg.shape)):
+                return w.reshape(reg.shape), False
         if reg.contains(W, tol=0.0) and self.reads_back(W):
             return W, False
         sl = (reg.h_open - reg.G @ W.reshape(-1))[reg.strict]
@@ -232,11 +238,6 @@ class Piece:
             W2 = W * (2 * self.margin / float(sl.min()))
             if reg.contains(W2, tol=0.0) and self.reads_back(W2):
                 return W2, False
-        for slack in (self.margin, 0.0):
-            w, _ = feasible_point(reg, slack)
-            if w is not None and reg.contains(w.reshape(reg.shape), tol=numerics.WITNESS_RECHECK_TOL) \
-                    and self.reads_back(w.reshape(reg.shape)):
-                return w.reshape(reg.shape), False
         return W, True
 
     @property
