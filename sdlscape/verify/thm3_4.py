@@ -188,9 +188,10 @@ def check_thm3_4(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, st
         path = ctx.save_counterexample("thm3.4", name, inst)
         cx = {"instance": path or inst.to_dict(), "pattern": None, "why": why, "part": "decoder" if forced else "iff",
               "recheck": _recheck_numbers(inst, np.random.default_rng(ctx.seed + 1))}
-        ks = sorted({int(a.k) for a in user_activations(ctx, name) if getattr(a, "k", None) is not None})
-        rests = ([f"k = {ks[0]} only" if len(ks) == 1 else f"k in {ks}", "part: decoder recovery (the encoder part holds)"]
-                 if forced else [])
+        acts = {str(a): a for a in user_activations(ctx, name)}
+        ks = sorted({int(getattr(acts.get(f["activation"]), "k", 0) or 0) for f in forced} - {0})
+        rests = (([f"k = {ks[0]} only" if len(ks) == 1 else f"k in {ks}"] if ks else [])
+                 + ["part: decoder recovery (the encoder part holds)"]) if forced else []
         return result("thm3.4", name, Status.FAILS, tried=tried, evidence=evidence, searched=searched, tolerance=tol,
                       counterexample=cx, rests_on=rests)
     status = Status.HOLDS if all(v is Status.HOLDS for v in parts.values()) else Status.INCONCLUSIVE
