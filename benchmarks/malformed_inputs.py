@@ -6,7 +6,9 @@ The contract (ARCHITECTURE.md): exit 2, one line on stderr, no traceback, nothin
 The catalogue: every case of issue 15 (on realizable, piece, landscape, verify --instance and
 crosscheck), then every malformed field of tests/cli/malformed_cases.py on the same five commands as
 JSON and as .npz, files that are not instance files, malformed patterns, bad options, unwritable
-output paths, and seeded random junk values. Controls that must NOT exit 2 (a valid but
+output paths (FIFOs, symlinks, device nodes, over-long names), seeds, scheduler addresses, memory-bound
+counts, extreme weights M, and seeded random junk values; then issue 25's hostile cases (damaged cache
+entries, a closed stdout, the worker cap, certify on an unrealizable pattern). Controls that must NOT exit 2 (a valid but
 unrealizable pattern, an .npz with a bare activation name) are run and reported separately.
 Prints "N/N malformed inputs met the contract" and every case that did not.
 """
@@ -29,12 +31,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "cli"))
 
 from malformed_cases import (  # noqa: E402
+    BAD_ARGV,
     BAD_FIELDS,
     BAD_FILES,
     BAD_OPTIONS,
     BAD_OUTPUTS,
     BAD_PATTERNS,
     BASE,
+    CACHE_DAMAGE,
     INSTANCE_COMMANDS,
     check_contract,
     command_argv,
@@ -114,6 +118,8 @@ def generated_cases(root: Path, n_random: int, quick: bool):
             cut = argv.index("--json")
             argv = argv[:cut] + argv[cut + 2:] + fill(extra, root)
         yield f"output {' '.join(extra)} ({cmd})", argv
+    for argv in BAD_ARGV:
+        yield f"command line {' '.join(argv)[:60]}", fill(argv, root)
     for device in ("gpu", "cuda:9", "cuda:x", "CPU"):
         yield f"option --device {device} (bench)", ["bench", "table1", "--device", device, "--no-progress",
                                                     "--json", str(root / "out" / "b.json")]
@@ -128,6 +134,79 @@ def generated_cases(root: Path, n_random: int, quick: bool):
             continue
         p = write_instance(root / f"r{j}.json", instance_with(key, value))
         yield f"random {key} = {json.dumps(value)[:30]}", command_argv(rng.choice(INSTANCE_COMMANDS), p, root / "out")
+
+
+def hostile_cases(root: Path) -> list[tuple[str, bool, str]]:
+    """Issue 25's cases whose contract is not exit 2: damaged caches recomputed and named, a closed stdout,
+    the worker cap, an unrealizable pattern given to certify. (label, handled, detail)."""
+    import os
+
+    from sdlscape.bench import experiments as ex
+    from sdlscape.cli import EXIT_BROKEN_PIPE, main
+    from sdlscape.pipeline.reproduce import StageCache
+    from sdlscape.solvers import fanout
+
+    out = []
+    for name, damage in CACHE_DAMAGE.items():
+        folder = root / f"cache-{len(out)}"
+        cache = StageCache(folder, lambda m: None)
+        calls = []
+        fn = lambda calls=calls: calls.append(1) or {"v": len(calls)}  # noqa: E731
+        cache.run("verify", {"b": 1}, fn)
+        damage(cache.path("verify", {"b": 1}))
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                got = cache.run("verify", {"b": 1}, fn)
+            ok = got == {"v": 2} and cache.path("verify", {"b": 1}).name in err.getvalue()
+            detail = err.getvalue().strip()[:120]
+        except Exception as exc:  # noqa: BLE001 - a traceback is what we look for
+            ok, detail = False, f"raised {type(exc).__name__}: {exc}"
+        out.append((f"stage cache entry {name}: named and recomputed", ok, detail))
+    real_train = ex.train_and_measure
+
+    def fake(res, progress=False):
+        return {"key": res.key(), "enc_best": [0.9] * 5, "dec_best": [0.8] * 5, "mcc_decoder": 0.5,
+                "mcc_encoder": 0.5, "uniqueness_decoder": 1.0, "fvu": 0.1, "dead_fraction": 0.0, "l0": 2.0,
+                "anchored_encoder_cos": None, "final_loss": 0.1, "final_coef": None, "train_seconds": 0.0}
+    ex.train_and_measure = fake
+    try:
+        for name, damage in CACHE_DAMAGE.items():
+            folder = root / f"rows-{len(out)}"
+            rows = [ex.Row("topk", False, n=200)]
+            ex.run_rows(rows, "small", cache_dir=folder, steps=1, seeds=1)
+            damage(next(folder.glob("*.json")))
+            err = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(err):
+                    ex.run_rows(rows, "small", cache_dir=folder, steps=1, seeds=1)
+                ok, detail = "damaged cache entry" in err.getvalue(), err.getvalue().strip()[:120]
+            except Exception as exc:  # noqa: BLE001
+                ok, detail = False, f"raised {type(exc).__name__}: {exc}"
+            out.append((f"bench row cache entry {name}: named and recomputed", ok, detail))
+    finally:
+        ex.train_and_measure = real_train
+    inst = write_instance(root / "pipe.json", BASE)
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([sys.executable, "-m", "sdlscape.cli", "realizable", str(inst), "--pattern", "[[0],[1]]"],
+                          stdout=w, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    os.close(w)
+    out.append(("stdout closed by its reader (| head -1): quiet exit",
+                proc.returncode == EXIT_BROKEN_PIPE and not proc.stderr, f"exit {proc.returncode}, "
+                f"stderr {proc.stderr[:80]!r}"))
+    cap = fanout.capped_workers(10 ** 6, 10)
+    out.append(("--workers 1000000 on 10 tasks capped at the cores", cap <= min(fanout.usable_cores(), 10),
+                f"{cap} workers"))
+    tri = root / "tri25.json"
+    tri.write_text(json.dumps({"W_p": [[1.0, -0.5, -0.5], [0.0, 0.8660254037844386, -0.8660254037844386]],
+                               "activation": {"name": "relu"}, "n_latents": 1}))
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["certify", str(tri), "--pattern", "[[0,1,2]]", "--json", str(root / "c25.json")])
+    out.append(("certify --pattern on an unrealizable pattern: exit 0, realizable false", rc == 0
+                and json.loads((root / "c25.json").read_text())["realizable"] is False, f"exit {rc}"))
+    return out
 
 
 def controls(root: Path) -> list[tuple[str, bool, str]]:
@@ -185,15 +264,21 @@ def main() -> int:
                 if args.verbose:
                     print(("ok   " if why is None else "FAIL ") + label)
         ctl = controls(root)
+        hostile = hostile_cases(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for label, why in failures:
         print(f"FAIL {label}: {why}")
     for label, met, detail in ctl:
         print(f"control {'ok' if met else 'FAIL'}: {label} ({detail})")
+    for label, met, detail in hostile:
+        if not met or args.verbose:
+            print(f"hostile {'ok' if met else 'FAIL'}: {label} ({detail})")
     print(f"{n - len(failures)}/{n} malformed inputs met the contract "
           f"(exit 2, one line on stderr, no traceback, nothing written) in {time.perf_counter() - t0:.1f} s")
-    return 0 if not failures and all(m for _, m, _ in ctl) else 1
+    print(f"{sum(m for _, m, _ in hostile)}/{len(hostile)} hostile cases handled (damaged caches named and "
+          "recomputed, closed stdout, worker cap, certify on an unrealizable pattern)")
+    return 0 if not failures and all(m for _, m, _ in ctl) and all(m for _, m, _ in hostile) else 1
 
 
 if __name__ == "__main__":

@@ -17,29 +17,26 @@ from sdlscape.errors import InputError
 
 __version__ = "0.2.0"
 
-_EXPORTS = {
+_BY_MODULE = {
     # instances, activations, patterns, pieces (numpy / scipy only)
-    "Instance": "sdlscape.theory.instance", "FeatureLaw": "sdlscape.theory.instance",
-    "load_instance": "sdlscape.theory.instance", "save_instance": "sdlscape.theory.instance",
-    "example_3_5": "sdlscape.theory.instance", "orthogonal": "sdlscape.theory.instance",
-    "random_unit": "sdlscape.theory.instance", "superposed": "sdlscape.theory.instance",
-    "hierarchical": "sdlscape.theory.instance", "transcoder_pair": "sdlscape.theory.instance",
-    "Activation": "sdlscape.theory.activations", "ReLU": "sdlscape.theory.activations",
-    "JumpReLU": "sdlscape.theory.activations", "TopK": "sdlscape.theory.activations",
-    "TopKReLU": "sdlscape.theory.activations", "activation_from": "sdlscape.theory.activations",
-    "register": "sdlscape.theory.activations",
-    "Pattern": "sdlscape.theory.patterns", "read_pattern": "sdlscape.theory.patterns",
-    "Piece": "sdlscape.theory.piece", "linear_piece": "sdlscape.theory.piece",
-    "approx_loss": "sdlscape.theory.loss", "exact_loss": "sdlscape.theory.loss",
-    "Reading": "sdlscape.outcomes", "Outcome": "sdlscape.outcomes", "Status": "sdlscape.outcomes",
-    "PieceClass": "sdlscape.outcomes",
+    "sdlscape.theory.instance": ("Instance", "FeatureLaw", "load_instance", "save_instance", "example_3_5",
+                                 "orthogonal", "random_unit", "superposed", "hierarchical", "transcoder_pair"),
+    "sdlscape.theory.activations": ("Activation", "ReLU", "JumpReLU", "TopK", "TopKReLU", "TopKFamily",
+                                    "Reduction", "activation_from", "register", "unregister"),
+    "sdlscape.theory.patterns": ("Pattern", "read_pattern"),
+    "sdlscape.theory.piece": ("Piece", "linear_piece"),
+    "sdlscape.theory.loss": ("approx_loss", "exact_loss"),
+    "sdlscape.outcomes": ("Reading", "Outcome", "Status", "PieceClass"),
     # solvers (cvxpy, imported on first use)
-    "solve_piece": "sdlscape.solvers.acs", "run_acs": "sdlscape.solvers.acs",
-    "certify_point": "sdlscape.solvers.certificate", "map_landscape": "sdlscape.solvers.landscape",
-    "certify_piece": "sdlscape.solvers.certify", "certify_global": "sdlscape.solvers.certify",
+    "sdlscape.solvers.acs": ("solve_piece", "run_acs"),
+    "sdlscape.solvers.certificate": ("certify_point",),
+    "sdlscape.solvers.landscape": ("map_landscape",),
+    "sdlscape.solvers.certify": ("certify_piece", "certify_global"),
     # verdicts and the main job
-    "run_checks": "sdlscape.verify.claims", "reproduce": "sdlscape.pipeline.reproduce",
+    "sdlscape.verify.claims": ("run_checks",),
+    "sdlscape.pipeline.reproduce": ("reproduce",),
 }
+_EXPORTS = {name: module for module, names in _BY_MODULE.items() for name in names}
 
 __all__ = ["InputError", "__version__", *_EXPORTS]
 

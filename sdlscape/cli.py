@@ -23,7 +23,8 @@ PyTorch on the Linear Representation Bench. Start with `sdlscape reproduce --out
 
 EPILOG = """\
 exit status: 0 the command did its job (a claim found false, or a pattern found unrealizable, is a
-finding), 2 bad input (one line on stderr, nothing written), 1 an internal failure.
+finding), 2 bad input (one line on stderr, nothing written), 1 an internal failure, 141 stdout
+closed by its reader (e.g. `| head`), 130 interrupted (a rerun resumes).
 `sdlscape COMMAND --help` describes each command."""
 
 
@@ -53,7 +54,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141     # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a closed stdout (`sdlscape ... | head -1`) ends it quietly with EXIT_BROKEN_PIPE."""
+    try:
+        rc = _run(argv)
+        sys.stdout.flush()
+        return rc
+    except BrokenPipeError:
+        try:                            # the interpreter flushes stdout again at exit: point it at /dev/null
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -206,6 +206,7 @@ def _rectangular(what: str, key: str, rows: list[list[float]] | None) -> None:
 
 def instance_spec(d: Any, what: str = "instance") -> dict[str, Any]:
     """Validate an instance dict; return its keys with plain Python values (activation checked)."""
+    check_json_value(d, what)
     d = plain(d)
     if not isinstance(d, dict):
         raise InputError(f"{what}: expected an object with keys W_p, activation, n_latents "
@@ -223,6 +224,7 @@ def instance_spec(d: Any, what: str = "instance") -> dict[str, Any]:
 
 def pattern_spec(obj: Any, what: str = "pattern") -> list[list[int]]:
     """Validate a pattern: a list of lists of 0-based feature indices (integers), one per latent."""
+    check_json_value(obj, what)
     obj = plain(obj)
     if not isinstance(obj, list) or not all(isinstance(s, list) for s in obj):
         raise InputError(f"{what}: expected a list of lists of feature indices, one list per latent "
@@ -249,11 +251,43 @@ def _pattern_adapter():
     return TypeAdapter(PatternSpec, config=ConfigDict(strict=True))
 
 
+MAX_JSON_DEPTH = 32    # no valid instance or pattern nests deeper than 4; far deeper input breaks recursion later
+MAX_JSON_INT = 2 ** 63 - 1   # sizes, indices and k: anything larger cannot be an array size and overflows floats
+
+
+def check_json_value(obj: Any, what: str) -> None:
+    """InputError for parsed input that would break later: nesting deeper than MAX_JSON_DEPTH, an integer
+    beyond MAX_JSON_INT in magnitude, or a string holding a lone surrogate (it cannot be printed or written
+    as UTF-8). Iterative, so any depth is safe."""
+    stack = [(obj, 1)]
+    while stack:
+        x, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InputError(f"{what}: nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"{what}: the text {x[:20]!r} holds a lone surrogate "
+                                 f"({x[exc.start]!r}), which is not valid Unicode") from None
+        elif isinstance(x, int) and not isinstance(x, bool) and abs(x) > MAX_JSON_INT:
+            raise InputError(f"{what}: an integer of {len(str(abs(x)))} digits (at most 2**63 - 1)")
+        elif isinstance(x, dict):
+            stack.extend((k, depth + 1) for k in x)
+            stack.extend((v, depth + 1) for v in x.values())
+        elif isinstance(x, (list, tuple)):
+            stack.extend((v, depth + 1) for v in x)
+
+
 def parse_json_text(text: str, what: str) -> Any:
     """json.loads with a one-line InputError; NaN/Infinity tokens are read and rejected later."""
     try:
-        return json.loads(text)
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{what} is not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{what} is not valid JSON: nested too deeply") from None
+    except ValueError as exc:       # an integer of more than sys.get_int_max_str_digits() digits
+        raise InputError(f"{what}: {str(exc).split(';')[0]}") from None
+    check_json_value(obj, what)
+    return obj

@@ -46,6 +46,8 @@ __all__ = ["DEFAULTS", "SCALES", "Scale", "Row", "TABLES", "TABLE_TITLES", "tabl
 
 CODE_VERSION = 3   # bump when a change alters trained numbers (invalidates caches)
 TAUS = tuple(np.round(np.arange(0.5, 1.0, 0.05), 2)) + (0.99,)
+ROW_KEYS = ("key", "enc_best", "dec_best", "mcc_decoder", "mcc_encoder", "uniqueness_decoder", "fvu", "dead_fraction",
+            "l0", "anchored_encoder_cos", "final_loss", "train_seconds")   # a row cache entry lacking one is damaged
 
 
 
@@ -255,17 +257,17 @@ def run_rows(rows: list[Row], scale: str, device: str = "cpu", seed: int = 0, ca
         from tqdm import tqdm
 
         bar = tqdm(total=len(rows) * n_seeds, desc=f"{scale} rows x seeds", mininterval=0.5)
-    from sdlscape.storage import write_json
+    from sdlscape.storage import read_cached, write_cached
 
     def measured(res: Resolved) -> dict:
         key = res.key()
         path = cache / f"{key}.json" if cache else None
-        if key not in done and path is not None and path.exists():
-            done[key] = json.loads(path.read_text())
+        if key not in done and path is not None and (cached := read_cached(path, ROW_KEYS)) is not None:
+            done[key] = cached
         if key not in done:
             done[key] = train_and_measure(res, progress=progress)
             if path is not None:
-                write_json(path, done[key])
+                write_cached(path, done[key])
         return done[key]
 
     for row, group in zip(rows, resolved):

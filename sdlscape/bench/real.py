@@ -31,7 +31,7 @@ import torch
 
 from sdlscape.bench.methods import method as get_method
 from sdlscape.bench.metrics import feature_recovery, fvu
-from sdlscape.bench.real_sources import SOURCES, load_source, torch_threads
+from sdlscape.bench.real_sources import check_source, load_source, torch_threads
 from sdlscape.errors import InputError
 
 METHODS = ("topk", "batchtopk", "matryoshka")
@@ -203,8 +203,7 @@ def evaluate(model, x: np.ndarray, labels: np.ndarray, means: np.ndarray, anchor
 # ---------------------------------------------------------------- the table
 
 def _check(source: str, scale: str) -> RealScale:
-    if source not in SOURCES:
-        raise InputError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    check_source(source)
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     return SCALES[scale]

@@ -1,6 +1,7 @@
 """Real representations for the anchoring table (bench/real.py), offline: a digits MLP's hidden layer
-(scikit-learn's bundled 8x8 digits) and, with the ``text`` extra, MiniLM embeddings of templated topic
-sentences."""
+(scikit-learn's bundled 8x8 digits), with the ``text`` extra MiniLM embeddings of templated topic
+sentences, and one's own activations from an .npz file (``npz:PATH``: arrays ``x`` (N x d), ``labels`` (N
+integers 0..C-1) and optionally ``class_names`` (C strings) and ``texts`` (N strings shown as examples))."""
 from __future__ import annotations
 
 import contextlib
@@ -13,6 +14,18 @@ import torch
 from sdlscape.errors import InputError
 
 SOURCES = ("digits", "minilm")
+NPZ_PREFIX = "npz:"
+
+
+def check_source(source: str) -> None:
+    """A named source or ``npz:PATH`` with an existing file (InputError naming the choices otherwise)."""
+    if isinstance(source, str) and source.startswith(NPZ_PREFIX):
+        path = source[len(NPZ_PREFIX):]
+        if not os.path.isfile(path):
+            raise InputError(f"--source {source!r}: no such file {path!r}")
+        return
+    if source not in SOURCES:
+        raise InputError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)} or npz:PATH")
 
 @dataclass
 class Representations:
@@ -194,10 +207,44 @@ def minilm_representations(per_topic: int = 120, seed: int = 0, device: str = "c
     return Representations("minilm", x, labels, names, "text", sentences, info)
 
 
+def npz_representations(path: str) -> Representations:
+    """One's own activations: an .npz with x (N x d), labels (N ints in 0..C-1), optional class_names, texts."""
+    what = f"--source npz:{path}"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what}: cannot read an .npz ({exc})") from None
+    if "x" not in arrays or "labels" not in arrays:
+        raise InputError(f"{what}: needs arrays x (N x d) and labels (N), found {', '.join(sorted(arrays)) or 'none'}")
+    x, labels = arrays["x"], arrays["labels"]
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1 or x.dtype.kind not in "fiu":
+        raise InputError(f"{what}: x must be a numeric N x d matrix with N >= 2, got {x.dtype} {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(f"{what}: x contains NaN or inf")
+    if labels.shape != (x.shape[0],) or labels.dtype.kind not in "iu" or labels.min() < 0:
+        raise InputError(f"{what}: labels must be {x.shape[0]} non-negative integers, got {labels.dtype} {labels.shape}")
+    n_classes = int(labels.max()) + 1
+    names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else [str(c) for c in range(n_classes)]
+    if len(names) < n_classes or n_classes < 2:
+        raise InputError(f"{what}: {n_classes} classes in labels (need >= 2) but {len(names)} class_names")
+    if "texts" in arrays:
+        texts = [str(t) for t in arrays["texts"]]
+        if len(texts) != x.shape[0]:
+            raise InputError(f"{what}: texts must have one entry per row of x ({x.shape[0]}), got {len(texts)}")
+    else:
+        texts = [f"input {i} ({names[int(c)]})" for i, c in enumerate(labels)]
+    info = {"file": os.path.abspath(path), "n_inputs": int(x.shape[0]), "d": int(x.shape[1]),
+            "layer": "user-supplied activations (npz)", "data": f"{n_classes} classes"}
+    return Representations("npz", x.astype(np.float32), labels.astype(np.int64), tuple(names), "text", texts, info)
+
+
 def load_source(source: str, scale, seed: int = 0, device: str = "cpu") -> Representations:
-    """The representations of a named source (InputError for an unknown one)."""
+    """The representations of a named source or ``npz:PATH`` (InputError for an unknown one)."""
+    if isinstance(source, str) and source.startswith(NPZ_PREFIX):
+        return npz_representations(source[len(NPZ_PREFIX):])
     if source == "digits":
         return digits_representations(scale.mlp_hidden, scale.mlp_steps, seed, scale.shifts)
     if source == "minilm":
         return minilm_representations(scale.per_topic, seed, device)
-    raise InputError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    raise InputError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)} or npz:PATH")

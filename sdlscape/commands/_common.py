@@ -80,13 +80,32 @@ def make_piece(inst, pattern, eps: float, reading: str):
     return Piece(inst, pattern, eps, Reading(reading))
 
 
-def positive_int(text: str) -> int:
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+
+
+def _int(text: str) -> int:
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    v = _int(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+SEED_LIMIT = 2 ** 32     # numpy's legacy and torch's generators both take a 32-bit seed everywhere
+
+
+def seed_int(text: str) -> int:
+    """A random seed: an integer with 0 <= seed < 2**32."""
+    v = _int(text)
+    if not 0 <= v < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {_shown(text)}")
     return v
 
 
@@ -95,7 +114,7 @@ def positive_float(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number") from None
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     if not v > 0:
@@ -173,6 +192,47 @@ def check_device_torch(device: str, option: str = "--device") -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Memory, estimated before any work
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable, else free physical pages), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def crosscheck_bytes(inst, starts: int) -> int:
+    """An upper estimate of a cross-check's peak memory: per start its weights, gradients, Adam moments and end
+    point (24 float64 copies of n_latents x (n_p + n_r + n)) and ~1 KiB of bookkeeping; measured ~2.4x below
+    this for n = n_p = n_latents = 2 (1.4 KiB per start over 100k..400k starts)."""
+    per_start = 1024 + 8 * 24 * inst.n_latents * (inst.n_p + inst.n_r + inst.n)
+    return int(starts) * per_start
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"
+
+
+def check_memory(need: int, what: str) -> None:
+    """InputError if `need` bytes (an estimate) exceed the memory available now."""
+    have = available_memory()
+    if have is not None and need > have:
+        raise InputError(f"{what} needs about {_size(need)} of memory (estimate), more than the {_size(have)} "
+                         "available; ask for less")
+
+
+# ---------------------------------------------------------------------------------------------
 # Output paths, checked before any work
 
 
@@ -189,13 +249,40 @@ def _writable_ancestor(path: Path, option: str) -> None:
         raise InputError(f"{option} {str(path)!r}: folder {str(parent)!r} is not writable")
 
 
+def _check_names(path: str, option: str) -> None:
+    """Every component of path encodable and at most NAME_MAX bytes (else the write fails after the work)."""
+    from sdlscape.storage import NAME_MAX, PATH_MAX
+
+    try:
+        if len(os.fsencode(path)) >= PATH_MAX:
+            raise InputError(f"{option} {path[:40]!r}...: the path is {len(os.fsencode(path))} bytes long "
+                             f"(at most {PATH_MAX - 1})")
+    except UnicodeEncodeError:
+        raise InputError(f"{option} {path[:40]!r}: the name cannot be encoded for the file system") from None
+    for part in Path(path).parts:
+        try:
+            size = len(os.fsencode(part))
+        except UnicodeEncodeError:
+            raise InputError(f"{option} {path!r}: the name cannot be encoded for the file system") from None
+        if size > NAME_MAX:
+            raise InputError(f"{option} {path[:60]!r}...: a path component is {size} bytes long "
+                             f"(at most {NAME_MAX})")
+
+
 def check_output_file(path: str, option: str = "--json") -> None:
-    """A file the command will write: not an existing folder, its folder writable (InputError otherwise)."""
+    """A file the command will write: a new name or an existing regular file (not a folder, device node,
+    FIFO or symlink), names of at most NAME_MAX bytes, its folder writable (InputError otherwise)."""
+    from sdlscape.storage import target_problem
+
     p = Path(path)
     if not str(path).strip():
         raise InputError(f"{option}: empty path")
+    _check_names(path, option)
     if p.is_dir():
         raise InputError(f"{option} {path!r} is an existing folder; give a file name")
+    why = target_problem(p)
+    if why is not None:
+        raise InputError(f"{option} {path!r} {why}")
     if p.exists() and not os.access(p, os.W_OK):
         raise InputError(f"{option} {path!r} exists and is not writable")
     _writable_ancestor(p, option)
@@ -206,6 +293,7 @@ def check_output_dir(path: str, option: str = "--out") -> None:
     p = Path(path)
     if not str(path).strip():
         raise InputError(f"{option}: empty path")
+    _check_names(path, option)
     if p.exists() and not p.is_dir():
         raise InputError(f"{option} {path!r} is an existing file; give a folder")
     if p.is_dir():
@@ -216,7 +304,12 @@ def check_output_dir(path: str, option: str = "--out") -> None:
 
 
 def check_output_args(args: argparse.Namespace) -> None:
-    """Check every output option a subcommand was given (FILE_OUTPUTS, DIR_OUTPUTS) before it runs."""
+    """Check every output option a subcommand was given (FILE_OUTPUTS, DIR_OUTPUTS) and the form of a
+    --scheduler address before it runs."""
+    if isinstance(getattr(args, "scheduler", None), str):
+        from sdlscape.solvers.fanout import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     for dest in FILE_OUTPUTS:
         value = getattr(args, dest, None)
         if isinstance(value, str):

@@ -5,24 +5,25 @@ import sys
 import time
 from pathlib import Path
 
+from sdlscape.commands._common import seed_int
 from sdlscape.errors import InputError
 
-TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom")
+TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom", "data", "evaluate")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="Linear Representation Bench runs and the paper's tables (1, 4-7, real)")
     p.add_argument("table", choices=TABLE_CHOICES, metavar="TABLE",
                    help=f"one of {', '.join(TABLE_CHOICES)} ('encoder': the encoder experiment, bench/encoder.py; "
-                        "'custom': one configurable run)")
+                        "'custom': one configurable run; 'data' / 'evaluate': your own SAE, commands/bench_own.py)")
     p.add_argument("--scale", choices=("small", "medium", "paper"), default="small")
     p.add_argument("--seeds", type=int, help="training seeds per row (default: the scale's, 3 at small/medium)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the result (with provenance) here")
     p.add_argument("--cache", metavar="DIR", help="cache of finished rows (default: <json stem>_cache next to --json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
-    p.add_argument("--source", default="digits", help="real-data source for TABLE=real")
+    p.add_argument("--source", default="digits", help="real-data source for TABLE=real: digits, minilm or npz:PATH")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a shared machine)")
     p.add_argument("--methods", metavar="M[,M...]",
                    help="run only these methods' rows of the table (e.g. topk: Table 1's TopK rows at paper scale)")
@@ -38,6 +39,9 @@ def register(subparsers) -> None:
     g.add_argument("--tau", type=float, default=0.9)
     g.add_argument("--steps", type=int, help="training steps (default: the scale's; also applies to tables)")
     g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
+    from sdlscape.commands import bench_own
+
+    bench_own.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -47,6 +51,8 @@ def _validate(args) -> None:
         raise InputError(f"--p-active must be in (0, 1], got {args.p_active}")
     if args.max_interference is not None and not 0.0 < args.max_interference < 1.0:
         raise InputError(f"--max-interference must be in (0, 1), got {args.max_interference}")
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be >= 1, got {args.n}")
     if args.k is not None and args.k < 1:
         raise InputError(f"--k must be >= 1, got {args.k}")
     if args.n_latents is not None and args.n_latents < 1:
@@ -115,6 +121,10 @@ def _print(result: dict) -> None:
 
 
 def run(args) -> int:
+    from sdlscape.commands import bench_own
+
+    if args.table in bench_own.OWN:
+        return bench_own.run(args)
     _validate(args)
     from sdlscape.storage import provenance, write_json
 
@@ -181,6 +191,8 @@ def _custom(args, cache, progress) -> dict:
             A_in = np.load(args.anchors)
         except (OSError, ValueError) as exc:
             raise InputError(f"--anchors {args.anchors}: cannot read a .npy array ({exc})") from None
+        if not isinstance(A_in, np.ndarray) or A_in.dtype.kind not in "fiu":
+            raise InputError(f"--anchors {args.anchors}: not a numeric .npy array (an .npz archive or other data)")
         bench = res.bench
         d_in = bench.n_p * (bench.n_sources if bench.kind == "crosscoder" else 1)
         d_out = (bench.n_r or bench.n_p) if bench.kind == "transcoder" else d_in

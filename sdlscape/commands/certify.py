@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask distributed scheduler address")
     p.add_argument("--eps", type=positive_float, default=1e-3,
                    help="margin of the interior point reported as minimiser (default 1e-3)")
+    p.add_argument("--max-pieces", type=positive_int, default=2000,
+                   help="refuse an instance with more pieces than this (default 2000)")
     p.add_argument("--no-resume", action="store_true", help="ignore a checkpoint left by an earlier run")
     add_json_argument(p)
     p.set_defaults(func=run)
@@ -66,16 +68,22 @@ def run(args) -> int:
     if args.pattern is not None:
         pat = parse_pattern_arg(args.pattern, inst)
         piece = Piece(inst, pat, args.eps, inst.activation.linear_reading)
-        if not piece.realizable:
-            raise InputError(f"pattern {pat} is not realizable on this instance ({piece.realizability.detail})")
-        c = certify_piece(piece, rtol=args.rtol, time_limit=args.time_limit)
-        out = {"instance": inst.to_dict(), "mode": "piece", "value": c.value, "lower_bound": c.lower_bound,
-               "certified": c.certified, "rtol": c.rtol,
-               "minimiser": c.to_dict()["minimiser"], "pieces": [c.to_dict()], "seconds": time.perf_counter() - t0}
-        print(f"piece {json.dumps(pat.to_json(), separators=(',', ':'))}: value {_fmt(c.value)}, lower bound "
-              f"{_fmt(c.lower_bound)}, {c.status}" + (f" ({c.reason})" if c.reason else "")
-              + (f"; infimum on the boundary (face {list(c.boundary_face)})" if c.infimum_on_boundary else "")
-              + f"; {c.nodes} nodes, {c.seconds:.2f} s")
+        if not piece.realizable:     # a finding about the pattern, not bad input: exit 0 (as `piece`)
+            rz = piece.realizability
+            verdict = "NOT realizable" if rz.certificate is not None else "UNDECIDED"
+            print(f"pattern {pat}: {verdict} with margin eps = {args.eps:g} ({rz.detail}); no piece to certify")
+            out = {"instance": inst.to_dict(), "mode": "piece", "pattern": pat.to_json(), "realizable": False,
+                   "realizability": verdict, "certified": False, "value": None, "lower_bound": None,
+                   "pieces": [], "seconds": time.perf_counter() - t0}
+        else:
+            c = certify_piece(piece, rtol=args.rtol, time_limit=args.time_limit)
+            out = {"instance": inst.to_dict(), "mode": "piece", "value": c.value, "lower_bound": c.lower_bound,
+                   "certified": c.certified, "rtol": c.rtol, "minimiser": c.to_dict()["minimiser"],
+                   "pieces": [c.to_dict()], "seconds": time.perf_counter() - t0}
+            print(f"piece {json.dumps(pat.to_json(), separators=(',', ':'))}: value {_fmt(c.value)}, lower bound "
+                  f"{_fmt(c.lower_bound)}, {c.status}" + (f" ({c.reason})" if c.reason else "")
+                  + (f"; infimum on the boundary (face {list(c.boundary_face)})" if c.infimum_on_boundary else "")
+                  + f"; {c.nodes} nodes, {c.seconds:.2f} s")
     else:
         ck = None
         if args.json:
@@ -90,7 +98,8 @@ def run(args) -> int:
                   f" value {_fmt(c.value)} lower {_fmt(c.lower_bound)}", file=sys.stderr, flush=True)
 
         g = certify_global(inst, rtol=args.rtol, time_limit=args.time_limit, workers=args.workers,
-                           scheduler=args.scheduler, eps=args.eps, checkpoint=ck, progress=progress)
+                           scheduler=args.scheduler, eps=args.eps, checkpoint=ck, progress=progress,
+                           max_pieces=args.max_pieces)
         out = {"instance": inst.to_dict(), **g.to_dict()}
         out["seconds"] = time.perf_counter() - t0
         d = g.detail

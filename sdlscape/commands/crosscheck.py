@@ -6,10 +6,13 @@ from sdlscape.commands._common import (
     add_json_argument,
     check_device_early,
     check_device_torch,
+    check_memory,
+    crosscheck_bytes,
     device_name,
     load_instance_arg,
     positive_float,
     positive_int,
+    seed_int,
     write_result,
 )
 
@@ -27,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam step size, cosine-decayed (default 1e-2)")
     p.add_argument("--init", choices=("random", "tied", "both"), default="both",
                    help="initialisation: Gaussian, tied (W_E = W_D^T), or half of each (default both)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting points (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the starting points (default 0)")
     p.add_argument("--landscape", metavar="FILE", help="a landscape result (JSON from `sdlscape landscape`)")
     p.add_argument("--landscape-starts", type=positive_int, default=4,
                    help="ACS starts per piece when the landscape is computed here (default 4)")
@@ -51,6 +54,7 @@ def run(args) -> int:
         raise InputError(f"--starts must be >= 1, got {args.starts}")
     check_device_early(args.device)
     inst = load_instance_arg(args.instance, args.normalize)
+    check_memory(crosscheck_bytes(inst, args.starts), f"--starts {args.starts}")
     land = None
     if args.landscape:
         try:

@@ -11,6 +11,7 @@ from sdlscape.commands._common import (
     load_instance_arg,
     positive_float,
     positive_int,
+    seed_int,
 )
 
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
                                    "upper bounds, reported beside a lower bound and the gap.")
     add_instance_argument(p)
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts per piece (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the random starts (default 0)")
     p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
     p.add_argument("--workers", type=positive_int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",

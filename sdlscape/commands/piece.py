@@ -18,6 +18,7 @@ from sdlscape.commands._common import (
     parse_pattern_arg,
     positive_float,
     positive_int,
+    seed_int,
     write_result,
 )
 
@@ -31,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--pattern", required=True,
                    help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts: the LP witness + random (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the random starts (default 0)")
     p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
     add_reading_argument(p)
     p.add_argument("--solver", default="CLARABEL", type=str.upper, choices=("CLARABEL", "OSQP"),

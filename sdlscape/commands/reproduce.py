@@ -1,6 +1,8 @@
 """`sdlscape reproduce --out DIR`: every verdict, landscape, cross-check and table, in one report."""
 from __future__ import annotations
 
+from sdlscape.commands._common import seed_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("reproduce", help="run everything at a scale and write DIR/report.md, .html, .json, figures",
@@ -11,7 +13,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--scale", choices=("small", "paper"), default="small")
     p.add_argument("--device", default="cpu", help="cpu or cuda (torch stages)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--only", action="append", choices=("verify", "landscape", "crosscheck", "bench", "real"),
                    help="run only these stages (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

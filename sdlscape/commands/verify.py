@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sdlscape.commands._common import seed_int
+
 DEFAULT_FOLDER = "sdlscape-counterexamples"
 
 
@@ -26,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--normalize", action="store_true", help="rescale non-unit columns of the instance")
     p.add_argument("--budget", choices=("quick", "full"), default="quick",
                    help="search budget of the random families: quick (a few minutes in all) or full")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
     p.add_argument("--counterexamples", metavar="DIR", default=None,
                    help="where counterexample instance files go (default: beside the --json file, "
                         f"<stem>-counterexamples/; without --json, ./{DEFAULT_FOLDER}/)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdlscape.figures._common import CLASS_COLOURS, new_figure, save
+from sdlscape.formatting import value
 
 LABELLED_PIECES = 40
 """At most this many pieces are named by their patterns (tick labels)."""
@@ -47,7 +48,7 @@ def build(landscape: dict, title: str | None = None):
         ax.scatter([], [], marker="D", c="w", edgecolors="k", linewidths=0.6, label="infimum on the boundary")
     gv = landscape.get("summary", {}).get("global_value")
     if _number(gv):
-        ax.axhline(gv, color=CLASS_COLOURS["global"], lw=0.8, ls="--", label=f"global value {gv:.3g}", zorder=1)
+        ax.axhline(gv, color=CLASS_COLOURS["global"], lw=0.8, ls="--", label=f"global value {value(gv)}", zorder=1)
     if labelled and pieces:
         ax.set_xticks(range(len(pieces)))
         ax.set_xticklabels([str(p["pattern"]).replace(" ", "") for p in pieces], rotation=90,

@@ -38,13 +38,16 @@ def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache
     import os
     from multiprocessing import get_context
 
+    from sdlscape.storage import read_cached
+
     configs = {t: {"table": t, "scale": sc.bench_scale, "device": device, "seed": seed} for t in sc.bench_tables}
     workers = min(len(configs), os.cpu_count() or 1) if device == "cpu" else 1
     if workers <= 1:
         return {t: cache.run(f"bench-{t}", c, lambda t=t: stage_bench(t, sc, device, seed, cache_dir, progress))
                 for t, c in configs.items()}
     longest_first = ("table5", "table6", "table1", "table4", "table7")  # measured order of their run times
-    todo = sorted((t for t, c in configs.items() if not cache.path(f"bench-{t}", c).is_file()),
+    todo = sorted((t for t, c in configs.items()
+                   if read_cached(cache.path(f"bench-{t}", c), ("seconds", "result")) is None),
                   key=lambda t: longest_first.index(t) if t in longest_first else -1)
     if todo:
         cache.log(f"[bench] training {', '.join(todo)} in {workers} processes ...")
@@ -60,9 +63,13 @@ def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache
 
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the parent, which terminates them (no traceback per worker)."""
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from sdlscape.solvers.fanout import die_with_parent
+
+    die_with_parent(os.getppid())        # a killed reproduce takes its training workers with it
 
 
 def _bench_job(job):

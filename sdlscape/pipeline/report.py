@@ -8,7 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdlscape.pipeline.document import Document, Heading, Paragraph, Table
-from sdlscape.pipeline.sections import bench, crosscheck, encoder, landscape, real, theory, verdicts
+from sdlscape.pipeline.sections import bench, crosscheck, encoder, findings, landscape, real, theory, verdicts
+
+SUPPLEMENTARY = Path(__file__).resolve().parents[2] / "results" / "bench"
+"""Committed results the report cites beside a run's own (a source checkout only; absent when installed)."""
+SUPPLEMENTARY_BENCH = ("table1_medium_topk",)
 
 
 def draw_figures(report: dict, folder: Path) -> dict[str, list[Path]]:
@@ -46,6 +50,10 @@ def draw_figures(report: dict, folder: Path) -> dict[str, list[Path]]:
         out["fig9_bench3d"] = bench3d.draw(report["bench3d"], folder)
     if report.get("thm31"):
         out["thm31_bound"] = thm31_bound.draw(report["thm31"], folder)
+    anchoring_results = anchoring_data(report)
+    anchoring_figure = _optional_module("sdlscape.figures.anchoring")
+    if anchoring_results and anchoring_figure is not None:
+        out["anchoring"] = anchoring_figure.draw(anchoring_results, folder)
     if report.get("real", {}).get("top_examples"):
         from sdlscape.figures import top_activations
 
@@ -72,25 +80,86 @@ def header_blocks(report: dict) -> list:
             f"{compute:.0f} s over {len(stages)} stages"
             + (f" ({len(cached)} reused from the cache, computed earlier; this invocation took "
                f"{prov.get('seconds', 0):.0f} s)" if cached else f" (this invocation: {prov.get('seconds', 0):.0f} s)")
-            + ". Numbers are from these runs; paper numbers are in columns labelled 'paper'.")
+            + ". Numbers are from these runs; paper numbers are in columns labelled 'paper'. The time of each "
+              "stage is at the end.")
     blocks: list = [Paragraph(text)]
     skipped = report.get("skipped") or []
     if skipped:
         blocks.append(Paragraph("Not in this report (stages not run: --only " + ", ".join(
             s for s in SECTION_OF_STAGE if s not in skipped) + "): " + "; ".join(
             f"{SECTION_OF_STAGE.get(s, s)} ({s})" for s in skipped) + "."))
-    if stages:
-        blocks.append(Table(["stage", "compute seconds", "computed (UTC)", "this invocation"],
-                            [[n, f"{r.get('seconds', 0):.1f}", r.get("computed_utc") or "", "cached" if r.get("cached")
-                              else "computed"] for n, r in stages.items()], "compute time per stage"))
     return blocks
 
 
-def build_document(report: dict) -> Document:
+def stage_blocks(report: dict) -> list:
+    stages = report.get("stages", {})
+    if not stages:
+        return []
+    return [Heading("Compute time per stage"),
+            Table(["stage", "compute seconds", "computed (UTC)", "this invocation"],
+                  [[n, f"{r.get('seconds', 0):.1f}", r.get("computed_utc") or "", "cached" if r.get("cached")
+                    else "computed"] for n, r in stages.items()])]
+
+
+def load_supplementary(folder: Path | None = SUPPLEMENTARY) -> dict:
+    """The committed results the report cites beside the run's own: medium-scale bench tables and the anchoring
+    experiment (results/bench/anchoring*.json), read as they are; {} where the folder is absent."""
+    from sdlscape.storage import read_json
+
+    out: dict = {"bench": {}, "anchoring": {}}
+    if folder is None or not Path(folder).is_dir():
+        return out
+    folder = Path(folder)
+    for name in SUPPLEMENTARY_BENCH:
+        if (folder / f"{name}.json").is_file():
+            out["bench"][name] = read_json(folder / f"{name}.json")
+    for f in sorted(folder.glob("anchoring*.json")):
+        out["anchoring"][f.stem] = read_json(f)
+    return out
+
+
+def _optional_module(name: str):
+    """A module another part of the project adds (e.g. sections/anchoring.py); None while absent."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:  # the module exists but fails to import: that is a bug, not an absence
+            raise
+        return None
+
+
+def anchoring_data(report: dict, supplementary: dict | None = None) -> list:
+    """The anchoring experiment's results: the run's own (report["anchoring"]), else the committed
+    results/bench/anchoring*.json."""
+    got = report.get("anchoring")
+    if got:
+        return got if isinstance(got, list) else [got]
+    supplementary = load_supplementary() if supplementary is None else supplementary
+    return list(supplementary.get("anchoring", {}).values())
+
+
+def section_order(report: dict, supplementary: dict) -> list:
+    """The report's sections in order: findings first, the stage times last. "anchoring" is rendered by
+    sections/anchoring.py where that module exists."""
+    order = [("header", header_blocks), ("findings", lambda r: findings.blocks(r, supplementary)),
+             ("verdicts", verdicts.blocks), ("landscape", landscape.blocks), ("crosscheck", crosscheck.blocks),
+             ("bench", bench.blocks)]
+    anchoring = _optional_module("sdlscape.pipeline.sections.anchoring")
+    if anchoring is not None:
+        data = anchoring_data(report, supplementary)
+        order.append(("anchoring", lambda r: anchoring.blocks({**r, "anchoring": data}) if data else []))
+    order += [("encoder", encoder.blocks), ("real", real.blocks), ("theory", theory.blocks),
+              ("stages", stage_blocks)]
+    return order
+
+
+def build_document(report: dict, supplementary: dict | None = None) -> Document:
     prov = report.get("provenance", {})
+    supplementary = load_supplementary() if supplementary is None else supplementary
     doc = Document("sdlscape reproduction of arXiv:2512.05534")
-    for section in (header_blocks, verdicts.blocks, landscape.blocks, crosscheck.blocks, bench.blocks, encoder.blocks,
-                    real.blocks, theory.blocks):
+    for _, section in section_order(report, supplementary):
         for b in section(report):
             doc.add(b)
     if prov:
@@ -98,3 +167,21 @@ def build_document(report: dict) -> Document:
         doc.add(Table(["key", "value"], [[k, v if not isinstance(v, dict) else ", ".join(f"{a} {b}" for a, b in v.items())]
                                          for k, v in prov.items()]))
     return doc
+
+
+def rebuild(folder: Path, redraw: bool = True) -> dict:
+    """Render FOLDER/report.md and report.html again from FOLDER/report.json (figures redrawn unless
+    redraw=False), without recomputing any result: how a report follows a change of its text or figures."""
+    from sdlscape.pipeline.document import to_html, to_markdown
+    from sdlscape.storage import read_json, write_json, write_text
+
+    folder = Path(folder)
+    report = read_json(folder / "report.json")
+    if redraw:
+        figures = draw_figures(report, folder / "figures")
+        report["figures"] = {k: [str(p.relative_to(folder)) for p in v] for k, v in figures.items()}
+        write_json(folder / "report.json", report)
+    doc = build_document(report)
+    write_text(folder / "report.md", to_markdown(doc))
+    write_text(folder / "report.html", to_html(doc, folder))
+    return report

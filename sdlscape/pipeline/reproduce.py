@@ -17,7 +17,7 @@ from typing import Any
 
 from sdlscape.errors import InputError
 from sdlscape.pipeline import bench_stages
-from sdlscape.storage import provenance, read_json, to_jsonable, write_json
+from sdlscape.storage import FolderLock, provenance, read_cached, to_jsonable, write_cached, write_json
 from sdlscape.theory.activations import JumpReLU, ReLU, TopK
 
 
@@ -71,11 +71,12 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
                    "verify/resampling.py", "bench", "numerics.py", "outcomes.py"),
     "bench": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-              "pipeline/bench_stages.py", "numerics.py"),
+              "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "real": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-             "pipeline/bench_stages.py", "numerics.py"),
+             "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py"),
-    "encoder": ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench"),
+    "encoder": ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
+                "theory/activations", "theory/region.py", "numerics.py", "outcomes.py"),   # the codes' names
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
@@ -138,16 +139,16 @@ class StageCache:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if isinstance(result, dict) and isinstance(result.get("compute_seconds"), (int, float)):
             seconds = max(seconds, float(result["compute_seconds"]))   # work done earlier and resumed from
-        write_json(self.path(name, config), {"stage": name, "config": config, "seconds": seconds,
-                                             "computed_utc": when, "result": result})
+        write_cached(self.path(name, config), {"stage": name, "config": config, "seconds": seconds,
+                                               "computed_utc": when, "result": result})
         self.records[name] = {"seconds": seconds, "computed_utc": when, "cached": False}
         self.log(f"[{name}] done in {seconds:.1f} s")
         return result
 
     def run(self, name: str, config: dict, fn: Callable[[], Any]) -> Any:
         path = self.path(name, config)
-        if path.is_file():
-            cached = read_json(path)
+        cached = read_cached(path, ("seconds", "result"))   # None if absent or damaged (reported, recomputed)
+        if cached is not None:
             self.records[name] = {"seconds": cached["seconds"], "computed_utc": cached.get("computed_utc"),
                                   "cached": True}
             self.log(f"[{name}] cached ({cached['seconds']:.1f} s when computed): {path.name}")
@@ -236,8 +237,11 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
 
         if not torch.cuda.is_available():
             raise InputError("--device cuda asked for, but torch sees no CUDA device here")
+    if only is not None and (not isinstance(only, (tuple, list)) or not set(only) <= set(STAGES)):
+        raise InputError(f"only must name stages among {', '.join(STAGES)}, got {only!r}")
     sc = SCALES[scale]
     out = Path(out)
+    lock = FolderLock(out, "reproduce")   # one run per folder: held until the report is written
     cache_dir = out / "cache"
     cache = StageCache(cache_dir, _stderr)
     t0 = time.perf_counter()
@@ -281,6 +285,7 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
     report["provenance"] = provenance(device, seconds=time.perf_counter() - t0,
                                       compute_seconds=sum(r["seconds"] for r in cache.records.values()))
     write_report(report, out)
+    lock.close()
     return report
 
 

@@ -145,6 +145,14 @@ def _eigenspaces(K: np.ndarray, tol: float = numerics.EIGENSPACE_REL):
     return sorted(groups, key=lambda g: -g[0])  # largest first: the best fit of the piece first
 
 
+def latent_eigenspaces(piece):
+    """(i, F_i, M_F, eigenspaces of K_i, largest first) for every latent of the piece's pattern that fires."""
+    for i, F in enumerate(piece.pattern.sets):
+        if F:
+            F = sorted(F)
+            yield i, F, piece.instance.M[F], _eigenspaces(piece.latent_gram(i))
+
+
 def full_column_rank(inst: Instance) -> bool:
     return bool(np.linalg.matrix_rank(inst.W_p, tol=1e-9) == inst.n)
 
@@ -174,13 +182,7 @@ def partition_stationary_points(piece, scale: float = 1.0, sign_free: bool | Non
     Z = np.zeros((inst.n_latents, inst.n))
     W_D = np.zeros((inst.n_r, inst.n_latents))
     out, ok = [], True
-    for i, F in enumerate(pattern.sets):
-        F = sorted(F)
-        if not F:
-            continue
-        m = inst.M[F]
-        K = piece.latent_gram(i)
-        spaces = _eigenspaces(K)
+    for i, F, m, spaces in latent_eigenspaces(piece):
         found, signed = None, False
         for lam, V in spaces:  # positive codes first (then the pattern also reads the same under sigma > 0)
             v = positive_vector_in_span(V)

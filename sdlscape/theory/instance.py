@@ -8,7 +8,7 @@ families of instances (theory/families.py).
 """
 from __future__ import annotations
 
-from sdlscape.theory.activations import Activation  # noqa: F401 - re-exported
+from sdlscape.theory.activations import Activation, TopKReLU, activation_from  # noqa: F401 - re-exported
 from sdlscape.theory.families import (  # noqa: F401 - re-exported
     example_3_5,
     hierarchical,

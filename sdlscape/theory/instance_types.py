@@ -19,6 +19,26 @@ from sdlscape.errors import InputError
 from sdlscape.theory.activations import Activation, activation_from
 
 UNIT_NORM_TOL = numerics.UNIT_NORM_TOL
+M_CONDITION_MAX = 1e12        # max(M)/min(M): beyond it float64 sums of the weighted losses drop the small weights
+M_RANGE = (1e-100, 1e100)     # M scales the loss linearly; outside this range its sums overflow or underflow
+
+
+def check_weights(M: np.ndarray, what: str = "M") -> None:
+    """Weights the solvers can use exactly: finite, positive, within M_RANGE, condition max/min <= M_CONDITION_MAX
+    (InputError naming the condition number otherwise; a common factor of M does not change the minimisers, so
+    rescaling M into range is always possible when only the range is violated)."""
+    if M.size == 0:
+        return
+    if not np.all(np.isfinite(M)) or np.any(M <= 0):
+        bad = "a non-finite" if not np.all(np.isfinite(M)) else "a non-positive"
+        raise InputError(f"{what} must be finite and positive (got {bad} weight)")
+    lo, hi = float(M.min()), float(M.max())
+    if hi / lo > M_CONDITION_MAX:
+        raise InputError(f"{what} has condition number max/min = {hi / lo:.3g}, above {M_CONDITION_MAX:.0e}: "
+                         "the solvers cannot resolve the small weights")
+    if lo < M_RANGE[0] or hi > M_RANGE[1]:
+        raise InputError(f"{what}: weights in [{lo:.3g}, {hi:.3g}], outside [{M_RANGE[0]:.0e}, {M_RANGE[1]:.0e}] where its "
+                         "sums stay finite; divide M by a common factor (the minimisers do not change)")
 
 
 @dataclass(frozen=True)
@@ -159,6 +179,7 @@ class Instance:
                 raise InputError(f"M must have one weight per feature ({n}), got {M.size}")
             if not np.all(np.isfinite(M)) or np.any(M <= 0):
                 raise InputError("M must be finite and positive")
+        check_weights(M, "M" if self.M is not None else "the law's weights M")
         if isinstance(self.n_latents, bool) or not isinstance(self.n_latents, numbers.Integral) \
                 or self.n_latents < 1:
             raise InputError(f"n_latents must be a positive integer, got {self.n_latents!r}")

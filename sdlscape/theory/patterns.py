@@ -24,6 +24,11 @@ class Pattern:
     sets: tuple[frozenset[int], ...]
     n: int
 
+    def __post_init__(self) -> None:
+        if len(self.sets) < 1 or int(self.n) < 1:   # an instance has >= 1 latent and >= 1 feature
+            raise InputError(f"a pattern needs at least one latent set and one feature, got {len(self.sets)} "
+                             f"latent sets over n = {self.n}")
+
     @classmethod
     def from_mask(cls, mask: np.ndarray) -> Pattern:
         mask = np.asarray(mask, dtype=bool)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from sdlscape.errors import InputError
+from sdlscape.formatting import value as fmt_value
 from sdlscape.theory.instance import Instance
 from sdlscape.verify.acs_recheck import recheck_with_acs
 from sdlscape.verify.end_points import (  # noqa: F401 - re-exported: the cross-check's public names
@@ -189,7 +190,7 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
     lines = [f"instance {res['name']}: activation {res['activation']}, {res['starts']} gradient starts "
              f"({res['training']['optimizer']}, {res['training']['steps']} steps, lr {res['training']['lr']:g}, "
              f"{res['training']['seconds']:.1f} s on {res['training']['device']}); "
-             f"landscape global value {res['global_value']}"]
+             f"landscape global value {fmt_value(res['global_value'])}"]
     oc = res["outcome_counts"]
     lines.append("outcomes: " + ", ".join(f"{o} {res['outcomes'][o]:.2%} ({oc[o]})" for o in OUTCOMES))
     for scheme, b in res["by_init"].items():
@@ -199,7 +200,7 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
     lines.append("where the starts end (piece: landscape class, ACS loss -> starts by outcome):")
     for p in res["pieces"][:15]:
         c = {k: v for k, v in p["counts"].items() if v}
-        lines.append(f"  {p['key']:24s} {p['landscape_class']!s:13s} {str(p['landscape_loss'])[:10]:10s} -> {c}")
+        lines.append(f"  {p['key']:24s} {p['landscape_class']!s:13s} {fmt_value(p['landscape_loss']):12s} -> {c}")
     if len(res["pieces"]) > 15:
         lines.append(f"  ... {len(res['pieces']) - 15} more pieces in the JSON")
     for u in res.get("unreached_pieces", []):
@@ -208,7 +209,7 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
     for f in res["flagged"]:
         v = f.get("acs_recheck", {}).get("verdict", "not rechecked")
         lines.append(f"FLAGGED {f['status']}: {f['starts']} starts in {f['piece']} at L~ = {f['gd_loss']:.6g} "
-                     f"(landscape: {f['landscape_class']}, {f['landscape_loss']}): {v}")
+                     f"(landscape: {f['landscape_class']}, {fmt_value(f['landscape_loss'])}): {v}")
     rs = res.get("resampling")
     if rs and rs.get("experiments"):
         s = rs["summary"]

@@ -18,8 +18,8 @@ from scipy.optimize import linprog
 from sdlscape import numerics
 from sdlscape.outcomes import Outcome
 from sdlscape.theory.constructions import (
-    _eigenspaces,
     eq55_decoder,
+    latent_eigenspaces,
     positive_vector_in_span,
 )
 from sdlscape.theory.piece import Piece
@@ -167,12 +167,7 @@ def criterion(piece: Piece) -> Criterion:
         return Criterion(kind=Kind.NOT_APPLICABLE, necessity_applies=False, why="not a partition of a linear piece")
     sign_free = not any(c.kind is ConstraintKind.ON for c in piece.region.constraints)
     options, info, exhaustive = [], [], True
-    for i, F in enumerate(P.sets):
-        F = sorted(F)
-        if not F:
-            continue
-        m = inst.M[F]
-        spaces = _eigenspaces(piece.latent_gram(i))
+    for i, F, m, spaces in latent_eigenspaces(piece):
         opts = []
         for lam, V in spaces:
             v = positive_vector_in_span(V)
@@ -210,13 +205,9 @@ def sign_blind_criterion(piece: Piece) -> Criterion:
     point, built from each K_i's top eigenvector whatever its signs, ignoring the region. Must fail."""
     inst, P = piece.instance, piece.pattern
     Z = np.full((inst.n_latents, inst.n), -1.0)
-    for i, F in enumerate(P.sets):
-        F = sorted(F)
-        if F:
-            m = inst.M[F]
-            _, V = _eigenspaces(piece.latent_gram(i))[0]
-            a = V[:, 0] / np.sqrt(m)
-            Z[i, F] = a / float(np.max(np.abs(a)))
+    for i, F, m, spaces in latent_eigenspaces(piece):
+        a = spaces[0][1][:, 0] / np.sqrt(m)
+        Z[i, F] = a / float(np.max(np.abs(a)))
     W_E = Z @ np.linalg.pinv(inst.W_p)
     return Criterion(kind=Kind.EXISTS, necessity_applies=True, point=(eq55_decoder(inst, W_E, P), W_E),
                      why="sign-blind eigen point")

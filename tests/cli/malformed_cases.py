@@ -34,6 +34,7 @@ BAD_FIELDS: list[tuple[str, Any]] = [
     ("W_r", [["x"]]), ("W_r", {"a": 1}),
     ("M", "a"), ("M", [1.0]), ("M", [1.0, -1.0]), ("M", [0.0, 1.0]), ("M", [NAN, 1.0]), ("M", ["a", 1]),
     ("M", [True, 1.0]), ("M", True), ("M", 1.0), ("M", {}), ("M", []), ("M", ["0.5", "0.5"]),
+    ("M", [1e308, 1e308]), ("M", [1e60, 1.0]), ("M", [1e-200, 1e-200]), ("law", {"p_active": 0.5, "beta": 1e200}),
     ("n_latents", "two"), ("n_latents", None), ("n_latents", True), ("n_latents", False), ("n_latents", 0),
     ("n_latents", -1), ("n_latents", 2.5), ("n_latents", 2.0), ("n_latents", [2]), ("n_latents", {}),
     ("n_latents", "2"),
@@ -61,6 +62,7 @@ BAD_PATTERNS: list[str] = [
     "[[0]]", "[[0],[7]]", "[[0],[-1]]", '[["a"],[1]]', "[[true],[1]]", "[[0.0],[1]]", "[[0,0],[1]]", "{}",
     "[0,1]", "[[0],[1]", "[", "null", '"[[0],[1]]"', "[[0],[1],[]]", "[[null],[1]]", "[[[0]],[1]]",
     "[[0],[1e400]]", "[[0],[NaN]]", "[[0], {\"a\": 1}]",
+    "[[0],[1" + "0" * 5000 + "]]", "[[0],[1" + "0" * 30 + "]]", "[" * 900 + "]" * 900, '[[0],["\ud800"]]',
 ]
 
 
@@ -192,6 +194,19 @@ BAD_FILES: dict[str, Callable[[Path], Path]] = {
     "JSON list": _write("[1, 2]"), "JSON string": _write('"W_p"'), "JSON null": _write("null"),
     "truncated JSON": _write('{"W_p": [[1, 0], [0, 1]], "activation"'), "deeply nested JSON": _write("[" * 100000),
     "directory": _directory, "missing file": _missing,
+    # parse, then break later (issue 25 item 5)
+    "an integer of 5000 digits": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 1%s}'
+                                        % ("0" * 5000)),
+    "an integer of 4000 digits": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 1%s}'
+                                        % ("0" * 4000)),
+    "k of 4000 digits": _write('{"W_p": [[1, 0], [0, 1]], "activation": {"name": "topk", "k": 1%s}, '
+                               '"n_latents": 2}' % ("0" * 4000)),
+    "900-deep nesting in law": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2, "law": '
+                                      + "[" * 900 + "]" * 900 + "}"),
+    "900-deep objects in name": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2, "name": '
+                                       + '{"a": ' * 900 + "1" + "}" * 901),
+    "a lone surrogate in the name": _write('{"W_p": [[1, 0], [0, 1]], "activation": "relu", "n_latents": 2, '
+                                           '"name": "x\\ud800"}'),
 }
 
 # Options: command -> list of extra argv that must be refused (with a valid instance and pattern).
@@ -204,7 +219,25 @@ BAD_OPTIONS: dict[str, list[list[str]]] = {
     "crosscheck": [["--lr", "nan"], ["--lr", "inf"], ["--lr", "-1"], ["--starts", "0"], ["--steps", "0"],
                    ["--device", "gpu"], ["--device", "cuda:9"], ["--device", "cuda:x"], ["--init", "weird"],
                    ["--landscape", "{missing}"], ["--landscape", "{dir}"]],
+    "verify": [],
 }
+BAD_OPTIONS["landscape"] += [["--scheduler", a] for a in ("bogus", "http://[::1", "tcp://[zz]:1", "host:0", "")]
+# Seeds out of [0, 2**32) on every command that takes one (issue 25 item 4).
+BAD_SEEDS = ["-1", "4294967296", "1" + "0" * 24, "0x10", "1.5"]
+for _cmd in ("piece", "landscape", "crosscheck", "verify"):
+    BAD_OPTIONS[_cmd] += [["--seed", v] for v in BAD_SEEDS]
+
+# Whole command lines (no instance) that must be refused: {out} etc. are filled by fill().
+BAD_OPTIONS["crosscheck"] += [["--starts", str(10 ** 15)]]            # petabytes of end points (estimate)
+BAD_ARGV: list[list[str]] = [
+    ["bench", "custom", "--method", "topk", "--n", "0", "--json", "{out}"],
+    ["bench", "custom", "--method", "topk", "--anchors", "{npz}", "--steps", "1", "--json", "{out}"],
+    ["bench", "custom", "--method", "topk", "--anchors", "{file}", "--steps", "1", "--json", "{out}"],
+    ["figures", "--from", "{file_json}", "--out", "{out}"],
+    *[["bench", "custom", "--method", "topk", "--seed", v, "--json", "{out}"] for v in BAD_SEEDS],
+    *[["reproduce", "--out", "{out}", "--seed", v] for v in BAD_SEEDS[:3]],
+    *[["figures", "--out", "{out}", "--seed", v] for v in BAD_SEEDS[:3]],
+]
 
 # Output paths that cannot be written: (command argv builder, description). {dir}: an existing folder,
 # {file}: an existing file, {under_file}: a path below a file.
@@ -216,6 +249,13 @@ BAD_OUTPUTS: list[tuple[str, list[str]]] = [
     ("reproduce", ["--out", "{out}", "--json", "{dir}"]), ("figures", ["--out", "{file}"]),
     ("verify", ["--claim", "thm3.6", "--json", "{dir}"]), ("figures", ["--from", "{missing}", "--out", "{out}"]),
 ]
+# Output paths whose target is not a regular file or a new name (issue 25 item 1), and over-long names:
+# refused before any work, the thing at the path left as it was.
+TARGET_KINDS = ("{fifo}", "{symlink}", "{device}", "{long}", "{long_dir}", "{long_path}")
+BAD_OUTPUTS += [(cmd, ["--json", kind]) for cmd in ("realizable", "piece", "landscape", "crosscheck")
+                for kind in TARGET_KINDS]
+BAD_OUTPUTS += [("landscape", ["--csv", "{fifo}"]), ("reproduce", ["--out", "{long}"]),
+                ("verify", ["--claim", "thm3.6", "--json", "{symlink}"])]
 
 
 def command_argv(cmd: str, inst: Path, out: Path, pattern: str = PATTERN) -> list[str]:
@@ -240,8 +280,9 @@ def command_argv(cmd: str, inst: Path, out: Path, pattern: str = PATTERN) -> lis
 INSTANCE_COMMANDS = ("realizable", "piece", "landscape", "crosscheck", "verify")
 
 
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Kind, size and mtime of everything under root (lstat: a FIFO or symlink replaced by a file shows)."""
+    return {str(p): (p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(root.rglob("*"))}
 
 
 def check_contract(argv: list[str], root: Path) -> str | None:
@@ -270,12 +311,72 @@ def check_contract(argv: list[str], root: Path) -> str | None:
     return None
 
 
+def special_file(root: Path, kind: str) -> Path:
+    """A FIFO, a symlink to a regular file, or a device node (a copy of /dev/null where mknod is allowed,
+    else a FIFO) under root."""
+    import os
+    import stat
+
+    p = root / f"a_{kind}"
+    if os.path.lexists(p):
+        return p
+    if kind == "symlink":
+        target = root / "a_file.txt"
+        if not target.exists():
+            target.write_text("x")
+        p.symlink_to(target)
+    elif kind == "device":
+        try:
+            os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(1, 3))     # what /dev/null is
+        except PermissionError:
+            os.mkfifo(p)
+    else:
+        os.mkfifo(p)
+    return p
+
+
 def fill(argv: list[str], root: Path) -> list[str]:
-    """Replace {dir}, {file}, {under_file}, {missing}, {out} by paths under root (created as needed)."""
+    """Replace {dir}, {file}, {under_file}, {missing}, {out}, {fifo}, {symlink}, {device}, {long} (a 300-byte
+    file name), {long_dir} (a 300-byte folder name above the file) by paths under root (created as needed)."""
     d, f = root / "a_dir", root / "a_file.txt"
     d.mkdir(exist_ok=True)
     if not f.exists():
         f.write_text("x")
     table = {"{dir}": str(d), "{file}": str(f), "{under_file}": str(f / "r.json"),
-             "{missing}": str(root / "missing.json"), "{out}": str(root / "fresh_out")}
+             "{missing}": str(root / "missing.json"), "{out}": str(root / "fresh_out"),
+             "{long}": str(root / ("n" * 295 + ".json")), "{long_dir}": str(root / ("d" * 300) / "r.json"),
+             "{long_path}": str(root.joinpath(*(["d" * 200] * 25)) / "r.json")}
+    if "{npz}" in argv:
+        np.savez(root / "a.npz", a=np.ones((3, 4)))
+        table["{npz}"] = str(root / "a.npz")
+    if "{file_json}" in argv:
+        (root / "any.json").write_text('{"a": 1}')
+        table["{file_json}"] = str(root / "any.json")
+    for kind in ("fifo", "symlink", "device"):
+        if "{" + kind + "}" in argv:
+            table["{" + kind + "}"] = str(special_file(root, kind))
     return [table.get(a, a) for a in argv]
+
+
+# Damage done to a cache entry (a stage file or a bench row file): each must be detected, named, recomputed.
+def _cut(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[:40])
+
+
+def _keyless(p: Path) -> None:
+    d = json.loads(p.read_text())
+    p.write_text(json.dumps({k: v for k, v in d.items() if k not in ("seconds", "l0", "_sha256")}))
+
+
+def _edited(p: Path) -> None:
+    d = json.loads(p.read_text())
+    d["edited"] = 1                                    # keys intact, checksum now wrong
+    p.write_text(json.dumps(d))
+
+
+CACHE_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": _cut, "garbage": lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff garbage"),
+    "empty": lambda p: p.write_text(""), "key-less": _keyless, "edited": _edited,
+    "a JSON list": lambda p: p.write_text("[1, 2]"), "deep nesting": lambda p: p.write_text("[" * 100000),
+    "not UTF-8": lambda p: p.write_bytes(b'{"seconds": "\xff"}'),
+}

@@ -131,7 +131,7 @@ def test_bad_pattern_exits_2_and_writes_nothing(inst_file, tmp_path, pattern, me
     assert not out.exists()
 
 
-def test_unrealizable_pattern_exits_2(inst_file, tmp_path, capsys):
+def test_unrealizable_pattern_is_a_finding_exit_0(inst_file, tmp_path, capsys):
     inst, p = inst_file
     # a latent firing on exactly two features is unrealizable for some pair of 4 directions in R^2
     from sdlscape.theory.piece import Piece
@@ -147,11 +147,33 @@ def test_unrealizable_pattern_exits_2(inst_file, tmp_path, capsys):
             break
     assert bad is not None
     out = tmp_path / "o.json"
-    assert main(["certify", str(p), "--pattern", json.dumps(bad.to_json()), "--json", str(out)]) == 2
-    assert "not realizable" in capsys.readouterr().err
-    assert not out.exists()
+    assert main(["certify", str(p), "--pattern", json.dumps(bad.to_json()), "--json", str(out)]) == 0
+    assert "NOT realizable" in capsys.readouterr().out          # as `piece`: a finding, not bad input
+    res = json.loads(out.read_text())
+    assert res["realizable"] is False and res["certified"] is False and res["pieces"] == []
 
 
 def test_missing_instance_exits_2(tmp_path, capsys):
     assert main(["certify", str(tmp_path / "nope.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_max_pieces_is_an_option_of_certify(inst_file, tmp_path, capsys):
+    """The refusal of a large instance names --max-pieces: certify accepts it."""
+    _, p = inst_file
+    assert main(["certify", str(p), "--max-pieces", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-pieces 1" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kw", [{"rtol": 2.0}, {"rtol": 0.0}, {"time_limit": -1.0}, {"time_limit": float("nan")},
+                                {"atol": -1.0}, {"node_limit": 0}])
+def test_certify_piece_refuses_bad_budgets(inst_file, kw):
+    from sdlscape.errors import InputError
+    from sdlscape.solvers.certify import certify_piece
+    from sdlscape.theory.piece import Piece
+
+    inst, _ = inst_file
+    piece = Piece(inst, Pattern.parse([[0], []], inst.n, inst.n_latents), 1e-3, inst.activation.linear_reading)
+    with pytest.raises(InputError):
+        certify_piece(piece, **kw)

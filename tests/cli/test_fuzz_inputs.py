@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from malformed_cases import (
+    BAD_ARGV,
     BAD_FIELDS,
     BAD_FILES,
     BAD_OPTIONS,
@@ -24,6 +25,7 @@ from malformed_cases import (
     BAD_PATTERNS,
     BASE,
     INSTANCE_COMMANDS,
+    TARGET_KINDS,
     check_contract,
     command_argv,
     fill,
@@ -146,6 +148,100 @@ def test_unwritable_outputs_refused_before_any_work(cmd, extra, tmp_path):
         cut = argv.index("--json")
         argv = argv[:cut] + argv[cut + 2:] + fill(extra, tmp_path)
     assert check_contract(argv, tmp_path) is None, argv
+
+
+@pytest.mark.parametrize("argv", BAD_ARGV, ids=lambda a: " ".join(a)[:60])
+def test_bad_command_lines(argv, tmp_path):
+    assert check_contract(fill(argv, tmp_path), tmp_path) is None, argv
+
+
+def _not_int(t: str) -> bool:
+    try:
+        int(t)
+        return False
+    except ValueError:
+        return True
+
+
+def _not_positive_float(t: str) -> bool:
+    import math
+
+    try:
+        v = float(t)
+    except ValueError:
+        return True
+    return not (math.isfinite(v) and v > 0)
+
+
+# (command, option, generated value that the option must refuse)
+bad_seed = st.integers().filter(lambda v: not 0 <= v < 2 ** 32).map(str) | st.text(max_size=8).filter(_not_int)
+bad_count = st.integers(max_value=0).map(str) | st.text(max_size=8).filter(_not_int)
+bad_positive = (st.floats(allow_nan=True, allow_infinity=True).map(repr) | st.text(max_size=8)
+                ).filter(_not_positive_float)
+option_values = st.one_of(
+    st.tuples(st.sampled_from(["piece", "landscape", "crosscheck", "verify"]), st.just("--seed"), bad_seed),
+    st.tuples(st.sampled_from(["piece", "landscape"]), st.just("--starts"), bad_count),
+    st.tuples(st.just("landscape"), st.sampled_from(["--workers", "--max-pieces"]), bad_count),
+    st.tuples(st.sampled_from(["realizable", "piece", "landscape"]), st.just("--eps"), bad_positive),
+    st.tuples(st.just("crosscheck"), st.just("--lr"), bad_positive),
+    st.tuples(st.just("landscape"), st.just("--scheduler"),
+              st.text(max_size=12).filter(lambda t: ":" not in t or "//" in t)),
+)
+
+
+@FAST
+@given(case=option_values)
+def test_generated_option_values(case):
+    cmd, opt, value = case
+    root = _root()
+    try:
+        inst = write_instance(root / "inst.json", BASE)
+        argv = command_argv(cmd, inst, root / "out") + [f"{opt}={value}"]
+        assert check_contract(argv, root) is None, case
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@FAST
+@given(kind=st.sampled_from(TARGET_KINDS), cmd=st.sampled_from(["realizable", "piece", "landscape"]),
+       option=st.sampled_from(["--json", "--csv"]))
+def test_generated_output_path_kinds(kind, cmd, option):
+    """A FIFO, symlink, device node or over-long name given as the output: refused, the thing left as it was."""
+    if option == "--csv" and cmd != "landscape":
+        option = "--json"
+    root = _root()
+    try:
+        inst = write_instance(root / "inst.json", BASE)
+        argv = command_argv(cmd, inst, root / "out")
+        cut = argv.index("--json")
+        argv = argv[:cut] + argv[cut + 2:] + fill([option, kind], root)
+        assert check_contract(argv, root) is None, (kind, cmd, option)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@FAST
+@given(data=st.binary(max_size=300) | st.text(max_size=200).map(str.encode),
+       cut=st.integers(min_value=0, max_value=400))
+def test_generated_cache_damage_recomputed(data, cut):
+    """Any bytes in a stage's cache file, or the file cut short: the stage is recomputed, never a traceback."""
+    from sdlscape.pipeline.reproduce import StageCache
+
+    root = _root()
+    try:
+        cache = StageCache(root, lambda m: None)
+        calls = []
+        fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
+        cache.run("verify", {"b": 1}, fn)
+        path = cache.path("verify", {"b": 1})
+        intact = path.read_bytes()
+        damaged = intact[:cut] if cut < len(intact) else data
+        path.write_bytes(damaged)
+        assert cache.run("verify", {"b": 1}, fn) == {"v": len(calls)}
+        same = damaged.strip() == intact.strip()         # a cut that drops only the final newline leaves it intact
+        assert len(calls) == (1 if same else 2)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_control_valid_inputs_succeed(tmp_path, capsys):

@@ -49,8 +49,10 @@ def test_bench3d_draws_the_columns_as_given():
         W = np.asarray(data["W_p"])
         ends = [np.array([line.get_data_3d()[k][1] for k in range(3)]) for line in ax.lines]
         assert len(ends) == 4
+        L = bench3d.arrow_length(np.asarray(data["samples"]))
+        assert L > 1.0                                   # the samples reach beyond the unit sphere here
         for j, end in enumerate(ends):
-            np.testing.assert_allclose(end, W[:, j])
+            np.testing.assert_allclose(end, L * W[:, j])   # each feature's direction, at the stated length
     finally:
         plt.close(fig)
 
@@ -98,3 +100,43 @@ def test_the_report_table_names_the_same_quantities():
     (table,) = [b for b in real_section.blocks(report) if isinstance(b, Table)]
     heads = " ".join(table.header)
     assert "precision" in heads and "recall" in heads and "purity" not in heads
+
+
+def test_landscape_legend_prints_round_off_as_zero():
+    from sdlscape.figures import landscape_map
+
+    land = {"instance": "toy", "summary": {"global_value": 1.31e-32},
+            "pieces": [{"pattern": [[0], [1]], "class": "global", "loss": 1.31e-32, "multiplicity": 1},
+                       {"pattern": [[], []], "class": "spurious", "loss": 1.0, "multiplicity": 1}]}
+    fig, _, _ = landscape_map.build(land)
+    texts = " ".join(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+    plt.close(fig)
+    assert "global value 0 (< 1e-12)" in texts and "1.31e-32" not in texts
+
+
+def test_thm31_panels_mark_the_levels_above_the_bound():
+    from sdlscape.figures import thm31_bound
+
+    s = {"p_active": [0.001, 0.01, 0.1], "gap": [1e-5, 1e-4, 1e-3], "ci95_half": [0, 0, 0],
+         "bound_lo": [1e-6, 1e-4, 1e-2], "bound_hi": [2e-6, 2e-4, 2e-2],
+         "verdicts": ["violated", "satisfied", "satisfied"]}
+    fig = thm31_bound.build({"series": {"a": s, "b": {**s, "verdicts": ["satisfied"] * 3}}})
+    try:
+        assert len(fig.axes) == 2                                   # one panel per series: no band hides another
+        assert "1 of 3 levels above the bound" in " ".join(t.get_text() for t in fig.axes[0].texts)
+        assert not fig.axes[1].texts
+        assert "slope at small p: 1.00" in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)
+
+
+def test_resampling_figure_says_when_the_curves_coincide():
+    from sdlscape.figures import resampling
+
+    c = {"step": [0, 1, 2], "loss": [1.0, 0.5, 0.25]}
+    fig = resampling.build({"curves": {"without": c, "with": dict(c)}, "note": "9 of 10 dead again"})
+    try:
+        text = " ".join(t.get_text() for t in fig.axes[0].texts)
+        assert "(they coincide)" in text and "9 of 10 dead again" in text
+    finally:
+        plt.close(fig)

@@ -66,7 +66,8 @@ def test_positive_vector_in_span():
     assert np.all(v >= 1 - 1e-9)
 
 
-@pytest.mark.parametrize("act", examples(), ids=str)
+# every registered activation whose linear pieces can be partitions (a feature firing exactly one latent)
+@pytest.mark.parametrize("act", [a for a in examples() if 1 in a.column_sizes(3, a.linear_reading)], ids=str)
 def test_partition_stationary_point_is_block_stationary_and_in_region(act):
     inst = I.random_unit(3, 3, act, seed=1, M=[1.0, 2.0, 1.0])
     P = Pattern.parse([[0, 1], [2], []], 3, 3)

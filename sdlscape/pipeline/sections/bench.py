@@ -8,18 +8,30 @@ TABLE_VARIES = {"table4": "n", "table5": "M", "table6": "p_active", "table7": "k
 
 
 def recovery_curve_data(report: dict, table: str = "table1") -> dict:
+    """M_GT against tau for encoder rows and decoder columns, and the paper's point (its tau, its M_GT)."""
     t = report.get("bench", {}).get(table)
     if not t:
         return {}
-    curves, taus = {}, None
+    curves, dec, paper, taus = {}, {}, {}, None
     for row in t["rows"]:
         c = row.get("curve_encoder")
         if not c:
             continue
         taus = [float(k) for k in c]
-        curves[row["method"] + ("+FA" if row["anchoring"] else "")] = list(c.values())
-    return {"taus": taus, "curves": curves,
-            "title": f"{table} ({t.get('scale')} scale): M_GT of encoder rows vs tau"} if curves else {}
+        name = row["method"] + ("+FA" if row["anchoring"] else "")
+        curves[name] = list(c.values())
+        if row.get("curve_decoder"):
+            dec[name] = list(row["curve_decoder"].values())
+        tau = row.get("settings", {}).get("tau")
+        if row.get("paper_M_GT") is not None and tau is not None:
+            paper[name] = [tau, row["paper_M_GT"]]
+    if not curves:
+        return {}
+    out = {"taus": taus, "curves": curves, "paper": paper,
+           "title": f"{table} ({t.get('scale')} scale): M_GT vs tau; the paper's points at its tau"}
+    if dec:
+        out["curves_decoder"] = dec
+    return out
 
 
 def _sd(r: dict, key: str) -> str:
@@ -111,6 +123,9 @@ def blocks(report: dict) -> list:
             f"(paper, encoder: {pct(topk.get('paper_M_GT'))}). With features in superposition the squared-error-"
             f"optimal linear read-out of feature j is (W_p W_p^T)^-1 w_p^j, not w_p^j, so trained encoder rows "
             f"move toward those readers while decoder columns approach the features; see results/bench/README.md."))
-    add_figure(blocks, report, "fig6_recovery_curve", "Fig. 6 analogue: M_GT of encoder rows as a function of tau.")
-    add_figure(blocks, report, "fig9_bench3d", "Fig. 9 analogue: a small bench in R^3.")
+    add_figure(blocks, report, "fig6_recovery_curve",
+               "Fig. 6 analogue: M_GT as a function of tau, encoder rows (the paper's metric) and decoder columns; "
+               "stars: the paper's numbers at its tau and scale.")
+    add_figure(blocks, report, "fig9_bench3d", "Fig. 9 analogue: a small bench in R^3; the feature directions are "
+                                               "drawn at the samples' scale.")
     return blocks

@@ -15,7 +15,15 @@ def resampling_data(report: dict) -> dict:
                       for name, run in b["runs"].items()}
             every = st.get("resample_every")
             steps = st.get("steps", 0)
-            return {"curves": curves, "resample_steps": list(range(every, steps, every)) if every else [],
+            w, wo = b["runs"].get("with_resampling", {}), b["runs"].get("without_resampling", {})
+            note = None
+            if w.get("final_mse_full_data") is not None and wo.get("final_mse_full_data") is not None:
+                note = (f"final MSE (full data): {wo['final_mse_full_data']:.4g} without, "
+                        f"{w['final_mse_full_data']:.4g} with resampling")
+                if w.get("fraction_resampled_dead_at_end") is not None:
+                    note += (f"\n{100 * w['fraction_resampled_dead_at_end']:.0f}% of the "
+                             f"{w.get('n_latents_ever_resampled')} resampled latents are dead again at the end")
+            return {"curves": curves, "note": note, "resample_steps": list(range(every, steps, every)) if every else [],
                     "title": f"ReLU SAE on a small bench (n={st.get('n')}, d={st.get('d')}, "
                              f"{st.get('n_latents')} latents, L1 {st.get('l1_coef')}): resampling every {every} steps"}
     return {}
@@ -36,5 +44,7 @@ def blocks(report: dict) -> list:
     blocks.append(Table(["instance", "starts", "global", "spurious", "region boundary", "not converged",
                          "disagreements with ACS"], rows))
     add_figure(blocks, report, "crosscheck_outcomes", "Where gradient descent from random starts ends.")
-    add_figure(blocks, report, "fig7_resampling", "Fig. 7 analogue: loss with and without resampling dead latents.")
+    add_figure(blocks, report, "fig7_resampling", "Fig. 7 analogue: loss with and without resampling dead latents; the "
+                                                          "box gives how far apart the two curves are and what "
+                                                          "became of the resampled latents.")
     return blocks

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from sdlscape.formatting import value
+from sdlscape.numerics import ZERO_LOSS
 from sdlscape.pipeline.document import Heading, Paragraph, Table
 from sdlscape.pipeline.sections._common import add_figure
 
@@ -39,8 +41,8 @@ def piece_rows(land: dict) -> list[list]:
     rows = []
     for p in land["pieces"]:
         rows.append([json.dumps(p["pattern"], separators=(",", ":")), p.get("multiplicity"), p["class"],
-                     p.get("loss"), p.get("lower_bound"), p.get("gap"), p.get("certified"), _by(p), _where(p),
-                     p.get("acs_loss"), p.get("acs_excess")])
+                     value(p.get("loss")), value(p.get("lower_bound")), value(p.get("gap")), p.get("certified"),
+                     _by(p), _where(p), value(p.get("acs_loss")), value(p.get("acs_excess"))])
     return rows
 
 
@@ -63,7 +65,7 @@ def blocks(report: dict) -> list:
         s = land["summary"]
         c = s.get("counts", {})
         rows.append([name, _activation(s), s.get("n"), s.get("n_p"), s.get("n_latents"), s.get("pieces"),
-                     s.get("global_value"), s.get("global_lower_bound"), s.get("global_certified"),
+                     value(s.get("global_value")), value(s.get("global_lower_bound")), s.get("global_certified"),
                      f"{s.get('certified_pieces')}/{s.get('pieces')}", s.get("boundary_infima"),
                      c.get("global"), c.get("spurious"), c.get("leaves_region"), c.get("inconclusive"),
                      s.get("partial_optima_above_piece_minimum")])
@@ -76,9 +78,10 @@ def blocks(report: dict) -> list:
         gv = s.get("global_value")
         verdict = ("certified" if s.get("global_certified") else "NOT certified (an upper bound only)")
         blocks.append(Paragraph(
-            f"Global value {gv if gv is None else f'{gv:.6g}'}, least piece lower bound "
-            f"{s.get('global_lower_bound') if s.get('global_lower_bound') is None else format(s['global_lower_bound'], '.6g')}: "
-            f"{verdict} at tolerance {s.get('tolerance')}. Spurious = a partial optimum that ACS certified in a "
+            f"Global value {value(gv, 6)}, least piece lower bound {value(s.get('global_lower_bound'), 6)}: "
+            f"{verdict} at tolerance {s.get('tolerance')}. Values at or below {ZERO_LOSS:g} in magnitude are "
+            f"round-off of zero and print as '0 (< {ZERO_LOSS:g})'. Spurious = a partial optimum that ACS certified "
+            "in a "
             "piece whose value is above the global value; ACS excess = that partial optimum minus the piece's "
             "certified infimum (> 0: a saddle of the piece, not its minimum). 'by': which lower bound met the "
             "value (the certifier, or the decoupled low-rank relaxation where the certifier does not apply)."))

@@ -78,6 +78,9 @@ def blocks(report: dict) -> list:
                                        "for decoders).")
     if f:
         blocks += [Heading("Non-identifiability and the loss approximation"), f]
-    add_figure(blocks, report, "thm31_bound", "Thm 3.1: measured |L_SDL - L~| against the bound of eq. 12 over sparsity "
-                                              "(independent features, and a pair that always fires together).")
+    add_figure(blocks, report, "thm31_bound", "Thm 3.1: measured |L_SDL - L~| against the bound of eq. 12 over sparsity, "
+                                              "one panel per case (relu and jumprelu with independent features, relu "
+                                              "with a pair that always fires together); crosses mark the levels where "
+                                              "the gap exceeds the bound; the slope at small p_active is 2 for a "
+                                              "second-order gap, 1 for a first-order one.")
     return blocks

@@ -14,8 +14,9 @@ def _searched(r: dict) -> str:
     return ", ".join(parts)
 
 
-def _order(r: dict) -> tuple:
-    a, order = r["activation"], activation_names()      # registration order
+def result_order(r: dict) -> tuple:
+    """Sort key of a verdict row: activations in registration order, Def. 3.1 before other readings."""
+    a, order = r["activation"], activation_names()
     return (order.index(a) if a in order else len(order), a,
             r.get("reading", "def3.1") != "def3.1")
 
@@ -29,20 +30,23 @@ def blocks(report: dict) -> list:
                            "counterexample; it is numeric evidence, not a proof. 'fails' comes with a counterexample "
                            "re-checked by an independent route; severity 'literal' means only a literal reading of a "
                            "hypothesis fails (the natural reading's result is given), 'substantive' that the idea "
-                           "fails. 'inconclusive': a solver was not optimal or a case could not be decided. Reading: "
+                           "fails; 'rests on': what the failure depends on (a law, a reading, a case), where the "
+                           "results record it. "
+                           "'inconclusive': a solver was not optimal or a case could not be decided; "
+                           "'not_applicable': the instance cannot meet the claim's hypotheses. Reading: "
                            "def3.1 is the paper's Def. 3.1 (sigma(.)_i > 0); selection is plain TopK's selected-set "
                            "reading, a labelled variant. ACS starts are per piece.")]
     claims = list(dict.fromkeys(r["claim"] for r in results))
     rows = []
     for c in claims:
-        for r in sorted((r for r in results if r["claim"] == c), key=_order):
+        for r in sorted((r for r in results if r["claim"] == c), key=result_order):
             nat = r.get("natural") or {}
             sev = r.get("severity") or "–"
             if sev == "literal" and nat:
                 sev = f"literal (natural: {nat.get('status')})"
-            rows.append([c, r["activation"], r.get("reading", "def3.1"), r["status"], sev, _searched(r),
-                         f"{r['seconds']:.1f}"])
-    out.append(Table(["claim", "activation", "reading", "status", "severity", "searched", "seconds"], rows,
+            rows.append([c, r["activation"], r.get("reading", "def3.1"), r["status"], sev,
+                         "; ".join(r.get("rests_on") or []) or "–", _searched(r), f"{r['seconds']:.1f}"])
+    out.append(Table(["claim", "activation", "reading", "status", "severity", "rests on", "searched", "seconds"], rows,
                      "one row per claim x activation x reading"))
     fails = [r for r in results if r["status"] == "fails"]
     if fails:

@@ -104,7 +104,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                    time_limit: float = 60.0, workers: int = 1, scheduler: str | None = None,
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                    patterns: list[Pattern] | None = None, checkpoint: str | Path | None = None,
-                   progress: Callable[[int, int, PieceCertificate], None] | None = None) -> GlobalCertificate:
+                   progress: Callable[[int, int, PieceCertificate], None] | None = None,
+                   max_pieces: int | None = None) -> GlobalCertificate:
     """Certified minimum of L~ over every piece of `inst` (or over `patterns`); see the module docstring.
 
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
@@ -118,7 +119,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
         raise InputError(f"need 0 < rtol < 1, atol >= 0, time_limit > 0; got {rtol}, {atol}, {time_limit}")
     t0 = time.perf_counter()
     if patterns is None:
-        specs = enumerate_pieces(inst, eps)
+        specs = enumerate_pieces(inst, eps) if max_pieces is None else enumerate_pieces(inst, eps, max_pieces)
         pats = [s.pattern for s in specs]
         mult = {str(s.pattern): s.multiplicity for s in specs}
     else:

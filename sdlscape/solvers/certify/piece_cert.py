@@ -135,6 +135,9 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
     -------
     PieceCertificate
     """
+    if not (0 < rtol < 1) or not atol >= 0 or not time_limit > 0 or node_limit < 1:   # also refuses NaN
+        raise InputError(f"need 0 < rtol < 1, atol >= 0, time_limit > 0, node_limit >= 1; got rtol {rtol}, "
+                         f"atol {atol}, time_limit {time_limit}, node_limit {node_limit}")
     t0 = time.perf_counter()
     base = dict(pattern=piece.pattern, rtol=float(rtol), atol=float(atol))
     try:

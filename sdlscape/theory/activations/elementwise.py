@@ -36,10 +36,7 @@ class ReLU(Separable):
     name: ClassVar[str] = "relu"
     positively_homogeneous: ClassVar[bool] = True
     certifier_reduction: ClassVar[Reduction] = Reduction.HOMOGENEOUS
-
-    @property
-    def threshold(self) -> float:
-        return 0.0
+    threshold: ClassVar[float] = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

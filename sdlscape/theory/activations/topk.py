@@ -90,10 +90,7 @@ class TopKReLU(TopKFamily):
     positively_homogeneous: ClassVar[bool] = True
     passes_negative_codes: ClassVar[bool] = False
     certifier_reduction: ClassVar[Reduction] = Reduction.HOMOGENEOUS
-
-    @property
-    def threshold(self) -> float:
-        return 0.0
+    threshold: ClassVar[float] = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +102,7 @@ class TopK(TopKFamily):
     passes_negative_codes: ClassVar[bool] = True
     certifier_reduction: ClassVar[Reduction] = Reduction.UNSUPPORTED    # passed codes can be <= 0
     readings: ClassVar[tuple[Reading, ...]] = (Reading.DEF_3_1, Reading.SELECTION)
-
-    @property
-    def threshold(self) -> float:
-        return 0.0
+    threshold: ClassVar[float] = 0.0
 
     def column_sizes(self, n_latents: int, reading: Reading) -> range:
         return range(self.k, self.k + 1) if reading is Reading.SELECTION else range(0, self.k + 1)
