@@ -14,8 +14,11 @@ ACTS = ["relu", "jumprelu", "topk", "topk_relu"]
 # sub-concept 60 deg lies in the cone of its siblings 0 and 120 deg (and between them on the circle): under
 # every activation it cannot be split off alone, while 0 and 120 can
 BETWEEN = angles_instance([0, 60, 120, 270], [[0, 1, 2], [3]], ReLU(), "between")
-# W_r = W_p = I, weights (1, 4) on one block: the sign-blind point (eigenvector e2 with a zero code) is no optimum
-UNEQUAL = Instance(W_p=np.eye(2), M=[1.0, 4.0], activation=ReLU(), n_latents=2, name="unequal")
+# W_p = I, <w_r^0, w_r^1> = -0.6: K's top eigenvector is (1, -1): the sign-blind point has a code -1 on feature 1,
+# outside every reading's region (a negative code, or a tie with the dead latent's -1 under plain TopK(1)'s
+# selection reading, where signs are free and the rule would otherwise agree with the corrected criterion)
+NEGCORR = Instance(W_p=np.eye(2), W_r=np.array([[1.0, -0.6], [0.0, 0.8]]), activation=ReLU(), n_latents=2,
+                   name="negatively-correlated")
 
 
 def _ctx(inst):
@@ -44,9 +47,9 @@ def test_thm3_8_corrected_flip_fails(act):
 @pytest.mark.parametrize("act", ACTS)
 def test_thm3_6_sign_blind_rule_fails(act):
     for reading in readings_for("thm3.6-corrected", act):
-        res = check_function("thm3.6-corrected")(act, _ctx(UNEQUAL), reading, rule=sign_blind_criterion)
+        res = check_function("thm3.6-corrected")(act, _ctx(NEGCORR), reading, rule=sign_blind_criterion)
         assert res.status is Status.FAILS and res.rests_on == ("false variant: rule",), (act, reading)
-        assert check_function("thm3.6-corrected")(act, _ctx(UNEQUAL), reading).status is not Status.FAILS
+        assert check_function("thm3.6-corrected")(act, _ctx(NEGCORR), reading).status is not Status.FAILS
 
 
 def test_readings_cover_topk_selection():
