@@ -36,15 +36,16 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(src, dst)
 
 
-def restrict(pyproject: Path, globs: list[str]) -> None:
-    """Rewrite only_mutate in the copy's [tool.mutmut] section (the project's own file is left alone)."""
+def restrict(pyproject: Path, globs: list[str], key: str = "only_mutate") -> None:
+    """Rewrite `key` (only_mutate, or the test selection) in the copy's [tool.mutmut] section (the project's
+    own file is left alone)."""
     import re
 
     text = pyproject.read_text()
-    new = "only_mutate = [" + ", ".join(f'"{g}"' for g in globs) + "]"
-    text, n = re.subn(r"only_mutate = \[[^\]]*\]", new, text, count=1)
+    new = f"{key} = [" + ", ".join(f'"{g}"' for g in globs) + "]"
+    text, n = re.subn(key + r" = \[[^\]]*\]", new, text, count=1)
     if n != 1:
-        raise SystemExit("no only_mutate in [tool.mutmut]")
+        raise SystemExit(f"no {key} in [tool.mutmut]")
     pyproject.write_text(text)
 
 
@@ -67,6 +68,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", metavar="GLOB",
                     help="mutate only these files (replaces [tool.mutmut] only_mutate in the copy, e.g. the verify "
                          "decision modules: sdlscape/verify/thm3_*.py sdlscape/verify/claims.py)")
+    ap.add_argument("--tests", nargs="+", metavar="PATH",
+                    help="the tests mutmut runs (replaces pytest_add_cli_args_test_selection in the copy)")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
     if not args.resume and work.exists():
@@ -75,6 +78,8 @@ def main(argv=None) -> int:
         copy_tree(work)
         if args.only:
             restrict(work / "pyproject.toml", args.only)
+        if args.tests:
+            restrict(work / "pyproject.toml", args.tests, "pytest_add_cli_args_test_selection")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log = work / "mutmut-run.log"
     with open(log, "w") as fh:

@@ -44,6 +44,16 @@ class Status(_StrEnum):
     HOLDS = "holds"
     FAILS = "fails"
     INCONCLUSIVE = "inconclusive"
+    NOT_APPLICABLE = "not_applicable"   # the instance cannot meet the claim's hypotheses (nothing to search)
+
+
+class InconclusiveReason(_StrEnum):
+    """Why a decision is inconclusive (never read as holds or fails)."""
+
+    FP_BAND = "fp_band"                  # neither a witness nor a certificate survived its exact check
+    SOLVER_STATUS = "solver_status"      # an LP / QP did not reach optimality
+    NO_POINT_NO_PROOF = "no_point_no_proof"  # a search found no point and no argument proves there is none
+    NOTHING_SEARCHED = "nothing_searched"    # the search had no case meeting the hypotheses
 
 
 class Severity(_StrEnum):

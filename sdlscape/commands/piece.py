@@ -56,12 +56,12 @@ def run(args) -> int:
     seconds = time.perf_counter() - t0
     if not res.realizable:          # a finding about the pattern, not bad input: exit 0, "realizable": false
         rz = res.realizability
-        why = ("a Farkas certificate proves it" if rz.certificate is not None
+        why = ("a Motzkin certificate of the strict system, checked in exact rationals" if rz.certificate is not None
                else f"the LPs were not conclusive: {rz.detail}")
         verdict = "NOT realizable" if rz.certificate is not None else "UNDECIDED"
         print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
               f"activation {inst.activation}")
-        print(f"pattern {pattern}: {verdict} with margin eps = {args.eps:g} ({why}); no piece to solve "
+        print(f"pattern {pattern}: {verdict} ({why}; no margin involved); no piece to solve "
               "(see `sdlscape realizable` for the certificate)")
         write_result(args, {"instance": inst.name, "activation": inst.activation.to_dict(), **res.to_dict(),
                             "solver": args.solver, "max_iter": args.max_iter,

@@ -39,12 +39,15 @@ def run(args) -> int:
           f"activation {inst.activation}")
     print(f"pattern {pattern}: ", end="")
     if res.realizable:
-        print(f"REALIZABLE (margin eps = {res.eps:g}); witness W_E =\n{fmt_matrix(res.witness)}")
+        print(f"REALIZABLE (largest margin t* = {res.margin:.3g}, witness checked in exact rationals"
+              + (f"; thinner than the solvers' eps = {res.eps:g}" if res.thin else "")
+              + f"); witness W_E =\n{fmt_matrix(res.witness)}")
     elif res.certificate is not None:
         y = res.certificate
-        print(f"NOT realizable (margin eps = {res.eps:g}); Farkas certificate y >= 0 with G^T y = 0, "
-              f"h^T y < 0 on {int((y > 1e-12).sum())} of {y.size} constraints")
+        print(f"NOT realizable (no margin: the strict system itself); Motzkin certificate y >= 0 with G^T y = 0, "
+              f"h^T y <= 0, on a strict row or h^T y < 0, checked in exact rationals, on {int((y > 1e-12).sum())} "
+              f"of {y.size} constraints")
     else:
-        print(f"UNDECIDED: {res.status}")
+        print(f"UNDECIDED ({res.reason}): {res.detail}")
     write_result(args, out)
     return 0

@@ -54,11 +54,11 @@ def _searched(r) -> str:
 
 def format_table(results) -> str:
     """The verdict table: claim x activation x reading, status, severity, what was searched, seconds."""
-    head = (f"{'claim':<17} {'activation':<10} {'reading':<9} {'status':<12} {'severity':<11} "
+    head = (f"{'claim':<17} {'activation':<10} {'reading':<9} {'status':<14} {'severity':<11} "
             f"{'inst/pat/pts/starts':>19} {'seconds':>8}")
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r.claim:<17} {r.activation:<10} {r.reading.value:<9} {r.status.value:<12} "
+        lines.append(f"{r.claim:<17} {r.activation:<10} {r.reading.value:<9} {r.status.value:<14} "
                      f"{(r.severity.value if r.severity else '-'):<11} {_searched(r):>19} {r.seconds:>8.2f}")
     return "\n".join(lines)
 
@@ -88,6 +88,8 @@ def run(args) -> int:
             print(f"\n{r.label}: COUNTEREXAMPLE ({r.severity.value}) {where}"
                   + (f" pattern {cx['pattern']}" if cx.get("pattern") is not None else ""))
             print(f"  why: {cx.get('why')}")
+            if r.rests_on:
+                print(f"  rests on: {'; '.join(r.rests_on)}")
             rc = cx.get("recheck")
             if isinstance(rc, dict) and "agrees" in rc:
                 print(f"  independent re-check agrees: {bool(rc['agrees'])}")
@@ -95,7 +97,8 @@ def run(args) -> int:
                 print(f"  natural reading ({r.natural.get('reading')}): {r.natural.get('status')}")
     counts = {s: sum(r.status is s for r in results) for s in Status}
     print(f"\n{len(results)} checks: {counts[Status.HOLDS]} hold, {counts[Status.FAILS]} fail, "
-          f"{counts[Status.INCONCLUSIVE]} inconclusive; budget {args.budget}, seed {args.seed}; wall time {wall:.1f} s")
+          f"{counts[Status.INCONCLUSIVE]} inconclusive, {counts[Status.NOT_APPLICABLE]} not applicable; "
+          f"budget {args.budget}, seed {args.seed}; wall time {wall:.1f} s")
     write_result(args, {"results": [r.to_dict() for r in results],
                         "provenance": provenance("cpu", wall, budget=args.budget, seed=args.seed)})
     return 0

@@ -2,7 +2,8 @@
 
 A Piece is an instance, a pattern, a margin eps for the strict inequalities, and the reading of the
 pattern (Def. 3.1 by default). It computes, lazily and once, its region Omega_P (linear inequalities
-in vec(W_E)), its realizability (an LP witness W_E, or a Farkas certificate), the mask of the linear
+in vec(W_E)), its realizability (decided by the largest margin: an exact witness W_E, or an exact
+Motzkin certificate; the margin eps only tightens the region the solvers work in), the mask of the linear
 map sigma restricted to the region, and Thm 3.6's per-latent matrices K_i. Solvers and checks take
 a Piece; nothing else passes (instance, pattern, eps) around.
 
@@ -23,23 +24,21 @@ import numpy as np
 
 from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.outcomes import Feasibility, Reading
+from sdlscape.outcomes import Feasibility, InconclusiveReason, Reading
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.patterns import Pattern, read_pattern
-from sdlscape.theory.region import (
-    Region,
-    check_farkas,
-    farkas_certificate,
-    feasible_point,
-    pattern_region,
-)
+from sdlscape.theory.region import Region, feasible_point, pattern_region
 
 
 @dataclass(frozen=True, kw_only=True)
 class Realizability:
-    """The answer of the realizability LP: a witness W_E in Omega_P, or a Farkas certificate y.
+    """Is Omega_P non-empty (its strict inequalities strict)? Decided by the largest margin (theory/strict.py):
+    a witness W_E checked in exact rationals, or a Motzkin certificate y of the strict system checked in
+    exact rationals (y >= 0, G^T y = 0, h_open^T y <= 0, and y on a strict row or h_open^T y < 0); else
+    undecided with a typed reason. The solvers' margin eps does not enter the decision.
 
-    certificate y >= 0 with G^T y = 0 and h^T y < 0 proves G w <= h has no solution.
+    witness: a point of the region tightened by eps when the region is that wide (what the solvers start
+    from), else the max-margin point (`thin`: the region is narrower than eps); margin: the LP's t*.
     """
 
     status: Feasibility
@@ -47,6 +46,9 @@ class Realizability:
     certificate: np.ndarray | None
     eps: float
     detail: str
+    margin: float | None = None
+    thin: bool = False
+    reason: InconclusiveReason | None = None
 
     @property
     def realizable(self) -> bool:
@@ -56,9 +58,11 @@ class Realizability:
         return {"realizable": self.realizable, "status": self.status.value, "detail": self.detail,
                 "witness": None if self.witness is None else self.witness.tolist(),
                 "certificate": None if self.certificate is None else {
-                    "farkas_y": self.certificate.tolist(),
-                    "meaning": "y >= 0, G^T y = 0, h^T y < 0 for the region G vec(W_E) <= h (margin eps)"},
-                "eps": self.eps}
+                    "farkas_y": self.certificate.tolist(), "kind": "motzkin",
+                    "meaning": "y >= 0, G^T y = 0, h^T y <= 0 and (y > 0 on a strict row or h^T y < 0) for the "
+                               "region G vec(W_E) <= h, strict rows strict (no margin); checked in exact rationals"},
+                "eps": self.eps, "margin": self.margin, "thin": self.thin,
+                "reason": None if self.reason is None else self.reason.value}
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,27 +211,34 @@ class Piece:
     # -- realizability -------------------------------------------------------------------------
     @cached_property
     def realizability(self) -> Realizability:
-        """Is the pattern realizable with margin eps? A witness W_E (re-checked: it reads back as the
-        pattern) or a Farkas certificate (re-checked by check_farkas); else undecided, saying why."""
+        """Is the pattern realizable? Decided without the margin eps (Realizability's docstring)."""
         reg = self.region
-        status = ""
-        # First look for a witness strictly inside every inequality (non-strict ones too), so that
-        # reading its pattern back is not at the mercy of round-off at z = threshold; else any point.
+        ans = reg.decide()
+        if ans.status is Feasibility.REALIZABLE:
+            W, thin = self._solver_witness(ans.witness.reshape(reg.shape))
+            return Realizability(status=Feasibility.REALIZABLE, witness=W, certificate=None, eps=self.margin,
+                                 margin=ans.margin, thin=thin, detail=ans.detail)
+        return Realizability(status=ans.status, witness=None, certificate=ans.certificate, eps=self.margin,
+                             margin=ans.margin, reason=ans.reason, detail=ans.detail)
+
+    def _solver_witness(self, W: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The solvers' start: a point of the eps-tightened region that reads back (the least-L1 LP point, as the
+        ACS starts always were; else the exact witness, scaled for cones), or the exact witness W itself with
+        thin = True when the region is narrower than eps."""
+        reg = self.region
         for slack in (self.margin, 0.0):
-            w, status = feasible_point(reg, slack)
-            if w is None:
-                continue
-            W_E = w.reshape(reg.shape)
-            if reg.contains(W_E, tol=numerics.WITNESS_RECHECK_TOL) and (slack == 0.0 or self.reads_back(W_E)):
-                return Realizability(status=Feasibility.REALIZABLE, witness=W_E, certificate=None, eps=self.margin,
-                                     detail="LP witness" + ("" if slack else " (on a non-strict boundary)"))
-            status = "witness failed its re-check"
-        y, fstatus = farkas_certificate(reg)
-        if y is not None and check_farkas(reg, y):
-            return Realizability(status=Feasibility.UNREALIZABLE, witness=None, certificate=y, eps=self.margin,
-                                 detail="Farkas certificate, re-checked")
-        return Realizability(status=Feasibility.UNDECIDED, witness=None, certificate=None, eps=self.margin,
-                             detail=f"{status}; {fstatus}")
+            w, _ = feasible_point(reg, slack)
+            if w is not None and reg.contains(w.reshape(reg.shape), tol=numerics.WITNESS_RECHECK_TOL) \
+                    and self.reads_back(w.reshape(reg.shape)):
+                return w.reshape(reg.shape), False
+        if reg.contains(W, tol=0.0) and self.reads_back(W):
+            return W, False
+        sl = (reg.h_open - reg.G @ W.reshape(-1))[reg.strict]
+        if not np.any(reg.h_open) and sl.size and sl.min() > 0:   # a cone: scaling keeps every row
+            W2 = W * (2 * self.margin / float(sl.min()))
+            if reg.contains(W2, tol=0.0) and self.reads_back(W2):
+                return W2, False
+        return W, True
 
     @property
     def realizable(self) -> bool:

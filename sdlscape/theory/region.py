@@ -3,7 +3,9 @@
 An activation describes, feature by feature, the inequalities on the codes z_{., d} = W_E w_p^d under
 which feature d alone shows a given set of latents (its `feature_constraints`, one `Constraint` each);
 this module turns them into rows G vec(W_E) <= h (row-major: index i * n_p + j for W_E[i, j]). Strict
-inequalities carry the margin eps in h (a.w < b is stored as a.w <= b - eps).
+inequalities carry the solvers' margin eps in h (a.w < b is stored as a.w <= b - eps) and their own
+right-hand side in h_open; whether a region is empty is decided on h_open by `Region.decide` (largest
+margin, exact checks: theory/strict.py), never by eps.
 """
 from __future__ import annotations
 
@@ -56,6 +58,11 @@ class Region:
     constraints: tuple[Constraint, ...]
     shape: tuple[int, int]
     eps: float
+    h_open: np.ndarray | None = None   # the right-hand sides before the margin (a.w < b: b); None = h + eps
+
+    def __post_init__(self) -> None:
+        if self.h_open is None:
+            object.__setattr__(self, "h_open", self.h + self.eps * self.strict)
 
     @property
     def n_rows(self) -> int:
@@ -72,7 +79,14 @@ class Region:
         """The region with some rows left out (the block over a relaxed region)."""
         keep = np.setdiff1d(np.arange(self.n_rows), np.asarray(list(rows), dtype=int))
         return Region(self.G[keep], self.h[keep], self.strict[keep], tuple(self.constraints[k] for k in keep),
-                      self.shape, self.eps)
+                      self.shape, self.eps, self.h_open[keep])
+
+    def decide(self, method: str = "highs"):
+        """Is the region (its strict rows strict, no margin) non-empty? Decided by the largest margin with
+        exactly checked witness / Motzkin certificate (theory/strict.py): the answer never depends on eps."""
+        from sdlscape.theory.strict import decide_strict
+
+        return decide_strict(self.G, self.h_open, self.strict, method)
 
 
 def code_row(i: int, d: int, W_p: np.ndarray, n_latents: int) -> np.ndarray:
@@ -85,7 +99,7 @@ def code_row(i: int, d: int, W_p: np.ndarray, n_latents: int) -> np.ndarray:
 
 def region_from_constraints(W_p: np.ndarray, n_latents: int, constraints: list[Constraint], eps: float) -> Region:
     """Rows G vec(W_E) <= h for the given constraints (each names its feature)."""
-    rows, rhs, strict = [], [], []
+    rows, rhs, strict, open_rhs = [], [], [], []
     for c in constraints:
         zi = code_row(c.latent, c.feature, W_p, n_latents)
         if c.kind is ConstraintKind.ON:           # -z_id <= -t - eps
@@ -96,11 +110,13 @@ def region_from_constraints(W_p: np.ndarray, n_latents: int, constraints: list[C
             row, b = code_row(c.other, c.feature, W_p, n_latents) - zi, 0.0
         rows.append(row)
         rhs.append(b - eps if c.strict else b)
+        open_rhs.append(b)
         strict.append(c.strict)
     dim = n_latents * W_p.shape[0]
     G = np.array(rows).reshape(-1, dim) if rows else np.zeros((0, dim))
     return Region(G=G, h=np.array(rhs, dtype=float), strict=np.array(strict, dtype=bool),
-                  constraints=tuple(constraints), shape=(n_latents, W_p.shape[0]), eps=float(eps))
+                  constraints=tuple(constraints), shape=(n_latents, W_p.shape[0]), eps=float(eps),
+                  h_open=np.array(open_rhs, dtype=float))
 
 
 def pattern_region(activation, W_p: np.ndarray, mask: np.ndarray, eps: float, reading,

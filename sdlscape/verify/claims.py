@@ -70,7 +70,8 @@ class Searched:
 @dataclass(frozen=True, kw_only=True)
 class ClaimResult:
     """The verdict of one check on one activation in one reading (the ARCHITECTURE.md contract, plus
-    `reading`, `severity`, `natural` and `searched`)."""
+    `reading`, `severity`, `natural`, `searched` and `rests_on`); status not_applicable: the instance cannot
+    meet the claim's hypotheses (nothing was searched)."""
 
     claim: str
     activation: str
@@ -84,8 +85,12 @@ class ClaimResult:
     severity: Severity | None = None
     natural: dict[str, Any] | None = None
     searched: Searched = field(default_factory=Searched)
+    rests_on: tuple[str, ...] = ()   # what a failure rests on (a law, a reading, a special case); empty otherwise
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rests_on", tuple(str(r) for r in self.rests_on))
+        if self.rests_on and self.status is not Status.FAILS:
+            raise ValueError("only a failing result rests on something")
         object.__setattr__(self, "status", Status(self.status))   # ValueError on a bad status
         object.__setattr__(self, "reading", Reading(self.reading))
         if self.severity is not None:
@@ -105,6 +110,7 @@ class ClaimResult:
 
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["searched"] = self.searched.to_dict()
+        d["rests_on"] = list(self.rests_on)
         return to_jsonable(d)
 
 
@@ -223,10 +229,10 @@ def user_activations(ctx: Context, name: str) -> list[Activation]:
 
 def result(claim: str, name: str, status: Status, *, reading: Reading = Reading.DEF_3_1, tried: int,
            evidence: dict, searched: Searched, tolerance: Any, counterexample: dict | None = None,
-           severity: Severity | None = None, natural: dict | None = None) -> ClaimResult:
+           severity: Severity | None = None, natural: dict | None = None, rests_on=()) -> ClaimResult:
     """A ClaimResult with the fields every check fills (keyword-only, so that none is misplaced)."""
     if status is Status.FAILS and severity is None:
         severity = Severity.SUBSTANTIVE
     return ClaimResult(claim=claim, activation=name, status=status, instances_tried=tried, evidence=evidence,
                        counterexample=counterexample, tolerance=tolerance, reading=reading, severity=severity,
-                       natural=natural, searched=searched)
+                       natural=natural, searched=searched, rests_on=tuple(rests_on or ()))

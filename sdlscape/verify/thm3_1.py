@@ -357,8 +357,11 @@ def _check(name: str, ctx: Context, reading: Reading, *, corrected: bool, bound_
         cx = {"instance": path or inst.to_dict(), "pattern": None, "why": why, "point": r["point"], "W_D": W_D,
               "W_E": W_E, "law": law.to_dict(), "corrected": corrected, "bound_factor": bound_factor,
               "record": _brief(r), "recheck": again}
+        rests = [] if law.name == "independent" else [f"law: co-firing features ({law.name})"]
+        if bound_factor != 1.0:
+            rests.append(f"false variant: bound factor {bound_factor:g}")
         return result(claim, name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
-                      tolerance=tol, counterexample=cx, natural=natural)
+                      tolerance=tol, counterexample=cx, natural=natural, rests_on=rests)
     return result(claim, name, status, reading=reading, tried=tried, evidence=evidence, searched=searched,
                   tolerance=tol, natural=natural)
 

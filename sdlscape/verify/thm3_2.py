@@ -218,8 +218,12 @@ def check_thm3_2(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, sa
         "chord": off, "same_region": same_region}
     if cx is None:
         cx = {"instance": None, "pattern": None, "why": why}
+    rests = (["reading: plain TopK passes negative codes (Def. 3.1 regions are unions of linear pieces)"]
+             if name == "topk" and reading is Reading.DEF_3_1 else [])
+    if not same_region:
+        rests.append("false variant: chord ends in different regions")
     return result("thm3.2", name, status, reading=reading, tried=tried, evidence=evidence, searched=searched,
-                  tolerance=tol, counterexample=cx)
+                  tolerance=tol, counterexample=cx, rests_on=rests)
 
 
 def recheck(res: dict) -> tuple[bool, dict]:

@@ -120,6 +120,10 @@ def check_thm3_3(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, bo
         "n_latents >= n, every activation parameter of the budget"))
     tol = {"rel": TOL}
     sev = severity(len(lit), len(nat))
+    if sev is None and not tried:   # every instance had n_latents < n: nothing met the hypotheses
+        status = Status.NOT_APPLICABLE if ctx.instance is not None else Status.INCONCLUSIVE
+        return result("thm3.3", name, status, reading=reading, tried=0, searched=searched, tolerance=tol,
+                      evidence=evidence | {"why": "no instance with n_latents >= n was searched"}, natural=natural)
     if sev is None:
         return result("thm3.3", name, Status.HOLDS, reading=reading, tried=tried, evidence=evidence,
                       searched=searched, tolerance=tol, natural=natural)
@@ -134,8 +138,12 @@ def check_thm3_3(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, bo
     cx = {"instance": path or small.to_dict(), "pattern": None, "why": why, "bound_factor": bound_factor,
           "hypotheses": {"n_q >= n": small.n_latents >= small.n, "eq. 10": True}, "record": r2,
           "recheck": _recheck_numbers(small, bound_factor), "original": r}
+    rests = [LITERAL_READING] if sev is Severity.LITERAL else []
     return result("thm3.3", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,
-                  tolerance=tol, counterexample=cx, severity=sev, natural=natural)
+                  tolerance=tol, counterexample=cx, severity=sev, natural=natural, rests_on=rests)
+
+
+LITERAL_READING = "reading: M as the signed largest interference, jumprelu theta >= 1 allowed (literal hypotheses)"
 
 
 def _recheck_numbers(inst: Instance, bound_factor: float) -> dict:

@@ -170,6 +170,7 @@ def check_thm3_4(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, st
                           tolerance=tol)
         ex = hit[0]["examples"]["encoder"]
         return result("thm3.4", name, Status.FAILS, tried=tried, evidence=evidence, searched=searched, tolerance=tol,
+                      rests_on=["false variant: forces_recovery"],
                       counterexample={"instance": hit[0]["instance"], "pattern": None, "W_D": ex["W_D"],
                                       "W_E": ex["W_E"], "why": "zero loss with no feature recovered by an encoder row"})
     if iff_bad or parts["decoder"] is Status.FAILS or parts["encoder"] is Status.FAILS:
@@ -187,9 +188,16 @@ def check_thm3_4(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, st
         path = ctx.save_counterexample("thm3.4", name, inst)
         cx = {"instance": path or inst.to_dict(), "pattern": None, "why": why, "part": "decoder" if forced else "iff",
               "recheck": _recheck_numbers(inst, np.random.default_rng(ctx.seed + 1))}
+        acts = {str(a): a for a in user_activations(ctx, name)}
+        ks = sorted({int(getattr(acts.get(f["activation"]), "k", 0) or 0) for f in forced} - {0})
+        rests = (([f"k = {ks[0]} only" if len(ks) == 1 else f"k in {ks}"] if ks else [])
+                 + ["part: decoder recovery (the encoder part holds)"]) if forced else []
         return result("thm3.4", name, Status.FAILS, tried=tried, evidence=evidence, searched=searched, tolerance=tol,
-                      counterexample=cx)
+                      counterexample=cx, rests_on=rests)
     status = Status.HOLDS if all(v is Status.HOLDS for v in parts.values()) else Status.INCONCLUSIVE
+    if ctx.instance is not None and not any(r["conclusion_applies"] for r in rows):
+        status = Status.NOT_APPLICABLE      # the conclusion is stated for n_q > n only
+        evidence["why"] = "the instance has n_latents <= n: Thm 3.4's conclusion is stated for n_q > n"
     return result("thm3.4", name, status, tried=tried, evidence=evidence, searched=searched, tolerance=tol)
 
 

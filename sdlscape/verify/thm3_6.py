@@ -33,7 +33,7 @@ import numpy as np
 
 from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.outcomes import Outcome, Reading, Status
+from sdlscape.outcomes import InconclusiveReason, Outcome, Reading, Status
 from sdlscape.theory.instance import Activation, Instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
@@ -60,6 +60,7 @@ from sdlscape.verify.thm3_6_judges import (  # noqa: F401  (re-exported: the cor
     certificate_judge,
     criterion,
     disagreement,
+    latent_free,
     necessity_applies,
     sign_blind_criterion,
 )
@@ -134,8 +135,8 @@ def analyze(piece: Piece, starts: int, seed: int, rule: Rule | None = None, judg
 
 def _instances(ctx: Context, act: Activation) -> list[Instance]:
     inst = instance_for(ctx, act)
-    if inst is not None:
-        return [inst]
+    if inst is not None:   # the hypotheses n >= 2, n_q >= n (else the check is not applicable)
+        return [inst] if inst.n >= 2 and inst.n_latents >= inst.n else []
     fam = [i for i in standard_family(act, ctx.full, ctx.seed) if i.n <= (4 if ctx.full else 3)]
     fam += list(random_draws(act, ctx.budget.draws, ctx.seed, max_n=3 if not ctx.full else 4))
     return [i for i in fam if i.n >= 2 and i.n_latents >= i.n]
@@ -225,10 +226,18 @@ def check_thm3_6(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, ju
               "hypotheses": {"n >= 2": small.n >= 2, "n_q >= n": small.n_latents >= small.n, "realizable": True,
                              "polysemantic": Ps.polysemantic, "partition": Ps.is_partition},
               "analysis": r_small, "recheck": _recheck_numbers(small, Ps, reading, ctx.seed + 1)}
+        blocked = [F for F in Ps.sets if len(F) >= 2 and not np.allclose(small.M[sorted(F)], small.M[min(F)])]
+        rests = ["weights: unequal M_d within a latent's features (K_i has no eigenvector in the open orthant)"
+                 if blocked else "geometry: K_i has no eigenvector in the open orthant at equal weights"]
         return result("thm3.6", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence,
-                      searched=searched, tolerance=tol, counterexample=cx)
-    return result("thm3.6", name, status_as_written(evidence["counts"]), reading=reading, tried=tried,
-                  evidence=evidence, searched=searched,
+                      searched=searched, tolerance=tol, counterexample=cx, rests_on=rests)
+    status = status_as_written(evidence["counts"])
+    if not recs and ctx.instance is not None:
+        status = Status.NOT_APPLICABLE   # n < 2, n_q < n or no polysemantic partition: the hypotheses fail
+    if status is Status.INCONCLUSIVE:
+        evidence["reason"] = (InconclusiveReason.NOTHING_SEARCHED if not recs
+                              else InconclusiveReason.NO_POINT_NO_PROOF).value
+    return result("thm3.6", name, status, reading=reading, tried=tried, evidence=evidence, searched=searched,
                   tolerance=tol)
 
 
@@ -257,11 +266,15 @@ def check_thm3_6_corrected(name: str, ctx: Context, reading: Reading = Reading.D
         r, inst, P = bad[0]
         path = ctx.save_counterexample("thm3.6-corrected", name, inst, reading)
         return result("thm3.6-corrected", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence,
-                      searched=searched, tolerance=tol,
+                      searched=searched, tolerance=tol, rests_on=[] if rule is None else ["false variant: rule"],
                       counterexample={"instance": path or inst.to_dict(), "pattern": P.to_json(), "reading": reading.value,
                                       "why": r["disagreement"], "analysis": r})
     undecided = any(not j["solver_ok"] for r, *_ in judged for j in r["judges"])
     status = Status.HOLDS if judged and not undecided else Status.INCONCLUSIVE
+    if not judged and ctx.instance is not None:
+        status = Status.NOT_APPLICABLE   # no partition pattern of a linear piece: the statement says nothing
+    elif status is Status.INCONCLUSIVE:
+        evidence["reason"] = (InconclusiveReason.SOLVER_STATUS if undecided else InconclusiveReason.NOTHING_SEARCHED).value
     return result("thm3.6-corrected", name, status, reading=reading, tried=tried, evidence=evidence,
                   searched=searched, tolerance=tol)
 
@@ -272,17 +285,16 @@ def _recheck_numbers(inst: Instance, P: Pattern, reading: Reading, seed: int) ->
     from sdlscape.theory.symbolic import exact_positive_eigenvectors
 
     piece = Piece(inst, P, EPS, reading)
-    exact, blocked = [], False
+    exact, blocked = [], []
     for i, F in enumerate(P.sets):
         if len(F) >= 2:
-            F = sorted(F)
             eig = exact_positive_eigenvectors(piece.latent_gram(i))
-            exact.append({"features": F, "eigen": eig})
-            blocked |= all(e["positive"] is False for e in eig)
+            exact.append({"latent": i, "features": sorted(F), "eigen": eig, "block_free": latent_free(piece, i)})
+            if all(e["positive"] is False for e in eig) and latent_free(piece, i):
+                blocked.append(i)
     acs = solve_piece(piece, starts=4, seed=seed, solver="OSQP")
-    hyp = bool(inst.n >= 2 and inst.n_latents >= inst.n and P.polysemantic and P.is_partition and piece.realizable
-               and necessity_applies(piece))
-    return {"route": "exact eigenvectors (sympy) + ACS (OSQP, 4 starts)", "hypotheses": hyp,
+    hyp = bool(inst.n >= 2 and inst.n_latents >= inst.n and P.polysemantic and P.is_partition and piece.realizable)
+    return {"route": "exact eigenvectors (sympy) of each free block's K_i + ACS (OSQP, 4 starts)", "hypotheses": hyp,
             "exact_no_positive_eigenvector": blocked, "exact": exact, "acs_osqp": acs.outcome.value,
             "agrees": bool(hyp and blocked and acs.outcome is not Outcome.PARTIAL_OPTIMUM)}
 

@@ -74,3 +74,19 @@ def test_verify_command_with_instance_holds(tmp_path, capsys):
 def test_verify_command_bad_input(tmp_path, capsys):
     assert main(["verify", "--instance", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_instance_without_parents_is_not_applicable_and_exits_0(tmp_path, capsys):
+    # the README's example instance (no parents, n_latents = 2 < n = 3): thm3.8 and thm3.3 cannot apply
+    inst = tmp_path / "readme.json"
+    inst.write_text(json.dumps({"W_p": [[1, 0, 0.6], [0, 1, 0.8]], "M": [1, 1, 2], "activation": {"name": "relu"},
+                                "n_latents": 2}))
+    out = tmp_path / "v.json"
+    rc = main(["verify", "--instance", str(inst), "--claim", "thm3.3", "--claim", "thm3.8", "--claim",
+               "thm3.8-corrected", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "3 not applicable" in text and "0 hold" in text
+    data = json.loads(out.read_text())
+    assert [r["status"] for r in data["results"]] == ["not_applicable"] * 3
+    assert all(r["rests_on"] == [] and r["severity"] is None for r in data["results"])

@@ -1,0 +1,73 @@
+"""Thm 3.6: witness points inside their regions (plain TopK passes a dead latent's codes), and the necessity
+argument per latent block (issue 23)."""
+import numpy as np
+import pytest
+
+from sdlscape.outcomes import InconclusiveReason, Reading, Status
+from sdlscape.theory import instance as I
+from sdlscape.theory.activations import ReLU, TopK
+from sdlscape.theory.instance import Instance
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
+from sdlscape.verify import thm3_6
+from sdlscape.verify.claims import Context, check_function
+from sdlscape.verify.search import recheck
+from sdlscape.verify.thm3_6_judges import Kind, certificate_judge, criterion, latent_free, necessity_applies
+
+# the full budget's false counterexample to thm3.6-corrected (TopK(2) of 2 latents, Def. 3.1)
+TOPK2 = Instance(W_p=np.array([[0.0, 0.7071067811865475], [-1.0, 0.7071067811865475]]), M=[3.0, 2.0],
+                 activation=TopK(k=2), n_latents=2, name="topk2-of-2")
+
+# rank-deficient W_p (4 features in R^3): an orthogonal block {0, 1} with weights (1, 4), features 2, 3 = +-e3
+BLOCK = Instance(W_p=np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, -1.0]]), M=[1.0, 4.0, 1.0, 1.0],
+                 activation=ReLU(), n_latents=4, name="free-block-rank-deficient")
+
+
+def ctx(inst):
+    return Context(budget="quick", seed=0, instance=inst)
+
+
+def test_dead_latent_passed_by_topk_gets_zero_codes_and_is_certified():
+    pc = Piece(TOPK2, Pattern.parse([[0, 1], []], 2, 2), reading=Reading.DEF_3_1)
+    assert pc.linear and pc.loss_mask.all()          # TopK(2 of 2) passes the dead latent's codes to the decoder
+    c = criterion(pc)
+    assert c.kind is Kind.EXISTS and c.margin > 0
+    Z = c.point[1] @ TOPK2.W_p
+    assert np.all(Z[1] == 0.0) and np.all(Z[0] > 0) and pc.reads_back(c.point[1])
+    v = certificate_judge(pc, c, 4, 0)
+    assert v.exists is True and not v.refutes_point and v.loss == pytest.approx(4.302775638, abs=1e-8)
+    assert check_function("thm3.6-corrected")("topk", ctx(TOPK2), Reading.DEF_3_1).status is Status.HOLDS
+
+
+def test_necessity_per_latent_block_with_rank_deficient_W_p():
+    P = Pattern.parse([[0, 1], [2], [3], []], 4, 4)
+    pc = Piece(BLOCK, P)
+    assert np.linalg.matrix_rank(BLOCK.W_p) == 3 < BLOCK.n and not necessity_applies(pc)
+    assert latent_free(pc, 0) and not latent_free(pc, 3)
+    c = criterion(pc)
+    assert c.kind is Kind.NONE and c.necessity_applies is True and c.latents[0]["block_free"] is True
+    res = check_function("thm3.6")("relu", ctx(BLOCK))
+    assert res.status is Status.FAILS and res.rests_on and res.rests_on[0].startswith("weights: unequal M_d")
+    ok, detail = recheck(res.to_dict())
+    assert ok and detail["exact_no_positive_eigenvector"]
+
+
+def test_a_block_sharing_its_span_is_not_free():
+    # feature 2 = (e1 + e2)/sqrt(2) lies in the span of block {0, 1}: a multiplier on z_02 <= 0 can balance the
+    # block's gradient, so (ii) says nothing and the statement as written is not refuted by the criterion alone
+    W = np.array([[1.0, 0, 1 / np.sqrt(2)], [0, 1.0, 1 / np.sqrt(2)]])
+    inst = Instance(W_p=W, M=[1.0, 4.0, 1.0], activation=ReLU(), n_latents=3, name="shared-span")
+    pc = Piece(inst, Pattern.parse([[0, 1], [2], []], 3, 3))
+    assert not latent_free(pc, 0)
+    c = criterion(pc)
+    assert c.kind is Kind.NONE and c.necessity_applies is False
+    out = thm3_6.analyze(pc, 4, 0)
+    assert out["verdict"] != "none"
+
+
+def test_inconclusive_carries_a_typed_reason():
+    inst = I.orthogonal(2, ReLU(), n_latents=1, name="too-few-latents")
+    assert check_function("thm3.6")("relu", ctx(inst)).status is Status.NOT_APPLICABLE
+    res = check_function("thm3.6")("relu", ctx(BLOCK.with_(M=np.ones(4))))
+    if res.status is Status.INCONCLUSIVE:
+        assert res.evidence["reason"] in {r.value for r in InconclusiveReason}
