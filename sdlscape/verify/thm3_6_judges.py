@@ -115,8 +115,14 @@ def _joint_point(piece: Piece, choice: list[tuple[int, list[int], np.ndarray]]) 
     if canon is not None and _reads_back(piece, canon[0]):
         W_E = canon[0]
     elif not _reads_back(piece, W_E):
-        raise AssertionError(f"bug: the criterion's point for {piece.pattern} does not read back to its pattern")
+        raise NoReadBack(f"the LP's point for {piece.pattern} (margin t* = {t_star:.3g}) does not read back to its "
+                         "pattern within floating-point tolerance")
     return W_E, t_star
+
+
+class NoReadBack(Exception):
+    """The LP found a margin t* > 0, but no point it returned reads back to the pattern in floating point:
+    the floating-point band, where the criterion is undecided (never a verdict either way)."""
 
 
 def _lp_point(piece: Piece, choice, pinned, margin_on: np.ndarray | None = None, fixed_margin: float = 0.0,
@@ -189,7 +195,10 @@ def criterion(piece: Piece) -> Criterion:
                          why=f"latents {bad}: no eigenvector of K_i in the open positive orthant")
     combos = list(itertools.islice(itertools.product(*options), MAX_COMBOS + 1))
     for choice in combos[:MAX_COMBOS]:
-        found = _joint_point(piece, list(choice))
+        try:
+            found = _joint_point(piece, list(choice))
+        except NoReadBack as exc:   # undecided: the judges still run, and `none` needs necessity_applies
+            return Criterion(kind=Kind.NONE, necessity_applies=False, latents=tuple(info), why=f"fp band: {exc}")
         if found is not None:
             W_E, t = found
             return Criterion(kind=Kind.EXISTS, necessity_applies=necessity_applies(piece), margin=t,

@@ -71,3 +71,15 @@ def test_inconclusive_carries_a_typed_reason():
     res = check_function("thm3.6")("relu", ctx(BLOCK.with_(M=np.ones(4))))
     if res.status is Status.INCONCLUSIVE:
         assert res.evidence["reason"] in {r.value for r in InconclusiveReason}
+
+
+def test_a_point_that_does_not_read_back_leaves_the_criterion_undecided(monkeypatch):
+    """The floating-point band: the LP says t* > 0 but no returned point reads back; the criterion must not
+    claim `none` (necessity off, so thm3.6-corrected cannot fail on it) and the run goes on."""
+    from sdlscape.verify import thm3_6_judges as J
+
+    pc = Piece(TOPK2, Pattern.parse([[0, 1], []], 2, 2), reading=Reading.DEF_3_1)
+    monkeypatch.setattr(J, "_reads_back", lambda piece, W_E: False)
+    c = criterion(pc)
+    assert c.kind is Kind.NONE and not c.necessity_applies and c.why.startswith("fp band")
+    assert thm3_6.analyze(pc, 2, 0)["verdict"] != "none"
