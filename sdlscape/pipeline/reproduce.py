@@ -64,19 +64,18 @@ def canonical_instances() -> dict[str, Any]:
     }
 
 
+TRAINER = ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/anchor_terms.py", "solvers/torch_codes.py")
+
 STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     # the packages / modules whose source computes each stage (a change to any of them invalidates it)
     "verify": ("theory", "solvers", "verify", "numerics.py", "outcomes.py"),
     "landscape": ("theory", "solvers", "numerics.py", "outcomes.py"),
     "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
                    "verify/resampling.py", "bench", "numerics.py", "outcomes.py"),
-    "bench": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-              "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
-    "real": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-             "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
+    "bench": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
+    "real": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py", "outcomes.py"),
-    "encoder": ("theory", "solvers/gradient.py", "solvers/sdl_model.py", "solvers/torch_codes.py", "bench",
-                "numerics.py", "outcomes.py"),
+    "encoder": ("theory", *TRAINER, "bench", "numerics.py", "outcomes.py"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
