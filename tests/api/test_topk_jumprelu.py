@@ -149,12 +149,12 @@ def test_certify_says_unsupported_never_certified(registered, tmp_path):
     from sdlscape.solvers.certify.global_min import certify_global
 
     act = activation_from({"name": "topk_jumprelu", "k": 1, "theta": 1.5})
-    cert = certify_global(Instance(W_p=np.eye(2), activation=act, n_latents=2), time_limit=5.0)
+    cert = certify_global(Instance(W_p=np.eye(2), activation=act, n_latents=2), node_limit=200)
     assert cert.certified is False and cert.value is None
     assert cert.pieces and all(c.reason is not None and c.reason.value == "unsupported" for c in cert.pieces)
     inst = _instance_file(tmp_path, [[1, 0], [0, 1]])
     out = tmp_path / "c.json"
-    main(["certify", str(inst), "--time-limit", "5", "--json", str(out)])
+    main(["certify", str(inst), "--node-limit", "200", "--json", str(out)])
     assert json.loads(out.read_text())["certified"] is False
 
 
