@@ -1,6 +1,7 @@
 """An independent checker of certificate files (`sdlscape certify --certificate FILE`).
 
-Imports numpy and mpmath only: none of the reduction or branch-and-bound code. For every piece it
+Imports numpy, mpmath and the standard library (fractions) only: none of the reduction or branch-and-bound
+code. For every piece it
   1. replays every leaf's split path from its root node (the leaves of each root must form a complete
      binary tree: together they cover the root) and checks that the roots cover each free latent's cell
      (by measure: the root segments' lengths add up to the cell's; n_p = 2);
@@ -8,18 +9,33 @@ Imports numpy and mpmath only: none of the reduction or branch-and-bound code. F
      latent's codes >= 0, the other features' codes <= 0; threshold-0 activations), and, for n_p = 2,
      maximal (every end has a feature whose code is 0 there);
   3. re-evaluates each leaf's bound on phi(B) = tr(G Pi(B)) (B = the full D-scaled code matrix, fixed rows
-     included, G = R^T R) in interval arithmetic with outward rounding (every float operation widened by
-     one ulp, which contains the exact result since IEEE round-to-nearest errs by at most half an ulp):
-     phi at the node centre, its gradient, and the second-order remainder 3 c_G e^2 / (s - e)^2 with
-     s >= sigma_min(C) proven by an interval Cholesky factorisation of C C^T - s^2 I (bounds.py's bound 1);
+     included, G = R^T R), the least of two:
+     - the exact-rank subspace bound (span.py): row(B) lies in a subspace T spanned by the free rows' vertex
+       codes (blow-up parts: both rows' images) and a span F0 that contains the fixed rows' (each fixed
+       feature set's image, or the certificate's rows where they span it, or the exact ray of a one-ray
+       ReLU cell); dim T is decided exactly (fractions), and tr(G on F0) + the top-k eigenvalues of G on
+       T minus F0 is bounded in interval arithmetic (Cholesky-orthonormalised basis, a Ky Fan dual certificate);
+     - the perturbation bound (bounds.py's bound 1) in interval arithmetic with outward rounding (every
+       float operation widened by one ulp, which contains the exact result since IEEE round-to-nearest errs
+       by at most half an ulp): phi at the node centre, its gradient, and the remainder 3 c_G e^2 / (s - e)^2
+       with s >= sigma_min(C) proven by an interval Cholesky factorisation of C C^T - s^2 I; used only
+       where the fixed rows are known exactly (or span their images: phi is monotone in the row space);
+       the fixed span is taken out in floats with the allowance of leaf._Reduced;
      the leaf fails when ||R||^2 minus this bound is below the piece's lower bound (validity), or when the
      bound exceeds the leaf's claimed bound by more than `CONSISTENCY` tr G (a claim that is not the
      certifier's: the recomputation is looser than the certifier's floats by the interval widths);
   4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
-Where the perturbation bound does not apply (e >= s), the subspace bound (top eigenvalues of G on the
-span of the node's vertex codes) is recomputed in floats with the stated allowance `SUBSPACE_ALLOWANCE`
-(relative to tr G): that part is floating point with an error bound, not interval arithmetic.
-Not checked: that the blow-up corner codes are exactly parallel (checked within `PARALLEL_CHECK`).
+
+Why exact ranks rather than a tolerance, or refining failing leaves. A leaf's code rows are often exactly
+rank-deficient (two latents' images meet; a one-ray cell whose float encoder row is off its ray by 2e-17).
+A float SVD shows such a dependency as a ~1e-17 singular direction: keeping it (the only sound choice for a
+tolerance) makes the Ky Fan bound useless (two committed certificates failed so), dropping it by a
+threshold is unsound without a perturbation argument, and bisecting the leaf does not remove it (every
+child has the same span) while the perturbation bound cannot close at the minimiser of a nested piece
+(the value there is the Ky Fan value of the exact span, reached only in the limit). Exact ranks settle it
+with no tolerance: the generators are floats, products of floats are rationals.
+Not checked: that the blow-up corner codes are exactly parallel (checked within `PARALLEL_CHECK`); for
+n_p = 3, that a float edge midpoint splits a triangle's cone exactly (it is off the edge by rounding).
 """
 from __future__ import annotations
 
@@ -31,7 +47,7 @@ import numpy as np
 from mpmath import iv
 
 from sdlscape.certcheck.intervals import Iv, inverse, positive_definite, spectral_norm_bound  # noqa: F401
-from sdlscape.certcheck.leaf import Data, _part_codes, _Reduced, subspace_bound
+from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixed_generators
 
 CONSISTENCY = 1e-6
 PARALLEL_CHECK = 1e-8
@@ -127,7 +143,6 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     lb = float(piece["lower_bound"])
     fixed = [data.code(f["w"], feats[f["latent"]]) for f in rec["fixed"] if feats[f["latent"]]]
     lat = [f["latent"] for f in rec["free"]]
-    Gm = 0.5 * (G.lo + G.hi)
     for fr in rec["free"]:                                                  # 2. the cells
         V = np.asarray(fr["cell"], dtype=float)
         F = feats[fr["latent"]]
@@ -159,7 +174,16 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
                 scale = np.linalg.norm(data.code(np.asarray(p["wg"]), feats[lat[p["g"]]]).hi)
                 if np.linalg.norm(res) > PARALLEL_CHECK * max(scale, 1e-300):
                     v.fail(f"piece {name}: a blow-up corner whose codes are not parallel ({np.linalg.norm(res):.3g})")
-    red = _Reduced(G, trG, fixed, cG_of)
+    if sorted([f["latent"] for f in rec["fixed"]] + lat) != list(range(len(feats))):
+        v.fail(f"piece {name}: the fixed and free latents are not each latent once")
+        return
+    relu = data.activation == "relu"
+    base, d_fixed, rows, notes = fixed_generators(data, feats, rec["fixed"], relu)
+    v.notes.extend(f"piece {name}: {n}" for n in notes)
+    red = None
+    if rows is not None:
+        red = _Reduced(G, trG, [data.code(f["w"], feats[f["latent"]]) for f in rows if feats[f["latent"]]], cG_of)
+    span = SpanBound(G, float(total.b) * (1 + 1e-15), feats, lat, base, d_fixed)   # cap: tr G >= phi
     by_root: dict[int, list] = {}
     for leaf in rec["leaves"]:
         by_root.setdefault(int(leaf["root"]), []).append(tuple(tuple(s) for s in leaf["path"]))
@@ -173,14 +197,19 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
         for p in node:
             codes.update(_part_codes(data, p, feats, lat))
         free = [codes[j] for j in range(len(lat))]
-        bound = min(red.perturbation(free), subspace_bound(Gm, trG, fixed, free))
+        bound = span.bound(node)
+        if red is not None:
+            bound = min(bound, red.perturbation(free))
         claimed = float(leaf["bound"])
-        if lb > 0 and float((total - iv.mpf(bound)).a) < lb:
-            v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): ||R||^2 - its recomputed bound {bound:.17g} "
-                   f"is below the piece's lower bound {lb:.17g}")
+        floor = float((total - iv.mpf(bound)).a)
+        if lb > 0 and floor < lb:
+            v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker proves phi <= {bound:.17g} "
+                   f"there, i.e. L~ >= ||R||^2 - phi >= {floor:.17g}, below the piece's claimed lower bound "
+                   f"{lb:.17g} (the certificate claims phi <= {claimed:.17g})")
         elif bound > claimed + CONSISTENCY * trG:
-            v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): recomputed bound {bound:.17g} exceeds the "
-                   f"claimed {claimed:.17g}")
+            v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker's bound phi <= {bound:.17g} "
+                   f"is looser than the certificate's claimed phi <= {claimed:.17g} by more than "
+                   f"{CONSISTENCY:g} tr G")
     v.pieces += 1
 
 

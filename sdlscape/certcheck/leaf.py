@@ -1,13 +1,14 @@
 """One leaf's bound on phi(B) = tr(G Pi(B)), recomputed from the certificate's data (see the package docstring)."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from sdlscape.certcheck.intervals import Iv, _diag, _dn, inverse, matmul, positive_definite, spectral_norm_bound
-
-SUBSPACE_ALLOWANCE = 1e-12
+from sdlscape.certcheck.span import Generators, image_rank, independent_rows, kyfan_on_span
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Data:
     W_r: np.ndarray
     M: np.ndarray
     threshold: float
+    activation: str = ""
 
     @classmethod
     def of(cls, inst: dict) -> Data:
@@ -23,7 +25,8 @@ class Data:
         W_r = np.asarray(inst.get("W_r", W_p) if inst.get("W_r") is not None else W_p, dtype=float)
         M = np.asarray(inst.get("M") if inst.get("M") is not None else np.ones(W_p.shape[1]), dtype=float)
         act = inst.get("activation", {})
-        return cls(W_p, W_r, M, float(act.get("theta", 0.0) or 0.0) if act.get("name") == "jumprelu" else 0.0)
+        return cls(W_p, W_r, M, float(act.get("theta", 0.0) or 0.0) if act.get("name") == "jumprelu" else 0.0,
+                   str(act.get("name", "")))
 
     def D(self) -> Iv:
         return Iv(self.M).sqrt()
@@ -93,23 +96,92 @@ def perturbation_bound(G: Iv, cG: float, fixed: list[Iv], free: list[Iv]) -> flo
     return float((phi + lin + rem).hi)
 
 
-def subspace_bound(G: np.ndarray, trG: float, fixed: list[Iv], free: list[Iv]) -> float:
-    """phi(fixed span) + the top-k eigenvalues of G, projected off the fixed span, on the span of the free
-    rows' vertex codes (Ky Fan; floats, with the allowance SUBSPACE_ALLOWANCE tr G (dims + 1))."""
-    n = G.shape[0]
-    F = np.vstack([0.5 * (r.lo + r.hi)[None, :] for r in fixed]) if fixed else np.zeros((0, n))
-    X = np.vstack([0.5 * (V.lo + V.hi) for V in free]) if free else np.zeros((0, n))
-    U0 = _basis(F, 1e-13)
-    Q = _complement(U0, n)
-    phi0 = float(np.trace(U0.T @ G @ U0))
-    B = _basis(X @ Q, 0.0).T if X.size else np.zeros((0, Q.shape[1]))
-    top = np.linalg.eigvalsh(B @ (Q.T @ G @ Q) @ B.T)[::-1] if B.shape[0] else np.zeros(0)
-    return phi0 + float(np.sum(top[:len(free)])) + SUBSPACE_ALLOWANCE * trG * (1 + len(fixed) + len(free) + B.shape[0])
+class SpanBound:
+    """The exact-rank subspace bound of a piece's leaves (span.py). F0, the span of the fixed generators,
+    contains the true fixed rows' span (see `fixed_generators`); each leaf adds its free rows' generators.
+    Two bounds: tr(G on F0) + the top-k on T minus F0 (phi is monotone in the row space), and, when the
+    fixed latents add fewer than dim F0 dimensions (an image stands in for a row), the top-(d_fixed + k) on T."""
+
+    def __init__(self, G: Iv, cap: float, feats: list[list[int]], lat: list[int], base: Generators, d_fixed: int):
+        self.G, self.feats, self.lat, self.cap = G, feats, lat, cap
+        self.base, self.d_fixed = base, d_fixed
+        self.f0 = len(independent_rows(base.exact))
+
+    def bound(self, node: list[dict]) -> float:
+        g = copy.copy(self.base)
+        g.exact, g.rows = list(self.base.exact), list(self.base.rows)
+        for p in node:
+            if p["kind"] == "simplex":
+                for w in p["W"]:
+                    g.add_code(w, self.feats[self.lat[p["row"]]])
+            else:
+                g.add_image(self.feats[self.lat[p["f"]]])
+                g.add_image(self.feats[self.lat[p["g"]]])
+        Z, k = g.basis(len(self.base.exact)), len(self.lat)
+        b = kyfan_on_span(self.G, Z, self.f0, k, self.cap)
+        if self.d_fixed < self.f0:
+            b = min(b, kyfan_on_span(self.G, Z, 0, self.d_fixed + k, self.cap))
+        return b
+
+
+def _exact_ray(data: Data, F: list[int]) -> list[float] | None:
+    """For a ReLU cell {w : w.p_d >= 0 (d in F), w.p_d <= 0 (d not in F)} in R^2: if two of its normals are
+    exactly antiparallel (exact rational test), the cell lies on the line orthogonal to them, and every row of
+    the cell has the code direction of w* = rot90(a) (exact floats; the sign does not change the span)."""
+    P = data.W_p
+    normals = [[Fraction(float(x)) * (-1 if d in F else 1) for x in P[:, d]] for d in range(P.shape[1])]
+    for i in range(len(normals)):
+        for j in range(i + 1, len(normals)):
+            a, b = normals[i], normals[j]
+            if a[0] * b[1] - a[1] * b[0] == 0 and a[0] * b[0] + a[1] * b[1] < 0:
+                return [float(a[1]), float(-a[0])]
+    return None
+
+
+def fixed_generators(data: Data, feats: list[list[int]], fixed: list[dict], relu: bool
+                     ) -> tuple[Generators, int, list[dict] | None, list[str]]:
+    """Generators of a subspace F0 that contains the true fixed rows' span, whatever their encoder rows in
+    their cells, and the dimensions the fixed latents add (<= dim F0). Feature set by feature set F:
+    - the certificate's rows span Im_F exactly (a rank-1 F, or c >= rank Im_F latents on one cell): them;
+    - a ReLU one-ray cell (n_p = 2, two exactly antiparallel normals): the exact ray w* (`_exact_ray`), which
+      replaces the certificate's float row (off the ray by rounding);
+    - otherwise Im_F itself, with min(c, rank Im_F) dimensions.
+    Also the fixed rows for the perturbation bound: the resolved ones, or None when some F fell to its image
+    (the perturbation bound needs the true fixed span, up to a superset of it)."""
+    gen = Generators(data.W_p, data.M, data.D())
+    groups: dict[tuple, list[dict]] = {}
+    for f in fixed:
+        if feats[f["latent"]]:
+            groups.setdefault(tuple(sorted(feats[f["latent"]])), []).append(f)
+    rows: list[dict] | None = [f for f in fixed if not feats[f["latent"]]]
+    d_fixed, notes = 0, []
+    for F, fs in groups.items():
+        rank = image_rank(data.W_p, data.M, F)
+        codes = [gen.code(f["w"], F)[0] for f in fs]
+        if len(independent_rows(codes)) == rank:
+            chosen = fs
+        else:
+            ray = _exact_ray(data, list(F)) if relu and data.W_p.shape[0] == 2 else None
+            chosen = [{**f, "w": ray} for f in fs] if ray is not None else None
+        if chosen is None:
+            gen.add_image(F)
+            d_fixed += min(len(fs), rank)
+            rows = None
+            notes.append(f"fixed latents {[f['latent'] for f in fs]} stand for their image (rank {rank})")
+            continue
+        for f in chosen:
+            gen.add_code(f["w"], F)
+        d_fixed += len(independent_rows([gen.code(f["w"], F)[0] for f in chosen]))
+        if rows is not None:
+            rows.extend(chosen)
+        if chosen is not fs:
+            notes.append(f"fixed latents {[f['latent'] for f in fs]}: a one-ray cell, its exact ray {chosen[0]['w']}")
+    return gen, d_fixed, rows, notes
 
 
 def _basis(X: np.ndarray, rel: float) -> np.ndarray:
-    """Orthonormal basis (columns) of the row span of X (singular values above rel * the largest; rel = 0
-    keeps every non-zero direction: dropping one could lose a direction of the span)."""
+    """Orthonormal basis (columns) of the row span of X (singular values above rel * the largest): floats, for
+    the perturbation bound's fixed span (the allowance of _Reduced); the subspace bound decides ranks exactly."""
     n = X.shape[1]
     cols = np.flatnonzero(np.any(X != 0, axis=0))     # structural zeros: the span lies in the other coordinates
     if X.size == 0 or cols.size == 0:

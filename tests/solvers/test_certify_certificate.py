@@ -104,3 +104,13 @@ def test_check_certificate_command_exit_codes(nested_certificate, tmp_path, caps
     assert main(["check-certificate", str(tmp_path / "bad.json")]) == 3
     assert "INVALID" in capsys.readouterr().out
     assert main(["check-certificate", str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_shrunk_box_is_caught(nested_certificate):
+    """A blow-up root's box shrunk (tau_1 halved): the roots no longer cover the cells."""
+    bad = copy.deepcopy(nested_certificate)
+    part = next(p for node in bad["pieces"][0]["record"]["roots"] for p in node if p["kind"] == "blowup")
+    part["box"][3] *= 0.5
+    v = check(bad)
+    assert not v.valid and any("cover measure" in f for f in v.failures)
+
