@@ -120,6 +120,7 @@ def run(args) -> int:
         if open_reasons:
             print("not closed: " + ", ".join(f"{n} piece(s) {r}" for r, n in sorted(open_reasons.items()))
                   + f" (activation reduction: {d['reduction']})")
+        print(f"what is certified: {d['certifies']}")
         if ck is not None and ck.exists():
             ck.unlink()
     out["provenance"] = provenance("cpu", time.perf_counter() - t0)

@@ -252,6 +252,11 @@ def test_what_is_not_certified_is_said_in_the_result():
     assert not g.certified and g.lower_bound == 0.0
     assert g.detail["reduction"] == "unsupported" and g.detail["reasons"] == {"unsupported": len(g.pieces)}
     assert all("negative" in p.detail["why"] or "unsupported" in p.detail["why"] for p in g.pieces)
+    assert g.detail["certifies"].startswith("nothing for topk") and "trivial L~ >= 0" in g.detail["certifies"]
+    from sdlscape.solvers.certify.global_min import what_is_certified
+
+    assert "cone of directions" in what_is_certified(random_unit(4, 2, JumpReLU(theta=0.3), n_latents=2, seed=0))
+    assert what_is_certified(random_unit(4, 2, ReLU(), n_latents=2, seed=0)).startswith("the infimum of L~")
     inst = random_unit(4, 2, JumpReLU(theta=0.3), n_latents=2, seed=0)
     pat = read_pattern(inst, np.array([[1.0, 0.2], [-0.3, 1.0]]), inst.activation.linear_reading)
     c = certify_piece(linear_piece(inst, pat), node_limit=2000)

@@ -170,10 +170,30 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                                      "certified_pieces": sum(c.certified for c in pieces),
                                      "resumed": resumed,
                                      "reduction": str(inst.activation.certifier_reduction),
+                                     "certifies": what_is_certified(inst),
                                      "incumbent": None if seed is None else {"value": seed.value, "starts": seed.starts,
                                                                              "pattern": seed.pattern.canonical().to_json()},
                                      "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
                                      "eps": eps, "time_limit_per_piece": time_limit})
+
+
+def what_is_certified(inst: Instance) -> str:
+    """The exact claim behind `certified` / `lower_bound` for this instance's activation (in the result)."""
+    act = inst.activation
+    red = act.certifier_reduction
+    if red is Reduction.UNSUPPORTED:
+        return (f"nothing for {act.name}: its passed codes can be negative, so a code row has no normalisation and "
+                "no reduction is derived; every piece is inconclusive (reason unsupported), the lower bound is the "
+                "trivial L~ >= 0 and no value is claimed")
+    head = "the infimum of L~ (eq. 11) over the union of the pieces (open regions, boundary limits included)"
+    if red is Reduction.JUMP_THRESHOLD:
+        return (head + f"; {act.name} is not positively homogeneous, but within a piece L~ depends on each encoder "
+                "row only through its direction: each piece is certified over its cone of directions (theta cancels), "
+                "the value at a point with margin eps on z > theta")
+    if act.name == "topk_relu":
+        return (head + "; the ordering rows between latents (TopK) are relaxed in the bound (the lower bound stays "
+                "valid), values are taken only at encoders realised in the true region")
+    return head
 
 
 def _meets(value: float, lower: float, rtol: float, atol: float) -> bool:
