@@ -36,7 +36,8 @@ def run(args) -> int:
     if not isinstance(cert, dict) or "pieces" not in cert or "instance" not in cert:
         raise InputError(f"{args.file} is not a certificate file (no 'instance' / 'pieces')")
     v = check(cert)
-    print(f"{args.file}: " + ("VALID" if v.valid else "INVALID") + f" ({v.pieces} pieces, {v.leaves} leaves checked)")
+    print(f"{args.file}: " + ("VALID" if v.valid else "INVALID") + f" ({v.pieces} pieces, {v.leaves} leaves checked, "
+          f"{v.refined} closed by the checker's refinement in {v.refine_nodes} nodes)")
     for f in v.failures[:20]:
         print(f"  fails: {f}")
     for n in v.notes[:5]:

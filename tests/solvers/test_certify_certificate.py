@@ -114,3 +114,30 @@ def test_a_shrunk_box_is_caught(nested_certificate):
     v = check(bad)
     assert not v.valid and any("cover measure" in f for f in v.failures)
 
+
+
+def test_the_checker_refines_a_collapsed_subtree_itself(nested_certificate):
+    """A root whose leaves are replaced by the root alone (its bound does not prove the piece's lower bound):
+    the checker bisects it with the certifier's own children until it does, and says so; with no budget it
+    names the leaf."""
+    import sdlscape.certcheck as cc
+
+    cert = copy.deepcopy(nested_certificate)
+    leaves = _leaves(cert)
+    by_root = {}
+    for leaf in leaves:
+        by_root.setdefault(leaf["root"], []).append(leaf)
+    r = min((k for k in by_root if len(by_root[k]) >= 3), key=lambda k: len(by_root[k]))
+    cert["pieces"][0]["record"]["leaves"] = (
+        [leaf for leaf in leaves if leaf["root"] != r]
+        + [{"root": r, "path": [], "bound": max(leaf["bound"] for leaf in by_root[r])}])
+    v = check(cert)
+    assert v.valid, v.failures[:2]
+    assert v.refined >= 1 and v.refine_nodes >= 2
+    budget = cc.REFINE_BUDGET
+    try:
+        cc.REFINE_BUDGET = 0
+        v = check(cert)
+    finally:
+        cc.REFINE_BUDGET = budget
+    assert not v.valid and any("not closed by 0 refinement nodes" in f for f in v.failures)
