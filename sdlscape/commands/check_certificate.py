@@ -15,11 +15,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import json
+    import time
     from pathlib import Path
 
     from sdlscape.certcheck import check
     from sdlscape.errors import InputError
-    from sdlscape.storage import write_json
+    from sdlscape.storage import provenance, write_json
 
     path = Path(args.file)
     try:
@@ -35,6 +36,7 @@ def run(args) -> int:
         raise InputError(f"certificate file {args.file} is not readable JSON: {exc}") from None
     if not isinstance(cert, dict) or "pieces" not in cert or "instance" not in cert:
         raise InputError(f"{args.file} is not a certificate file (no 'instance' / 'pieces')")
+    t0 = time.perf_counter()
     v = check(cert)
     print(f"{args.file}: " + ("VALID" if v.valid else "INVALID") + f" ({v.pieces} pieces, {v.leaves} leaves checked, "
           f"{v.refined} closed by the checker's refinement in {v.refine_nodes} nodes)")
@@ -43,5 +45,5 @@ def run(args) -> int:
     for n in v.notes[:5]:
         print(f"  note: {n}")
     if args.json:
-        write_json(args.json, v.to_dict())
+        write_json(args.json, {**v.to_dict(), "provenance": provenance("cpu", time.perf_counter() - t0)})
     return 0 if v.valid else 3
