@@ -33,6 +33,26 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="write the machine-readable result here")
 
 
+def add_pattern_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pattern", required=True,
+                        help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
+
+
+def add_eps_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--eps", type=positive_float, default=1e-3,
+                        help="margin of strict inequalities (default 1e-3)")
+
+
+def add_seed_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--seed", type=seed_int, default=0, help=f"seed of {what} (default 0)")
+
+
+def describe_instance(inst) -> str:
+    """The line that commands print first about an instance: its name, sizes and activation."""
+    return (f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
+            f"activation {inst.activation}")
+
+
 def load_instance_arg(path: str, normalize: bool):
     from sdlscape.theory.instance import load_instance
 

@@ -23,13 +23,16 @@ def _rtol(text: str) -> float:
     return v
 
 
+DESCRIPTION = """\
+Variable projection eliminates W_D exactly; each piece is reduced to its normalised cell polytopes and solved by
+spatial branch and bound with perturbation and subspace bounds; the final comparison is done in interval
+arithmetic. Values are infima over the open regions (boundary limits included), reported at an interior point.
+relu, jumprelu, topk_relu; n_p <= 3."""
+
+
 def register(sub) -> None:
     p = sub.add_parser("certify", help="certified global minimum of L~ (or of one piece) by branch and bound",
-                       description="Variable projection eliminates W_D exactly; each piece is reduced to its "
-                                   "normalised cell polytopes and solved by spatial branch and bound with "
-                                   "perturbation and subspace bounds; the final comparison is done in interval "
-                                   "arithmetic. Values are infima over the open regions (boundary limits "
-                                   "included), reported at an interior point. relu, jumprelu, topk_relu; n_p <= 3.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
     p.add_argument("--pattern", metavar="JSON", help="certify this one piece (JSON list of lists, or a file)")
     p.add_argument("--rtol", type=_rtol, default=1e-7, help="relative gap at which a value is certified (default 1e-7)")

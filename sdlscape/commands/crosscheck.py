@@ -16,13 +16,15 @@ from sdlscape.commands._common import (
     write_result,
 )
 
+DESCRIPTION = """\
+Train N independent models of L~ (eq. 11) in one batched tensor program, match every end point to its
+activation-pattern piece of the landscape (computed unless --landscape is given), compare its loss with the
+piece's ACS value, and test resampling of dead latents at spurious minima."""
+
 
 def register(sub) -> None:
     p = sub.add_parser("crosscheck", help="match many gradient-descent runs of L~ to the exact landscape",
-                       description="Train N independent models of L~ (eq. 11) in one batched tensor program, "
-                                   "match every end point to its activation-pattern piece of the landscape "
-                                   "(computed unless --landscape is given), compare its loss with the piece's "
-                                   "ACS value, and test resampling of dead latents at spurious minima.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
     p.add_argument("--starts", type=int, required=True, help="number of independent gradient runs (>= 1)")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda or cuda:i (default cpu)")
