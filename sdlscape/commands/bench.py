@@ -5,6 +5,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from sdlscape.commands import bench_own
 from sdlscape.commands._common import check_device_early, check_device_torch, seed_int
 from sdlscape.errors import InputError
 
@@ -51,8 +54,6 @@ def register(subparsers) -> None:
     g.add_argument("--tau", type=float, default=0.9)
     g.add_argument("--steps", type=int, help="training steps (default: the scale's; also applies to tables)")
     g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
-    from sdlscape.commands import bench_own
-
     bench_own.add_arguments(p)
     p.set_defaults(func=run)
 
@@ -135,8 +136,6 @@ def _print(result: dict) -> None:
 
 
 def run(args) -> int:
-    from sdlscape.commands import bench_own
-
     if args.table in bench_own.OWN:
         return bench_own.run(args)
     _validate(args)
@@ -194,8 +193,6 @@ def run(args) -> int:
 
 
 def _custom(args, cache, progress) -> dict:
-    import numpy as np
-
     from sdlscape.bench import experiments as ex
 
     row = ex.Row(args.method, args.anchoring or bool(args.anchors), args.tau, n=args.n, p_active=args.p_active,

@@ -1,6 +1,8 @@
 """`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
 from __future__ import annotations
 
+import time
+
 from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
@@ -15,6 +17,7 @@ from sdlscape.commands._common import (
     seed_int,
     write_result,
 )
+from sdlscape.errors import InputError
 
 DESCRIPTION = """\
 Train N independent models of L~ (eq. 11) in one batched tensor program, match every end point to its
@@ -46,9 +49,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import time
-
-    from sdlscape.errors import InputError
     from sdlscape.storage import read_json
 
     # Every input is read and checked before torch is imported (a bad file is refused in a second).

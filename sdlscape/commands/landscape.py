@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 from sdlscape.commands._common import (
     add_instance_argument,
@@ -65,8 +66,6 @@ def _fmt(x) -> str:
 
 
 def run(args) -> int:
-    import time
-
     from sdlscape.solvers.landscape import checkpoint_path, map_landscape
     from sdlscape.solvers.piece_bounds import check_enumerable
     from sdlscape.storage import provenance, write_json, write_text

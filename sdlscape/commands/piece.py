@@ -23,6 +23,7 @@ from sdlscape.commands._common import (
     positive_int,
     write_result,
 )
+from sdlscape.outcomes import Outcome
 
 DESCRIPTION = """\
 Decide whether the pattern is realizable, then run alternating convex search (exact CVXPY blocks) from several
@@ -46,7 +47,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sdlscape.outcomes import Outcome
     from sdlscape.solvers.acs import solve_piece
     from sdlscape.storage import provenance
 

@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from sdlscape.outcomes import Reading, Status
+from sdlscape.theory.constructions import construction_3_3
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import exact_sample_errors
 from sdlscape.verify.claims import (
@@ -71,8 +72,6 @@ from sdlscape.verify.thm3_1_laws import (  # noqa: F401  (re-exported)
 
 def points(inst: Instance, rng: np.random.Generator, count: int):
     """(name, W_D, W_E): the Thm 3.3 construction, the zero decoder, and random points."""
-    from sdlscape.theory.constructions import construction_3_3
-
     if inst.n_latents >= inst.n:
         W_D, W_E = construction_3_3(inst)
         yield "construction_3_3", W_D, W_E
