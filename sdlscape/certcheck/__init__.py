@@ -36,7 +36,8 @@ Fan value of the exact span, reached only in the limit). Exact ranks settle it w
 generators are floats, and products of floats are rationals.
 Refinement, as a fallback: a leaf whose recomputed bound does not prove the piece's lower bound is bisected
 by the checker itself (`_split`: the certifier's own children, which cover their parent) up to
-`REFINE_BUDGET` nodes; it passes when every descendant's bound proves it (the verdict counts such leaves),
+`REFINE_BUDGET` nodes (`REFINE_TOTAL` per certificate); it passes when every descendant's bound proves
+it (the verdict counts such leaves),
 and fails, named, otherwise. It only removes the interval widths' looseness near a tight leaf.
 Not checked: that the blow-up corner codes are exactly parallel (checked within `PARALLEL_CHECK`); for
 n_p = 3, that a float edge midpoint splits a triangle's cone exactly (it is off the edge by rounding).
@@ -57,6 +58,8 @@ from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixe
 CONSISTENCY = 1e-6
 REFINE_BUDGET = 256
 """Nodes into which the checker may bisect one leaf whose bound does not prove the piece's lower bound."""
+REFINE_TOTAL = 2 * REFINE_BUDGET
+"""Refinement nodes per certificate, all leaves together (a false claim fails fast)."""
 PARALLEL_CHECK = 1e-8
 MEASURE_RTOL = 1e-9
 FORMAT = "sdlscape-certificate/1"
@@ -252,8 +255,9 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
         node = _leaf_node(roots[int(leaf["root"])], [list(s) for s in leaf["path"]])
         bound = bound_of(node)
         claimed = float(leaf["bound"])
-        if not proves(bound):
-            refined, used = _refine(node, bound_of, proves, REFINE_BUDGET)
+        used = 0
+        if not proves(bound) and v.refine_nodes < REFINE_TOTAL:
+            refined, used = _refine(node, bound_of, proves, min(REFINE_BUDGET, REFINE_TOTAL - v.refine_nodes))
             v.refine_nodes += used
             if refined is not None:
                 v.refined += 1
@@ -262,8 +266,8 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
             floor = float((total - iv.mpf(bound)).a)
             v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker proves phi <= {bound:.17g} "
                    f"there, i.e. L~ >= ||R||^2 - phi >= {floor:.17g}, below the piece's claimed lower bound "
-                   f"{lb:.17g} (the certificate claims phi <= {claimed:.17g}; not closed by {REFINE_BUDGET} "
-                   "refinement nodes)")
+                   f"{lb:.17g} (the certificate claims phi <= {claimed:.17g}; not closed by refinement: {used} nodes, "
+                   f"budget {REFINE_BUDGET} per leaf, {REFINE_TOTAL} per certificate)")
         elif bound > claimed + CONSISTENCY * trG:
             v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker's bound phi <= {bound:.17g} "
                    f"is looser than the certificate's claimed phi <= {claimed:.17g} by more than "
