@@ -1,7 +1,8 @@
 """Recovery against the number of features n, one line per anchoring variant (bench/anchoring.py results).
 
 Data in: one ``sdlscape bench anchoring`` result or a list of them (scales and size sweeps); file out:
-anchoring.png / .pdf, one panel per method, non-anchored decoder M_GT(0.95) with sd bars over seeds.
+anchoring.png / .pdf, one panel per method, non-anchored decoder M_GT(0.95) with sd bars over seeds; a point
+of one seed (no sd, untested) is drawn hollow.
 """
 from __future__ import annotations
 
@@ -35,8 +36,12 @@ def draw(results, out_dir: str | Path, name: str = "anchoring") -> list[Path]:
             ps = pts[m][v]
             ns, mean, sd = [p[0] for p in ps], [p[1] for p in ps], [p[2] for p in ps]
             seeds = "/".join(str(p[3]) for p in ps)
-            ax.errorbar([n * (1 + 0.015 * (i - 2.5)) for n in ns], mean, yerr=sd, marker="o", ms=4, capsize=2,
-                        lw=1.2, ls="--" if v == "plain" else "-", color=f"C{i}", label=f"{v} (seeds {seeds})")
+            xs = [n * (1 + 0.015 * (i - 2.5)) for n in ns]
+            ax.errorbar(xs, mean, yerr=sd, marker="o", ms=4, capsize=2, lw=1.2, ls="--" if v == "plain" else "-",
+                        color=f"C{i}", label=f"{v} (seeds {seeds})")
+            one = [(x, y) for x, y, p in zip(xs, mean, ps) if p[3] < 2]  # one seed: hollow, no sd, untested
+            if one:
+                ax.plot(*zip(*one), ls="none", marker="o", ms=5, mfc="white", mec=f"C{i}", mew=1.2, zorder=3)
         ax.set_xscale("log")
         ns_all = sorted({p[0] for ps in pts[m].values() for p in ps})
         ax.set_xticks(ns_all, [str(n) for n in ns_all])

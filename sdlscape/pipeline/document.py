@@ -30,6 +30,7 @@ class Table:
     header: Sequence[str]
     rows: Sequence[Sequence[Any]]
     caption: str = ""
+    collapsed: bool = False  # rendered inside <details>, the caption as its summary
 
 
 @dataclass
@@ -101,13 +102,15 @@ def to_markdown(doc: Document) -> str:
         elif isinstance(b, Paragraph):
             out += [b.text, ""]
         elif isinstance(b, Table):
-            if b.caption:
+            if b.collapsed:
+                out += [f"<details><summary>{html.escape(b.caption or 'table', quote=False)}</summary>", ""]
+            elif b.caption:
                 out += [f"*{b.caption}*", ""]
             out.append("| " + " | ".join(map(str, b.header)) + " |")
             out.append("|" + "|".join("---" for _ in b.header) + "|")
             for r in b.rows:
                 out.append("| " + " | ".join(fmt(c).replace("|", "\\|") for c in r) + " |")
-            out.append("")
+            out += ["", "</details>", ""] if b.collapsed else [""]
         elif isinstance(b, Figure):
             out += [f"![{b.caption}]({b.path})", "", f"*{b.caption}*", ""]
     return "\n".join(out) + "\n"
@@ -162,7 +165,9 @@ def to_html(doc: Document, base: Path) -> str:
             cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b.header)
             body = "".join("<tr>" + "".join(_cell(fmt(c)) for c in r) + "</tr>" for r in b.rows)
-            parts.append(f"<div class='scroll'><table>{cap}<tr>{head}</tr>{body}</table></div>")
+            table = f"<div class='scroll'><table>{cap}<tr>{head}</tr>{body}</table></div>"
+            parts.append(f"<details><summary>{html.escape(b.caption or 'table')}</summary>{table}</details>"
+                         if b.collapsed else table)
         elif isinstance(b, Figure):
             p = base / b.path
             if p.is_file():

@@ -32,7 +32,7 @@ def _encoder(report: dict) -> str | None:
 def _anchoring(report: dict, supplementary: dict) -> str | None:
     files = sorted((supplementary or {}).get("anchoring", {}))
     if files:
-        return ("The anchoring experiment (section 'Anchoring', " + ", ".join(f"results/bench/{f}.json"
+        return ("The anchoring experiment (section 'Feature anchoring', " + ", ".join(f"results/bench/{f}.json"
                                                                                 for f in files) + ") studies it.")
     return None
 

@@ -139,6 +139,11 @@ def anchoring_sentence(rows: list[dict], supplementary: dict | None) -> str:
     text = "Feature anchoring (Sec. 4), does it raise M_GT? " + "; ".join(
         f"{r['claim'].split(': feature anchoring')[0]}: {r['verdict']}" for r in rows) + ("." if rows else "")
     if files:
-        text += (" The anchoring experiment's results (" + ", ".join(f"results/bench/{f}.json" for f in files)
-                 + ") are in the section 'Anchoring'.")
+        import importlib  # the section module as the report places it (report.section_order)
+
+        headline = getattr(importlib.import_module("sdlscape.pipeline.sections.anchoring"), "headline", None)
+        head = headline(list(supplementary["anchoring"].values())) if headline else ""
+        text += (" The anchoring experiment (" + ", ".join(f"results/bench/{f}.json" for f in files) + ")"
+                 + (f": {head} Details in the section 'Feature anchoring'." if head
+                    else " is in the section 'Feature anchoring'."))
     return text
