@@ -115,12 +115,6 @@ def _solve_exact(M: list[list[Fraction]], rhs: list[Fraction], guess: list[Fract
     return y
 
 
-def motzkin_holds(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray) -> bool:
-    """Is y (already rational-exact floats or not) a Motzkin certificate, checked exactly after an exact
-    re-solve of A^T y = 0 on its support? (The float y is only a guide to the support and the scale.)"""
-    return exact_motzkin(A, b, strict, y) is not None
-
-
 def exact_motzkin(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray) -> list[Fraction] | None:
     """The exact certificate on the support of the float y: y_S >= 0, A_S^T y_S = 0, b_S^T y_S <= 0,
     sum(y_strict) - b^T y = 1 (so some strict row carries weight or b^T y < 0), or None."""
