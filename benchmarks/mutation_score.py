@@ -72,6 +72,8 @@ def main(argv=None) -> int:
                     help="the tests mutmut runs (replaces pytest_add_cli_args_test_selection in the copy)")
     ap.add_argument("--deselect", action="append", default=[], metavar="TEST_ID",
                     help="a test the run leaves out (a slow one; repeatable)")
+    ap.add_argument("--mutants", nargs="+", metavar="NAME",
+                    help="run only these mutants (e.g. the survivors of an earlier run, to check new tests)")
     ap.add_argument("--json", metavar="OUT", help="write the score, the counts and the survivors here")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
@@ -88,8 +90,8 @@ def main(argv=None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log = work / "mutmut-run.log"
     with open(log, "w") as fh:
-        rc = subprocess.run(["nice", "-n", "10", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work,
-                            stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+        rc = subprocess.run(["nice", "-n", "10", "mutmut", "run", "--max-children", str(args.jobs)] + (args.mutants or []),
+                            cwd=work, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
     status = results(work, env)
     counts = collections.Counter(status.values())
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
@@ -121,7 +123,8 @@ def write_score(out: Path, args, rc: int, counts: collections.Counter, surv: lis
     from sdlscape.storage import provenance, write_json
 
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
-    write_json(out, {"mutated": args.only, "tests": args.tests, "deselected": args.deselect, "mutmut_exit": rc,
+    write_json(out, {"mutated": args.only, "tests": args.tests, "only_mutants": args.mutants,
+                     "deselected": args.deselect, "mutmut_exit": rc,
                      "by_status": dict(sorted(counts.items())), "killed": killed,
                      "scored": killed + counts.get("survived", 0), "survivors": surv,
                      "provenance": provenance()})
