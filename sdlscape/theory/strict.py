@@ -180,9 +180,11 @@ def decide_strict(A: np.ndarray, b: np.ndarray, strict: np.ndarray, method: str 
     if A.shape[0] == 0:
         return StrictAnswer(status=Feasibility.REALIZABLE, margin=1.0, witness=np.zeros(A.shape[1]),
                             certificate=None, detail="no inequalities")
-    notes, best = [], None
+    notes, best, solved = [], None, {}
     for on in (np.ones(len(b), dtype=bool), strict):   # strictly inside every row first, then the strict ones
-        t, x, status = max_margin(A, b, on, method)
+        if on.tobytes() not in solved:                  # all rows strict: the second LP is the first
+            solved[on.tobytes()] = max_margin(A, b, on, method)
+        t, x, status = solved[on.tobytes()]
         if t is None:
             notes.append(status)
             continue
