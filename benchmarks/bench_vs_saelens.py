@@ -63,41 +63,38 @@ def _same_params(x, n):
     return model.W_E, model.W_dec
 
 
-def make_dense(x, n, k, batch):
+def _unit_decoder_trainer(x, n, batch, reconstruct):
+    """One Adam step (lr 1e-3) of || x - reconstruct(x, W_E, W_dec) ||^2 from the shared initial parameters,
+    decoder rows renormalised after each step: the two methods below differ only in `reconstruct`."""
     W_E, W_dec = _same_params(x, n)
     opt, data = _adam([W_E, W_dec], 1e-3), _batches(x, batch)
 
     def step():
         xb = next(data)
-        z = F.relu(xb @ W_E.t())
-        vals, idx = z.topk(k, dim=1, sorted=False)
-        q = torch.zeros_like(z).scatter(1, idx, vals)
-        loss = (xb - q @ W_dec).pow(2).sum(-1).mean()
+        loss = (xb - reconstruct(xb, W_E, W_dec)).pow(2).sum(-1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
             W_dec.div_(W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
     return step
+
+
+def make_dense(x, n, k, batch):
+    def reconstruct(xb, W_E, W_dec):
+        z = F.relu(xb @ W_E.t())
+        vals, idx = z.topk(k, dim=1, sorted=False)
+        return torch.zeros_like(z).scatter(1, idx, vals) @ W_dec
+    return _unit_decoder_trainer(x, n, batch, reconstruct)
 
 
 def make_sparsify(x, n, k, batch):
     from sparsify.fused_encoder import fused_encoder
 
-    W_E, W_dec = _same_params(x, n)
-    opt, data = _adam([W_E, W_dec], 1e-3), _batches(x, batch)
-
-    def step():
-        xb = next(data)
+    def reconstruct(xb, W_E, W_dec):
         acts, idx, _ = fused_encoder(xb, W_E, None, k, "topk")
-        recon = F.embedding_bag(idx, W_dec, per_sample_weights=acts, mode="sum")   # sparsify.utils.eager_decode
-        loss = (xb - recon).pow(2).sum(-1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            W_dec.div_(W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
-    return step
+        return F.embedding_bag(idx, W_dec, per_sample_weights=acts, mode="sum")   # sparsify.utils.eager_decode
+    return _unit_decoder_trainer(x, n, batch, reconstruct)
 
 
 def make_saelens(x, n, k, batch):

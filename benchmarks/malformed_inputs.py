@@ -30,23 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "cli"))
 
-from malformed_cases import (  # noqa: E402
-    BAD_ARGV,
-    BAD_FIELDS,
-    BAD_FILES,
-    BAD_OPTIONS,
-    BAD_OUTPUTS,
-    BAD_PATTERNS,
-    BASE,
-    CACHE_DAMAGE,
-    INSTANCE_COMMANDS,
-    check_contract,
-    command_argv,
-    fill,
-    instance_with,
-    maybe_valid,
-    write_instance,
-)
+import malformed_cases as cases  # noqa: E402
+from malformed_cases import BASE, INSTANCE_COMMANDS, check_contract, command_argv, fill, write_instance  # noqa: E402
 
 ISSUE_FIELDS = [("M", ["a", 1, 1]), ("activation.theta", "0.5"), ("activation.k", "two"), ("n_latents", "two"),
                 ("n_latents", None), ("n_latents", True), ("law", {"p_active": 0.1, "bogus": 1}),
@@ -57,13 +42,13 @@ def issue_cases(root: Path):
     """(label, argv) for every case issue 15 lists."""
     ok = write_instance(root / "ok.json", BASE)
     for where, value in ISSUE_FIELDS:
-        d = instance_with(where, value)
+        d = cases.instance_with(where, value)
         if where == "M":
             d["W_p"] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
         p = write_instance(root / f"issue-{where}-{json.dumps(value)[:10]}.json".replace("/", "_"), d)
         for cmd in INSTANCE_COMMANDS:
             yield f"issue: {where} = {json.dumps(value)} ({cmd})", command_argv(cmd, p, root / "out")
-    npz = BAD_FILES["n_latents an array in .npz"](root / "issue-nl-array")
+    npz = cases.BAD_FILES["n_latents an array in .npz"](root / "issue-nl-array")
     for cmd in INSTANCE_COMMANDS:
         yield f"issue: .npz with n_latents an array ({cmd})", command_argv(cmd, npz, root / "out")
     for cmd, opt in (("landscape", "--eps"), ("landscape", "--tol"), ("piece", "--eps"), ("realizable", "--eps"),
@@ -80,7 +65,7 @@ def issue_cases(root: Path):
         save_instance(random_unit(30, 10, act, n_latents=10, seed=0), big)
         yield f"issue: landscape on a too-large {tag} instance (n 30, n_p 10, 10 latents)", \
             ["landscape", str(big), "--no-progress", "--json", str(root / "out" / "big.json")]
-    yield "issue: a text file named x.npz", command_argv("realizable", BAD_FILES["text named .npz"](root / "x"),
+    yield "issue: a text file named x.npz", command_argv("realizable", cases.BAD_FILES["text named .npz"](root / "x"),
                                                          root / "out")
     yield "issue: --pattern missing.json", command_argv("realizable", ok, root / "out",
                                                         pattern=str(root / "missing.json"))
@@ -90,27 +75,27 @@ def issue_cases(root: Path):
 def generated_cases(root: Path, n_random: int, quick: bool):
     """(label, argv) for the catalogue of tests/cli/malformed_cases.py and seeded random junk."""
     k = 0
-    for where, value in BAD_FIELDS:
+    for where, value in cases.BAD_FIELDS:
         for suffix in (".json",) if quick else (".json", ".npz"):
             k += 1
-            d = instance_with(where, value)
+            d = cases.instance_with(where, value)
             p = write_instance(root / f"f{k}{suffix}", d) or write_instance(root / f"f{k}.json", d)
             for cmd in INSTANCE_COMMANDS[:2] if quick else INSTANCE_COMMANDS:
                 yield f"field {where} = {json.dumps(value)[:30]} ({p.suffix}, {cmd})", \
                     command_argv(cmd, p, root / "out")
-    for name, make in BAD_FILES.items():
+    for name, make in cases.BAD_FILES.items():
         p = make(root / f"file{k}")
         k += 1
         for cmd in INSTANCE_COMMANDS:
             yield f"file: {name} ({cmd})", command_argv(cmd, p, root / "out")
     ok = write_instance(root / "valid.json", BASE)
-    for pat in BAD_PATTERNS:
+    for pat in cases.BAD_PATTERNS:
         for cmd in ("realizable", "piece"):
             yield f"pattern {pat} ({cmd})", command_argv(cmd, ok, root / "out", pattern=pat)
-    for cmd, extras in BAD_OPTIONS.items():
+    for cmd, extras in cases.BAD_OPTIONS.items():
         for extra in extras:
             yield f"option {' '.join(extra)} ({cmd})", command_argv(cmd, ok, root / "out") + fill(extra, root)
-    for cmd, extra in BAD_OUTPUTS:
+    for cmd, extra in cases.BAD_OUTPUTS:
         if cmd in ("reproduce", "figures", "verify"):
             argv = [cmd] + fill(extra, root)
         else:
@@ -118,7 +103,7 @@ def generated_cases(root: Path, n_random: int, quick: bool):
             cut = argv.index("--json")
             argv = argv[:cut] + argv[cut + 2:] + fill(extra, root)
         yield f"output {' '.join(extra)} ({cmd})", argv
-    for argv in BAD_ARGV:
+    for argv in cases.BAD_ARGV:
         yield f"command line {' '.join(argv)[:60]}", fill(argv, root)
     for device in ("gpu", "cuda:9", "cuda:x", "CPU"):
         yield f"option --device {device} (bench)", ["bench", "table1", "--device", device, "--no-progress",
@@ -130,9 +115,9 @@ def generated_cases(root: Path, n_random: int, quick: bool):
         value = rng.choice(leaves)
         for _ in range(rng.randint(0, 2)):
             value = rng.choice([[value], [value, value], {"name": value}, {"p_active": value, "x": value}])
-        if maybe_valid(key, value):
+        if cases.maybe_valid(key, value):
             continue
-        p = write_instance(root / f"r{j}.json", instance_with(key, value))
+        p = write_instance(root / f"r{j}.json", cases.instance_with(key, value))
         yield f"random {key} = {json.dumps(value)[:30]}", command_argv(rng.choice(INSTANCE_COMMANDS), p, root / "out")
 
 
@@ -147,7 +132,7 @@ def hostile_cases(root: Path) -> list[tuple[str, bool, str]]:
     from sdlscape.solvers import fanout
 
     out = []
-    for name, damage in CACHE_DAMAGE.items():
+    for name, damage in cases.CACHE_DAMAGE.items():
         folder = root / f"cache-{len(out)}"
         cache = StageCache(folder, lambda m: None)
         calls = []
@@ -171,7 +156,7 @@ def hostile_cases(root: Path) -> list[tuple[str, bool, str]]:
                 "anchored_encoder_cos": None, "final_loss": 0.1, "final_coef": None, "train_seconds": 0.0}
     ex.train_and_measure = fake
     try:
-        for name, damage in CACHE_DAMAGE.items():
+        for name, damage in cases.CACHE_DAMAGE.items():
             folder = root / f"rows-{len(out)}"
             rows = [ex.Row("topk", False, n=200)]
             ex.run_rows(rows, "small", cache_dir=folder, steps=1, seeds=1)

@@ -1,4 +1,4 @@
-"""Shared pytest configuration: the --runslow flag for tests marked slow."""
+"""Shared pytest configuration: the --runslow flag for tests marked slow, and fixtures used in several folders."""
 import pytest
 
 
@@ -14,3 +14,19 @@ def pytest_collection_modifyitems(config, items):
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
 
+
+
+@pytest.fixture
+def cached_stage():
+    """cached_stage(folder) -> (cache, path, fn, calls): a StageCache in folder holding one "verify" stage
+    computed by fn, which counts its calls in `calls` (so a test can tell a reuse from a recomputation)."""
+    from sdlscape.pipeline.reproduce import StageCache
+
+    def make(folder):
+        cache = StageCache(folder, lambda m: None)
+        calls = []
+        fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
+        cache.run("verify", {"b": 1}, fn)
+        return cache, cache.path("verify", {"b": 1}), fn, calls
+
+    return make

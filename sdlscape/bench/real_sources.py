@@ -111,38 +111,52 @@ def digits_representations(hidden: int = 64, mlp_steps: int = 300, seed: int = 0
 
 # ---------------------------------------------------------------- source: MiniLM sentence embeddings
 
-TOPICS = {
-    "sports": ["the football match", "the tennis final", "the marathon runners", "the basketball team",
-               "the goalkeeper", "the Olympic sprinters", "the cricket season", "the cycling race",
-               "the boxing champion", "the league table", "the penalty shootout", "the swimming relay"],
-    "cooking": ["the tomato soup", "a loaf of sourdough bread", "the pasta sauce", "the roast chicken",
-                "the chocolate cake", "fresh herbs for the salad", "the spicy curry", "the cast iron pan",
-                "the vegetable stew", "the pizza dough", "the salad dressing", "the baking recipe"],
-    "weather": ["the thunderstorm", "the heavy snowfall", "the morning fog", "the heat wave",
-                "the hurricane warning", "the spring rain", "the strong winds", "the weather forecast",
-                "the cold front", "the humidity", "the hail storm", "the long drought"],
-    "finance": ["the stock market", "rising interest rates", "the central bank", "the quarterly earnings report",
-                "inflation", "the mortgage payments", "the bond yields", "the investment fund",
-                "the currency exchange rate", "the tax return", "the company shares", "the pension savings"],
-    "music": ["the piano concerto", "the jazz band", "the new album", "the guitar solo",
-              "the symphony orchestra", "the rock concert", "the violin lessons", "the pop singer",
-              "the drum beat", "the opera performance", "the church choir", "the song lyrics"],
-    "medicine": ["the vaccine trial", "the hospital ward", "the flu symptoms", "the heart surgery",
-                 "the new antibiotic", "the blood test", "the nurse on night shift", "the cancer treatment",
-                 "the prescription drugs", "the broken leg", "the doctor's diagnosis", "the physical therapy"],
-    "astronomy": ["the distant galaxy", "the lunar eclipse", "the new telescope", "the orbit of Mars",
-                  "the black hole", "the meteor shower", "the space station", "the rings of Saturn",
-                  "the supernova", "the comet", "the rocket launch", "the exoplanet"],
-    "computing": ["the software update", "the database server", "the laptop battery", "the programming language",
-                  "the computer virus", "the source code", "the cloud storage", "the network router",
-                  "the graphics card", "the operating system", "the compiler error", "the password manager"],
-    "travel": ["the airport terminal", "the night train to Paris", "the hotel booking", "the beach resort",
-               "the passport control", "the road trip", "the mountain hiking trail", "the cruise ship",
-               "the tour guide", "the delayed flight", "the youth hostel", "the museum tour"],
-    "animals": ["the stray cat", "the herd of elephants", "the barking dog", "the migrating birds",
-                "the dolphins", "the lion cubs", "the honey bees", "the horse in the stable",
-                "the wolf pack", "the sea turtles", "the red squirrel", "the barn owl"],
-}
+# ten topics of twelve noun phrases each: "topic: phrase; phrase; ...", continued on indented lines
+_TOPIC_PHRASES = """
+sports: the football match; the tennis final; the marathon runners; the basketball team; the goalkeeper;
+        the Olympic sprinters; the cricket season; the cycling race; the boxing champion; the league table;
+        the penalty shootout; the swimming relay
+cooking: the tomato soup; a loaf of sourdough bread; the pasta sauce; the roast chicken; the chocolate cake;
+         fresh herbs for the salad; the spicy curry; the cast iron pan; the vegetable stew; the pizza dough;
+         the salad dressing; the baking recipe
+weather: the thunderstorm; the heavy snowfall; the morning fog; the heat wave; the hurricane warning;
+         the spring rain; the strong winds; the weather forecast; the cold front; the humidity; the hail storm;
+         the long drought
+finance: the stock market; rising interest rates; the central bank; the quarterly earnings report; inflation;
+         the mortgage payments; the bond yields; the investment fund; the currency exchange rate;
+         the tax return; the company shares; the pension savings
+music: the piano concerto; the jazz band; the new album; the guitar solo; the symphony orchestra;
+       the rock concert; the violin lessons; the pop singer; the drum beat; the opera performance;
+       the church choir; the song lyrics
+medicine: the vaccine trial; the hospital ward; the flu symptoms; the heart surgery; the new antibiotic;
+          the blood test; the nurse on night shift; the cancer treatment; the prescription drugs;
+          the broken leg; the doctor's diagnosis; the physical therapy
+astronomy: the distant galaxy; the lunar eclipse; the new telescope; the orbit of Mars; the black hole;
+           the meteor shower; the space station; the rings of Saturn; the supernova; the comet;
+           the rocket launch; the exoplanet
+computing: the software update; the database server; the laptop battery; the programming language;
+           the computer virus; the source code; the cloud storage; the network router; the graphics card;
+           the operating system; the compiler error; the password manager
+travel: the airport terminal; the night train to Paris; the hotel booking; the beach resort;
+        the passport control; the road trip; the mountain hiking trail; the cruise ship; the tour guide;
+        the delayed flight; the youth hostel; the museum tour
+animals: the stray cat; the herd of elephants; the barking dog; the migrating birds; the dolphins;
+         the lion cubs; the honey bees; the horse in the stable; the wolf pack; the sea turtles;
+         the red squirrel; the barn owl
+"""
+
+
+def _parse_topics(text: str) -> dict[str, list[str]]:
+    topics: dict[str, list[str]] = {}
+    for line in text.strip().splitlines():
+        if not line.startswith(" "):
+            name, line = line.split(":", 1)
+            topics[name] = []
+        topics[name] += [p.strip() for p in line.split(";") if p.strip()]
+    return topics
+
+
+TOPICS = _parse_topics(_TOPIC_PHRASES)
 
 TEMPLATES = (
     "Yesterday I read an article about {a}.",

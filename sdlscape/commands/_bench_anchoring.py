@@ -5,10 +5,15 @@ it finished behind; a rerun with the same cache trains only what is missing.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
+from pathlib import Path
 
+from sdlscape.bench import anchoring as an
+from sdlscape.bench.scales import SCALES
 from sdlscape.errors import InputError
+from sdlscape.storage import provenance, write_json
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -26,10 +31,6 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 
 def run_from_args(args, cache, progress: bool) -> int:
-    from sdlscape.bench import anchoring as an
-    from sdlscape.bench.scales import SCALES
-    from sdlscape.storage import provenance, write_json
-
     scales = [an.size_scale(n) for n in _ints(args.sizes, "--sizes")] if args.sizes else [SCALES[args.scale]]
     methods = args.methods or an.METHODS
     variants = _names(args.variants) or an.VARIANTS
@@ -46,9 +47,6 @@ def run_from_args(args, cache, progress: bool) -> int:
 
     reference = None
     if args.reference:
-        import json
-        from pathlib import Path
-
         try:
             reference = json.loads(Path(args.reference).read_text())
         except (OSError, ValueError) as exc:

@@ -13,7 +13,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sdlscape.errors import InputError
+from sdlscape.outcomes import Reading
+from sdlscape.theory.instance import load_instance
+from sdlscape.theory.patterns import Pattern
+from sdlscape.theory.piece import Piece
 
 # Options that name a file the command writes, and options that name a folder it writes into.
 FILE_OUTPUTS = ("json", "csv")
@@ -33,9 +39,27 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="write the machine-readable result here")
 
 
-def load_instance_arg(path: str, normalize: bool):
-    from sdlscape.theory.instance import load_instance
+def add_pattern_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pattern", required=True,
+                        help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
 
+
+def add_eps_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--eps", type=positive_float, default=1e-3,
+                        help="margin of strict inequalities (default 1e-3)")
+
+
+def add_seed_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--seed", type=seed_int, default=0, help=f"seed of {what} (default 0)")
+
+
+def describe_instance(inst) -> str:
+    """The line that commands print first about an instance: its name, sizes and activation."""
+    return (f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
+            f"activation {inst.activation}")
+
+
+def load_instance_arg(path: str, normalize: bool):
     return load_instance(path, normalize=normalize)
 
 
@@ -61,8 +85,6 @@ def read_pattern_text(text: str) -> tuple[str, str]:
 
 def parse_pattern_arg(text: str, inst) -> Any:
     """A pattern given as JSON text, or as the path of a file holding it."""
-    from sdlscape.theory.patterns import Pattern
-
     body, what = read_pattern_text(text)
     return Pattern.parse(body, inst.n, inst.n_latents, what=what)
 
@@ -74,9 +96,6 @@ def add_reading_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def make_piece(inst, pattern, eps: float, reading: str):
-    from sdlscape.outcomes import Reading
-    from sdlscape.theory.piece import Piece
-
     return Piece(inst, pattern, eps, Reading(reading))
 
 
@@ -328,8 +347,6 @@ def write_result(args: argparse.Namespace, result: dict[str, Any]) -> None:
 
 
 def fmt_matrix(W, digits: int = 4) -> str:
-    import numpy as np
-
     return np.array2string(np.asarray(W), precision=digits, suppress_small=True)
 
 

@@ -5,7 +5,10 @@ import sys
 import time
 from pathlib import Path
 
-from sdlscape.commands._common import seed_int
+import numpy as np
+
+from sdlscape.commands import bench_own
+from sdlscape.commands._common import check_device_early, check_device_torch, seed_int
 from sdlscape.errors import InputError
 
 TABLE_CHOICES = ("table1", "table4", "table5", "table6", "table7", "real", "encoder", "custom", "data", "evaluate",
@@ -51,10 +54,16 @@ def register(subparsers) -> None:
     g.add_argument("--tau", type=float, default=0.9)
     g.add_argument("--steps", type=int, help="training steps (default: the scale's; also applies to tables)")
     g.add_argument("--export", metavar="DIR", help="save the trained dictionary (SAELens layout) here")
-    from sdlscape.commands import bench_own
-
     bench_own.add_arguments(p)
     p.set_defaults(func=run)
+
+
+def _at_least(args, **least: int) -> None:
+    """InputError for the first given option below its least value (options left unset are not checked)."""
+    for dest, low in least.items():
+        value = getattr(args, dest)
+        if value is not None and value < low:
+            raise InputError(f"--{dest.replace('_', '-')} must be >= {low}, got {value}")
 
 
 def _validate(args) -> None:
@@ -63,21 +72,9 @@ def _validate(args) -> None:
         raise InputError(f"--p-active must be in (0, 1], got {args.p_active}")
     if args.max_interference is not None and not 0.0 < args.max_interference < 1.0:
         raise InputError(f"--max-interference must be in (0, 1), got {args.max_interference}")
-    if args.n is not None and args.n < 1:
-        raise InputError(f"--n must be >= 1, got {args.n}")
-    if args.k is not None and args.k < 1:
-        raise InputError(f"--k must be >= 1, got {args.k}")
-    if args.n_latents is not None and args.n_latents < 1:
-        raise InputError(f"--n-latents must be >= 1, got {args.n_latents}")
-    from sdlscape.commands._common import check_device_early, check_device_torch
-
+    _at_least(args, n=1, k=1, n_latents=1)
     check_device_early(args.device)     # the name and the machine, before torch is imported
-    if args.steps is not None and args.steps < 0:
-        raise InputError(f"--steps must be >= 0, got {args.steps}")
-    if args.seeds is not None and args.seeds < 1:
-        raise InputError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be >= 1, got {args.threads}")
+    _at_least(args, steps=0, seeds=1, threads=1)
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     if (args.workers > 1 or args.scheduler) and args.table in ("real", "encoder", "custom"):
@@ -139,8 +136,6 @@ def _print(result: dict) -> None:
 
 
 def run(args) -> int:
-    from sdlscape.commands import bench_own
-
     if args.table in bench_own.OWN:
         return bench_own.run(args)
     _validate(args)
@@ -198,8 +193,6 @@ def run(args) -> int:
 
 
 def _custom(args, cache, progress) -> dict:
-    import numpy as np
-
     from sdlscape.bench import experiments as ex
 
     row = ex.Row(args.method, args.anchoring or bool(args.anchors), args.tau, n=args.n, p_active=args.p_active,

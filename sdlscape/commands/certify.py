@@ -1,9 +1,13 @@
 """`sdlscape certify INSTANCE`: certified global minimum of L~ (eq. 11), or the certified infimum of one piece."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import time
+from pathlib import Path
 
+from sdlscape import numerics
 from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
@@ -12,24 +16,27 @@ from sdlscape.commands._common import (
     positive_float,
     positive_int,
 )
+from sdlscape.errors import InputError
+from sdlscape.theory.piece import Piece
 
 
 def _rtol(text: str) -> float:
-    import argparse
-
     v = positive_float(text)
     if v >= 1:
         raise argparse.ArgumentTypeError(f"rtol must be < 1, got {v}")
     return v
 
 
+DESCRIPTION = """\
+Variable projection eliminates W_D exactly; each piece is reduced to its normalised cell polytopes and solved by
+spatial branch and bound with perturbation and subspace bounds; the final comparison is done in interval
+arithmetic. Values are infima over the open regions (boundary limits included), reported at an interior point.
+relu, jumprelu, topk_relu; n_p <= 3."""
+
+
 def register(sub) -> None:
     p = sub.add_parser("certify", help="certified global minimum of L~ (or of one piece) by branch and bound",
-                       description="Variable projection eliminates W_D exactly; each piece is reduced to its "
-                                   "normalised cell polytopes and solved by spatial branch and bound with "
-                                   "perturbation and subspace bounds; the final comparison is done in interval "
-                                   "arithmetic. Values are infima over the open regions (boundary limits "
-                                   "included), reported at an interior point. relu, jumprelu, topk_relu; n_p <= 3.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
     p.add_argument("--pattern", metavar="JSON", help="certify this one piece (JSON list of lists, or a file)")
     p.add_argument("--rtol", type=_rtol, default=1e-7, help="relative gap at which a value is certified (default 1e-7)")
@@ -56,12 +63,8 @@ def _fmt(x) -> str:
 
 
 def run(args) -> int:
-    import time
-
-    from sdlscape.errors import InputError
     from sdlscape.solvers.certify import certify_global, certify_piece
     from sdlscape.storage import provenance, write_json
-    from sdlscape.theory.piece import Piece
 
     inst = load_instance_arg(args.instance, args.normalize)
     if args.scheduler is not None:
@@ -93,8 +96,6 @@ def run(args) -> int:
     else:
         ck = None
         if args.json:
-            from pathlib import Path
-
             ck = Path(args.json).with_name(Path(args.json).name + ".checkpoint.json")
             if args.no_resume and ck.exists():
                 ck.unlink()
@@ -128,8 +129,6 @@ def run(args) -> int:
         from sdlscape.certcheck import FORMAT
 
         cert = {"format": FORMAT, **out, "pieces": [{**p, "record": r} for p, r in zip(out["pieces"], records)]}
-        from sdlscape import numerics
-
         cert["atol"] = out.get("atol", numerics.CERTIFY_ATOL)
         write_json(args.certificate, cert)
         print(f"certificate: {args.certificate} ({sum(len(r['leaves']) for r in records if r)} leaves); "

@@ -1,31 +1,33 @@
 """`sdlscape check-certificate FILE`: re-verify a certificate file with the independent checker (certcheck)."""
 from __future__ import annotations
 
+import gzip
+import json
+from pathlib import Path
+
+from sdlscape.errors import InputError
+
+DESCRIPTION = """\
+Replays every leaf of every piece, checks that the leaves cover the pieces, re-evaluates each leaf's bound in
+interval arithmetic and the value at the minimiser in mpmath.iv; imports none of the branch-and-bound code.
+Exit 0: valid; 3: invalid (the failing leaves are printed)."""
+
 
 def register(sub) -> None:
     p = sub.add_parser("check-certificate", help="re-verify a certificate written by `certify --certificate`",
-                       description="Replays every leaf of every piece, checks that the leaves cover the pieces, "
-                                   "re-evaluates each leaf's bound in interval arithmetic and the value at the "
-                                   "minimiser in mpmath.iv; imports none of the branch-and-bound code. "
-                                   "Exit 0: valid; 3: invalid (the failing leaves are printed).")
+                       description=DESCRIPTION)
     p.add_argument("file", metavar="FILE", help="certificate file (JSON, or JSON.gz)")
     p.add_argument("--json", metavar="PATH", help="write the verdict here")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
-
     from sdlscape.certcheck import check
-    from sdlscape.errors import InputError
     from sdlscape.storage import write_json
 
     path = Path(args.file)
     try:
         if path.suffix == ".gz":
-            import gzip
-
             cert = json.loads(gzip.decompress(path.read_bytes()).decode())
         else:
             cert = json.loads(path.read_text())

@@ -1,6 +1,8 @@
 """`sdlscape crosscheck INSTANCE --starts N`: where gradient descent from many starts ends, against the landscape."""
 from __future__ import annotations
 
+import time
+
 from sdlscape.commands._common import (
     add_instance_argument,
     add_json_argument,
@@ -15,14 +17,17 @@ from sdlscape.commands._common import (
     seed_int,
     write_result,
 )
+from sdlscape.errors import InputError
+
+DESCRIPTION = """\
+Train N independent models of L~ (eq. 11) in one batched tensor program, match every end point to its
+activation-pattern piece of the landscape (computed unless --landscape is given), compare its loss with the
+piece's ACS value, and test resampling of dead latents at spurious minima."""
 
 
 def register(sub) -> None:
     p = sub.add_parser("crosscheck", help="match many gradient-descent runs of L~ to the exact landscape",
-                       description="Train N independent models of L~ (eq. 11) in one batched tensor program, "
-                                   "match every end point to its activation-pattern piece of the landscape "
-                                   "(computed unless --landscape is given), compare its loss with the piece's "
-                                   "ACS value, and test resampling of dead latents at spurious minima.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
     p.add_argument("--starts", type=int, required=True, help="number of independent gradient runs (>= 1)")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda or cuda:i (default cpu)")
@@ -44,9 +49,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import time
-
-    from sdlscape.errors import InputError
     from sdlscape.storage import read_json
 
     # Every input is read and checked before torch is imported (a bad file is refused in a second).

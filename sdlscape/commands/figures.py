@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdlscape.commands._common import seed_int
+from sdlscape.commands._common import check_output_dir, seed_int
+from sdlscape.errors import InputError
 
 
 def register(sub) -> None:
@@ -27,8 +28,6 @@ FIGURE_KEYS = ("fig4", "landscapes", "crosscheck", "bench", "encoder", "bench3d"
 
 
 def run(args) -> int:
-    from sdlscape.commands._common import check_output_dir
-    from sdlscape.errors import InputError
     from sdlscape.pipeline.report import draw_figures
     from sdlscape.storage import read_json, write_json
 

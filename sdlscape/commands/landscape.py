@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 from sdlscape.commands._common import (
     add_instance_argument,
@@ -14,14 +15,16 @@ from sdlscape.commands._common import (
     seed_int,
 )
 
+DESCRIPTION = """\
+Enumerate the realizable activation patterns (cells of the hyperplane arrangement; joint orderings for TopK),
+solve each piece by alternating convex search from several starts, and classify it: global, spurious partial
+minimum, leaves its region, or inconclusive. Piece values are ACS upper bounds, reported beside a lower bound
+and the gap."""
+
 
 def register(sub) -> None:
     p = sub.add_parser("landscape", help="enumerate, solve (ACS) and classify every piece of a small instance",
-                       description="Enumerate the realizable activation patterns (cells of the hyperplane "
-                                   "arrangement; joint orderings for TopK), solve each piece by alternating "
-                                   "convex search from several starts, and classify it: global, spurious "
-                                   "partial minimum, leaves its region, or inconclusive. Piece values are ACS "
-                                   "upper bounds, reported beside a lower bound and the gap.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts per piece (default 4)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the random starts (default 0)")
@@ -63,8 +66,6 @@ def _fmt(x) -> str:
 
 
 def run(args) -> int:
-    import time
-
     from sdlscape.solvers.landscape import checkpoint_path, map_landscape
     from sdlscape.solvers.piece_bounds import check_enumerable
     from sdlscape.storage import provenance, write_json, write_text

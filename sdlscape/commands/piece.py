@@ -9,31 +9,35 @@ from __future__ import annotations
 import time
 
 from sdlscape.commands._common import (
+    add_eps_argument,
     add_instance_argument,
     add_json_argument,
+    add_pattern_argument,
     add_reading_argument,
+    add_seed_argument,
+    describe_instance,
     fmt_matrix,
     load_instance_arg,
     make_piece,
     parse_pattern_arg,
-    positive_float,
     positive_int,
-    seed_int,
     write_result,
 )
+from sdlscape.outcomes import Outcome
+
+DESCRIPTION = """\
+Decide whether the pattern is realizable, then run alternating convex search (exact CVXPY blocks) from several
+starts inside its region: a certified partial optimum, a move out of the region, or inconclusive."""
 
 
 def register(sub) -> None:
     p = sub.add_parser("piece", help="solve one activation-pattern piece by alternating convex search",
-                       description="Decide whether the pattern is realizable, then run alternating convex search "
-                                   "(exact CVXPY blocks) from several starts inside its region: a certified "
-                                   "partial optimum, a move out of the region, or inconclusive.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
-    p.add_argument("--pattern", required=True,
-                   help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
+    add_pattern_argument(p)
     p.add_argument("--starts", type=positive_int, default=4, help="ACS starts: the LP witness + random (default 4)")
-    p.add_argument("--seed", type=seed_int, default=0, help="seed of the random starts (default 0)")
-    p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
+    add_seed_argument(p, "the random starts")
+    add_eps_argument(p)
     add_reading_argument(p)
     p.add_argument("--solver", default="CLARABEL", type=str.upper, choices=("CLARABEL", "OSQP"),
                    help="QP solver of the encoder block (default CLARABEL)")
@@ -43,7 +47,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sdlscape.outcomes import Outcome
     from sdlscape.solvers.acs import solve_piece
     from sdlscape.storage import provenance
 
@@ -59,16 +62,14 @@ def run(args) -> int:
         why = ("a Motzkin certificate of the strict system, checked in exact rationals" if rz.certificate is not None
                else f"the LPs were not conclusive: {rz.detail}")
         verdict = "NOT realizable" if rz.certificate is not None else "UNDECIDED"
-        print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
-              f"activation {inst.activation}")
+        print(describe_instance(inst))
         print(f"pattern {pattern}: {verdict} ({why}; no margin involved); no piece to solve "
               "(see `sdlscape realizable` for the certificate)")
         write_result(args, {"instance": inst.name, "activation": inst.activation.to_dict(), **res.to_dict(),
                             "solver": args.solver, "max_iter": args.max_iter,
                             "provenance": provenance("cpu", seconds)})
         return 0
-    print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
-          f"activation {inst.activation}")
+    print(describe_instance(inst))
     print(f"pattern {pattern}: realizable (eps = {args.eps:g}); ACS from {args.starts} start(s), "
           f"solver {args.solver}, seed {args.seed}")
     for k, s in enumerate(res.starts):

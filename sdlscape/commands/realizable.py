@@ -2,26 +2,30 @@
 from __future__ import annotations
 
 from sdlscape.commands._common import (
+    add_eps_argument,
     add_instance_argument,
     add_json_argument,
+    add_pattern_argument,
     add_reading_argument,
+    describe_instance,
     fmt_matrix,
     load_instance_arg,
     make_piece,
     parse_pattern_arg,
-    positive_float,
     write_result,
 )
+
+DESCRIPTION = """\
+Decide by linear programming whether some encoder W_E produces the pattern; print a witness W_E or a Farkas
+certificate of infeasibility."""
 
 
 def register(sub) -> None:
     p = sub.add_parser("realizable", help="decide whether an activation pattern is realizable (LP)",
-                       description="Decide by linear programming whether some encoder W_E produces the "
-                                   "pattern; print a witness W_E or a Farkas certificate of infeasibility.")
+                       description=DESCRIPTION)
     add_instance_argument(p)
-    p.add_argument("--pattern", required=True,
-                   help="JSON list of lists of 0-based feature indices, one per latent (or a file holding it)")
-    p.add_argument("--eps", type=positive_float, default=1e-3, help="margin of strict inequalities (default 1e-3)")
+    add_pattern_argument(p)
+    add_eps_argument(p)
     add_reading_argument(p)
     add_json_argument(p)
     p.set_defaults(func=run)
@@ -35,8 +39,7 @@ def run(args) -> int:
     out = {"instance": inst.name, "activation": inst.activation.to_dict(), "pattern": pattern.to_json(),
            "polysemantic": pattern.polysemantic, "partition": pattern.is_partition,
            "dead_latents": list(pattern.dead_latents), "reading": piece.reading.value, **res.to_dict()}
-    print(f"instance {inst.name}: n = {inst.n}, n_p = {inst.n_p}, n_latents = {inst.n_latents}, "
-          f"activation {inst.activation}")
+    print(describe_instance(inst))
     print(f"pattern {pattern}: ", end="")
     if res.realizable:
         print(f"REALIZABLE (largest margin t* = {res.margin:.3g}, witness checked in exact rationals"

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from sdlscape.commands._common import seed_int
 
+DESCRIPTION = """\
+Run the claim checks, the landscapes of canonical instances, the cross-check, the bench tables and the
+real-representation table; write DIR/report.md, DIR/report.html, DIR/report.json and DIR/figures/. Finished
+stages are cached in DIR/cache, so a rerun or a run after an interruption redoes nothing finished."""
+
 
 def register(sub) -> None:
     p = sub.add_parser("reproduce", help="run everything at a scale and write DIR/report.md, .html, .json, figures",
-                       description="Run the claim checks, the landscapes of canonical instances, the cross-check, "
-                                   "the bench tables and the real-representation table; write DIR/report.md, "
-                                   "DIR/report.html, DIR/report.json and DIR/figures/. Finished stages are cached "
-                                   "in DIR/cache, so a rerun or a run after an interruption redoes nothing finished.")
+                       description=DESCRIPTION)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--scale", choices=("small", "paper"), default="small")
     p.add_argument("--device", default="cpu", help="cpu or cuda (torch stages)")

@@ -4,15 +4,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sdlscape.commands._common import seed_int
+from sdlscape.commands._common import load_instance_arg, seed_int, write_result
+from sdlscape.outcomes import Severity, Status
+from sdlscape.theory.activations import names
+from sdlscape.verify.claims import CLAIMS, run_checks
 
 DEFAULT_FOLDER = "sdlscape-counterexamples"
 
 
 def register(sub) -> None:
-    from sdlscape.theory.activations import names
-    from sdlscape.verify.claims import CLAIMS
-
     acts = names()
     p = sub.add_parser("verify", help="check the paper's statements per activation (counterexample search)",
                        description="Run one check per statement of the paper (Thm 3.1-3.8, Example 3.5 and "
@@ -64,10 +64,7 @@ def format_table(results) -> str:
 
 
 def run(args) -> int:
-    from sdlscape.commands._common import load_instance_arg, write_result
-    from sdlscape.outcomes import Severity, Status
     from sdlscape.storage import provenance
-    from sdlscape.verify.claims import run_checks
 
     inst = load_instance_arg(args.instance, args.normalize) if args.instance else None
     for name in sorted(set(args.activation or ()) - ({inst.activation.name} if inst else set())):

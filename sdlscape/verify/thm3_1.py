@@ -29,16 +29,14 @@ sampling from the law (a second estimator).
 """
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
 from sdlscape.outcomes import Reading, Status
+from sdlscape.theory.constructions import construction_3_3
 from sdlscape.theory.instance import Instance
-from sdlscape.theory.loss import approx_residuals, exact_sample_errors
+from sdlscape.theory.loss import exact_sample_errors
 from sdlscape.verify.claims import (
     Context,
     Searched,
@@ -47,224 +45,33 @@ from sdlscape.verify.claims import (
     user_activations,
 )
 from sdlscape.verify.search import load_counterexample_instance, standard_family
-
-QUAD_POINTS = 20001
-LO, HI = 0.1, 1.0
-ROUNDOFF_REL = 1e-12  # floating-point error allowed on a loss estimate (relative to max(1, L))
-SECOND_MOMENT = (LO * LO + LO * HI + HI * HI) / 3.0  # E[u^2], u ~ U[lo, hi]
-
-
-class PointVerdict(str, Enum):
-    VIOLATED = "violated"
-    SATISFIED = "satisfied"
-    UNDECIDED = "undecided"
-
-
-@dataclass(frozen=True, kw_only=True)
-class SupportLaw:
-    """A feature law by its supports: supports[k] = (T, Pr(supp x = T)), magnitudes U[lo, hi] on T."""
-
-    name: str
-    n: int
-    supports: tuple[tuple[frozenset[int], float], ...]
-
-    def prob(self, pred) -> float:
-        return float(sum(p for T, p in self.supports if pred(T)))
-
-    def marginal(self, d: int) -> float:
-        return self.prob(lambda T: d in T)
-
-    @property
-    def one_minus_S(self) -> float:
-        """1 - S with S the largest value such that Pr(x_i = 0) >= S for every i."""
-        return max(self.marginal(d) for d in range(self.n))
-
-    @property
-    def max_cofire(self) -> float:
-        return max((self.prob(lambda T, i=i, j=j: i in T and j in T)
-                    for i, j in itertools.combinations(range(self.n), 2)), default=0.0)
-
-    @property
-    def satisfies_H(self) -> bool:
-        """(H): Pr(x_i > 0 and x_j > 0) <= (1 - S)^2 for every pair (relative round-off allowed)."""
-        p = self.one_minus_S
-        return self.max_cofire <= p * p * (1 + 1e-9)
-
-    @property
-    def p_multi(self) -> float:
-        return self.prob(lambda T: len(T) >= 2)
-
-    def weights(self) -> np.ndarray:
-        """M_d = Pr(x = x_d e_d) E[x_d^2 | x_d > 0] (Thm 3.1's definition; 0 when d never fires alone)."""
-        return np.array([self.prob(lambda T, d=d: T == frozenset({d})) * SECOND_MOMENT for d in range(self.n)])
-
-    def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        probs = np.array([p for _, p in self.supports])
-        idx = rng.choice(len(self.supports), size=count, p=probs / probs.sum())
-        X = np.zeros((count, self.n))
-        for k, (T, _) in enumerate(self.supports):
-            rows = np.flatnonzero(idx == k)
-            if T and rows.size:
-                X[np.ix_(rows, sorted(T))] = LO + (HI - LO) * rng.random((rows.size, len(T)))
-        return X
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "n": self.n, "magnitudes": [LO, HI],
-                "supports": [[sorted(T), p] for T, p in self.supports if p > 0]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SupportLaw:
-        return cls(name=d["name"], n=int(d["n"]), supports=tuple((frozenset(T), float(p)) for T, p in d["supports"]))
-
-
-def _blocks_law(name: str, n: int, blocks: list[tuple[frozenset[int], ...]], probs: list[list[float]]) -> SupportLaw:
-    """Independent blocks; block b takes support option k with probability probs[b][k] (or none)."""
-    out: dict[frozenset[int], float] = {}
-    options = [list(zip(opts, pr)) + [(frozenset(), 1.0 - sum(pr))] for opts, pr in zip(blocks, probs)]
-    for combo in itertools.product(*options):
-        T = frozenset().union(*(t for t, _ in combo))
-        out[T] = out.get(T, 0.0) + math.prod(p for _, p in combo)
-    return SupportLaw(name=name, n=n, supports=tuple((T, p) for T, p in out.items() if p > 0))
-
-
-def independent(n: int, p: float) -> SupportLaw:
-    return _blocks_law("independent", n, [(frozenset({d}),) for d in range(n)], [[p]] * n)
-
-
-def cofiring_pair(n: int, p: float) -> SupportLaw:
-    """Features 0 and 1 always fire together (probability p); the others independently."""
-    blocks = [(frozenset({0, 1}),)] + [(frozenset({d}),) for d in range(2, n)]
-    return _blocks_law("cofiring-pair", n, blocks, [[p]] * len(blocks))
-
-
-def hierarchy(n: int, p: float) -> SupportLaw:
-    """Def. 3.2: feature 0 is a parent, features 1..k (k = min(2, n - 1)) its children; the parent fires
-    iff one of them does (exactly one child, uniformly, probability p in all); the others independently."""
-    k = min(2, n - 1)
-    blocks = [tuple(frozenset({0, c}) for c in range(1, k + 1))] + [(frozenset({d}),) for d in range(k + 1, n)]
-    return _blocks_law("hierarchy", n, blocks, [[p / k] * k] + [[p]] * (n - k - 1))
-
-
-def exclusive(n: int, p: float) -> SupportLaw:
-    """At most one feature fires (each alone with probability p <= 1/n): (H) holds with co-firing 0."""
-    return SupportLaw(name="exclusive", n=n, supports=tuple([(frozenset({d}), p) for d in range(n)]
-                                                            + [(frozenset(), 1.0 - n * p)]))
-
-
-LAWS_AS_WRITTEN = (independent, cofiring_pair, hierarchy)
-LAWS_CORRECTED = (independent, exclusive, cofiring_pair, hierarchy)
-
-
-def c_upper(inst: Instance, W_D, W_E, max_support: int) -> float:
-    """C <= |T|max hi^2 (||W_r|| + ||W_D|| ||W_E W_p||)^2 (spectral norms; ||sigma(z)|| <= ||z|| by eq. 10)."""
-    nW = lambda A: float(np.linalg.norm(A, 2))
-    return max_support * HI * HI * (nW(inst.W_r) + nW(W_D) * nW(W_E @ inst.W_p)) ** 2
-
-
-def approx_loss_weighted(inst: Instance, W_D, W_E, M: np.ndarray) -> float:
-    """eq. 11 with the law's weights M_d (which may be 0: a feature that never fires alone)."""
-    R = approx_residuals(inst, W_D, W_E)
-    return float(np.sum(M * np.sum(R * R, axis=0)))
-
-
-def one_feature_closed_form(inst: Instance, W_D, W_E, law: SupportLaw) -> float:
-    """L1 in closed form: on each magnitude interval between switching points (theta / z_i for a
-    separable threshold; none for positively homogeneous sigma) sigma(x z) passes a fixed set, and the
-    error x^2 ||w_r^d - W_D (s * z)||^2 integrates exactly."""
-    act, total = inst.activation, 0.0
-    for d in range(inst.n):
-        pd = law.prob(lambda T, d=d: T == frozenset({d}))
-        if pd == 0:
-            continue
-        z = W_E @ inst.W_p[:, d]
-        cuts = [LO, HI]
-        if not act.positively_homogeneous:
-            cuts += [act.threshold / zi for zi in z if zi > 0 and LO < act.threshold / zi < HI]
-        cuts = sorted(set(cuts))
-        for a, b in itertools.pairwise(cuts):
-            s = act.passes((a + b) / 2 * z)
-            r = inst.W_r[:, d] - W_D @ np.where(s, z, 0.0)
-            total += pd * float(r @ r) * (b ** 3 - a ** 3) / 3.0 / (HI - LO)
-    return total
-
-
-def estimate_exact_loss(inst: Instance, W_D, W_E, law: SupportLaw, mc: int, rng: np.random.Generator) -> dict:
-    """L_SDL by exact support probabilities: singletons by the midpoint rule with sigma itself, larger
-    supports by Monte Carlo. `half` = 95% CI half-width + the midpoint rule's error bound."""
-    u = LO + (HI - LO) * (np.arange(QUAD_POINTS) + 0.5) / QUAD_POINTS
-    one = multi = var = c_seen = quad_err = 0.0
-    max_support = max((len(T) for T, p in law.supports if p > 0), default=1)
-    c_hi = c_upper(inst, W_D, W_E, max(1, max_support))
-    for T, p in law.supports:
-        if not T or p == 0:
-            continue
-        if len(T) == 1:
-            (d,) = T
-            X = np.zeros((QUAD_POINTS, inst.n))
-            X[:, d] = u
-            e = exact_sample_errors(inst, W_D, W_E, X)
-            one += p * float(e.mean())
-            # midpoint rule error: on a piece where sigma passes a fixed set the integrand is c u^2
-            # (c = e / u^2 at any grid point of the piece), error <= (hi-lo)^2 h^2 / 24 max|f''|; where
-            # sigma switches the integrand jumps between c_left u^2 and c_right u^2: at most two
-            # half-cells of max(c) u^2 each
-            z = W_E @ inst.W_p[:, d]
-            masks = inst.activation.passes(u[:, None] * z[None, :], axis=-1)
-            c = e / (u * u)
-            ks = np.flatnonzero(np.any(masks[1:] != masks[:-1], axis=1))
-            jump = float(np.sum(np.maximum(c[ks], c[ks + 1]) * u[ks + 1] ** 2)) * 2.0 / QUAD_POINTS
-            smooth = (HI - LO) ** 2 / (24.0 * QUAD_POINTS ** 2) * 2.0 * float(np.max(c))
-            quad_err += p * (jump + smooth)
-            c_seen = max(c_seen, float(e.max()))
-            continue
-        T = sorted(T)
-        X = np.zeros((mc, inst.n))
-        X[:, T] = LO + (HI - LO) * rng.random((mc, len(T)))
-        corners = np.zeros((2 ** len(T), inst.n))
-        corners[:, T] = np.array(list(itertools.product((LO, HI), repeat=len(T))))
-        e = exact_sample_errors(inst, W_D, W_E, X)
-        c_seen = max(c_seen, float(e.max()), float(exact_sample_errors(inst, W_D, W_E, corners).max()))
-        multi += p * float(e.mean())
-        var += p * p * float(e.var(ddof=1)) / mc
-    return {"L_SDL": one + multi, "one_feature_term": one, "multi_term": multi,
-            "half": 1.96 * math.sqrt(var) + quad_err, "roundoff": ROUNDOFF_REL * max(1.0, one + multi),
-            "quadrature_error_bound": quad_err, "C_lo": c_seen, "C_hi": c_hi}
-
-
-def decide_bound(diff: float, half: float, bound_lo: float, bound_hi: float, tol: float = 0.0) -> PointVerdict:
-    """|diff| vs a bound known to lie in [bound_lo, bound_hi], diff known within +-half, comparisons
-    within the floating-point tolerance tol."""
-    if abs(diff) - half > bound_hi + tol:
-        return PointVerdict.VIOLATED
-    if abs(diff) + half <= bound_lo + tol:
-        return PointVerdict.SATISFIED
-    return PointVerdict.UNDECIDED
-
-
-def decide(inst: Instance, W_D, W_E, law: SupportLaw, mc: int, rng, *, corrected: bool = False,
-           bound_factor: float = 1.0) -> dict:
-    """One case (instance, law, point): the estimate of L_SDL against eq. 12 (or the corrected bound)."""
-    n, p = inst.n, law.one_minus_S
-    est = estimate_exact_loss(inst, W_D, W_E, law, mc, rng)
-    if corrected:
-        ref = (approx_loss_weighted(inst, W_D, W_E, law.weights()) if inst.activation.positively_homogeneous
-               else one_feature_closed_form(inst, W_D, W_E, law))
-        coeff = bound_factor * n * (n - 1) / 2 * p * p
-    else:
-        ref = approx_loss_weighted(inst, W_D, W_E, law.weights())
-        coeff = bound_factor * n * n * p * p
-    diff = est["L_SDL"] - ref
-    verdict = decide_bound(diff, est["half"], coeff * est["C_lo"], coeff * est["C_hi"], est["roundoff"])
-    return {"law": law.name, "p_active": p, "hypothesis_H": law.satisfies_H, "max_cofire": law.max_cofire,
-            "reference": ref, "diff": diff, "bound_with_C_lo": coeff * est["C_lo"],
-            "bound_with_C_hi": coeff * est["C_hi"], "ratio_to_bound_hi": abs(diff) / max(coeff * est["C_hi"], 1e-300),
-            **est, "verdict": verdict}
+from sdlscape.verify.thm3_1_estimate import (  # noqa: F401  (re-exported: the check's public names)
+    QUAD_POINTS,
+    ROUNDOFF_REL,
+    PointVerdict,
+    approx_loss_weighted,
+    c_upper,
+    decide,
+    decide_bound,
+    estimate_exact_loss,
+    one_feature_closed_form,
+)
+from sdlscape.verify.thm3_1_laws import (  # noqa: F401  (re-exported)
+    HI,
+    LAWS_AS_WRITTEN,
+    LAWS_CORRECTED,
+    LO,
+    SECOND_MOMENT,
+    SupportLaw,
+    cofiring_pair,
+    exclusive,
+    hierarchy,
+    independent,
+)
 
 
 def points(inst: Instance, rng: np.random.Generator, count: int):
     """(name, W_D, W_E): the Thm 3.3 construction, the zero decoder, and random points."""
-    from sdlscape.theory.constructions import construction_3_3
-
     if inst.n_latents >= inst.n:
         W_D, W_E = construction_3_3(inst)
         yield "construction_3_3", W_D, W_E

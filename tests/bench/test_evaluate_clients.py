@@ -73,26 +73,11 @@ def test_saelens_exact_decoder_scores_100_and_random_0(tmp_path, truth):
         torch.testing.assert_close(a.decode(a.encode(x)), exact.decode(exact.encode(x)))
 
 
-def test_saelens_trained_on_bench_data_is_scored(tmp_path, data_dir, truth):
+def test_saelens_trained_on_bench_data_is_scored(tmp_path, data_dir, truth, train_saelens_topk):
     """A TopK SAE trained with SAELens's own training forward on `bench data` output, saved by SAELens,
     scored by the CLI; its decoder recovers some features and its FVU is the one SAELens computes."""
-    from sae_lens import TopKTrainingSAE, TopKTrainingSAEConfig
-    from sae_lens.saes.sae import TrainStepInput
-
-    torch.manual_seed(0)
     x = torch.as_tensor(np.load(data_dir / "x_in.npy"))
-    sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=38, d_sae=200, k=6))
-    opt = torch.optim.Adam(sae.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(300):
-        batch = x[torch.randint(0, x.shape[0], (256,), generator=g)]
-        out = sae.training_forward_pass(TrainStepInput(sae_in=batch, coefficients={}, dead_neuron_mask=None,
-                                                       n_training_steps=0, is_logging_step=False))
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        with torch.no_grad():
-            sae.W_dec.div_(sae.W_dec.norm(dim=1, keepdim=True))
+    sae = train_saelens_topk(x, d_sae=200, k=6, lr=3e-3, steps=300, unit_decoder=True)
     sae.save_inference_model(tmp_path / "trained")
     out = tmp_path / "r.json"
     assert main(["bench", "evaluate", "--sae", str(tmp_path / "trained"), "--truth", str(data_dir),

@@ -80,22 +80,9 @@ def test_absorption_found_on_synthsaebench(synth_dir, tmp_path):
     assert row["absorption"]["parents"][0]["split"] is True
 
 
-def test_saelens_sae_trained_on_synth_data_is_scored(synth_dir, tmp_path):
-    from sae_lens import TopKTrainingSAE, TopKTrainingSAEConfig
-    from sae_lens.saes.sae import TrainStepInput
-
-    torch.manual_seed(0)
+def test_saelens_sae_trained_on_synth_data_is_scored(synth_dir, tmp_path, train_saelens_topk):
     x = torch.as_tensor(np.load(synth_dir / "x_in.npy"))
-    sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=64, d_sae=32, k=4))
-    opt = torch.optim.Adam(sae.parameters(), lr=5e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(200):
-        batch = x[torch.randint(0, x.shape[0], (256,), generator=g)]
-        out = sae.training_forward_pass(TrainStepInput(sae_in=batch, coefficients={}, dead_neuron_mask=None,
-                                                       n_training_steps=0, is_logging_step=False))
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
+    sae = train_saelens_topk(x, d_sae=32, k=4, lr=5e-3, steps=200)
     sae.save_inference_model(tmp_path / "sae")
     out = tmp_path / "r.json"
     assert main(["bench", "evaluate", "--sae", str(tmp_path / "sae"), "--truth", str(synth_dir),

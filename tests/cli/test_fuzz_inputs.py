@@ -223,17 +223,11 @@ def test_generated_output_path_kinds(kind, cmd, option):
 @FAST
 @given(data=st.binary(max_size=300) | st.text(max_size=200).map(str.encode),
        cut=st.integers(min_value=0, max_value=400))
-def test_generated_cache_damage_recomputed(data, cut):
+def test_generated_cache_damage_recomputed(data, cut, cached_stage):
     """Any bytes in a stage's cache file, or the file cut short: the stage is recomputed, never a traceback."""
-    from sdlscape.pipeline.reproduce import StageCache
-
     root = _root()
     try:
-        cache = StageCache(root, lambda m: None)
-        calls = []
-        fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
-        cache.run("verify", {"b": 1}, fn)
-        path = cache.path("verify", {"b": 1})
+        cache, path, fn, calls = cached_stage(root)
         intact = path.read_bytes()
         damaged = intact[:cut] if cut < len(intact) else data
         path.write_bytes(damaged)

@@ -146,12 +146,18 @@ def test_obtuse_features_leave_the_region_from_random_starts():
 ACTS = examples()      # every registered activation, at its search parameters
 
 
+def _random_piece(seed: int, act):
+    """A random instance (n = 4, n_p = 3, 3 latents), the pattern a random encoder shows on it, and the
+    generator that drew the encoder (for further draws)."""
+    inst = random_unit(4, 3, act, n_latents=3, seed=seed)
+    rng = np.random.default_rng(seed)
+    return inst, read_pattern(inst, rng.standard_normal((3, 3)), act.linear_reading), rng
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), act=st.sampled_from(ACTS))
 def test_acs_outcome_invariants(seed, act):
-    inst = random_unit(4, 3, act, n_latents=3, seed=seed)
-    rng = np.random.default_rng(seed)
-    P = read_pattern(inst, rng.standard_normal((3, 3)), act.linear_reading)
+    inst, P, _ = _random_piece(seed, act)
     rz = linear_piece(inst, P).realizability
     assert rz.realizable
     res = run_acs(linear_piece(inst, P), rz.witness, max_iter=60)
@@ -272,9 +278,7 @@ def test_a_feature_that_wants_to_start_activating():
 def test_active_set_fast_path_agrees_with_cvxpy(seed, act):
     """When the active-set solve answers, it is the CVXPY optimum of the same block (value and KKT)."""
     from sdlscape.solvers.blocks import EncoderBlock, encoder_active_set
-    inst = random_unit(4, 3, act, n_latents=3, seed=seed)
-    rng = np.random.default_rng(seed)
-    P = read_pattern(inst, rng.standard_normal((3, 3)), act.linear_reading)
+    inst, P, rng = _random_piece(seed, act)
     W_E = linear_piece(inst, P).realizability.witness
     piece = linear_piece(inst, P)
     block = EncoderBlock(piece)

@@ -55,7 +55,7 @@ def test_relu_lower_bound_is_exact_in_general_position():
 def test_check_enumerable_refuses_at_once_and_names_the_option(monkeypatch):
     import sdlscape.solvers.arrangement as A
 
-    monkeypatch.setattr(A, "_central_sets", lambda *a, **k: pytest.fail("enumeration started"))
+    monkeypatch.setattr(A, "central_sets", lambda *a, **k: pytest.fail("enumeration started"))
     inst = _instance(0, 30, 10, 10, "relu", False)
     with pytest.raises(InputError, match="more than --max-pieces 2000"):
         check_enumerable(inst, 2000, 1e-3)

@@ -81,14 +81,8 @@ def test_bench_row_cache_recomputes_a_damaged_row(damage, tmp_path, monkeypatch,
     assert path.name in capsys.readouterr().err
 
 
-def test_cut_at_every_length_recomputed_unless_only_the_newline_went(tmp_path, capsys):
-    from sdlscape.pipeline.reproduce import StageCache
-
-    cache = StageCache(tmp_path, lambda m: None)
-    calls = []
-    fn = lambda: calls.append(1) or {"v": len(calls)}  # noqa: E731
-    cache.run("verify", {"b": 1}, fn)
-    path = cache.path("verify", {"b": 1})
+def test_cut_at_every_length_recomputed_unless_only_the_newline_went(tmp_path, capsys, cached_stage):
+    cache, path, fn, calls = cached_stage(tmp_path)
     intact = path.read_bytes()
     for cut in range(len(intact)):
         path.write_bytes(intact[:cut])

@@ -18,6 +18,7 @@ from sdlscape.verify.thm3_6_judges import (
     necessity_applies,
     sign_blind_criterion,
 )
+from sdlscape.verify.thm3_8 import RegionType
 
 TOL = thm3_3.TOL
 # two unit features with <w1, w2> = c = 1/2 exactly (dyadic entries: every product below is exact)
@@ -302,33 +303,28 @@ def test_angles_instance_and_patterns():
     assert Q.n == 4 and Q.sets == (frozenset({0}), frozenset({1, 2, 3}), frozenset())
 
 
-def test_cone_prediction_relu_condition_holds():
+CONE_CASES = [
     # features 0: 0, 1: 120, 2: 240, 3: 260 degrees; split 0 off parent 0: sets {1}, {2, 3}, {0}.
     # {120} vs cone(0, 240, 260) = arc 240..360: apart; arc 240..260 vs arc 0..120: apart;
     # {0} vs arc 120..260: apart. Every set separated from the rest: realizable in every reading that claims.
-    inst = _angles([0, 120, 240, 260], [[0, 1], [2, 3]])
-    P = _split(inst, 0, 0)
-    K = thm3_8.RegionType
-    assert thm3_8.cone_prediction(inst, P, K.CONE) == {"predicted": True, "relu_condition": True}
-    assert thm3_8.cone_prediction(inst, P, K.ORDERING) == {"predicted": True, "relu_condition": True, "pairwise": True}
-    assert thm3_8.cone_prediction(inst, P, K.THRESHOLD) == {"predicted": None}
-
-
-def test_cone_prediction_relu_condition_fails_pairwise_holds():
+    ([0, 120, 240, 260], 0, 0, {RegionType.CONE: {"predicted": True, "relu_condition": True},
+                                RegionType.ORDERING: {"predicted": True, "relu_condition": True, "pairwise": True},
+                                RegionType.THRESHOLD: {"predicted": None}}),
     # same features, split 2 off parent 1: sets {0, 1}, {3}, {2}; cone(0, 120, 240) is the plane (gaps of
     # 120 degrees), so {260} is not separated from the rest; but arc 0..120, {260}, {240} are pairwise apart
-    inst = _angles([0, 120, 240, 260], [[0, 1], [2, 3]])
-    P = _split(inst, 1, 2)
-    K = thm3_8.RegionType
-    assert thm3_8.cone_prediction(inst, P, K.CONE) == {"predicted": False, "relu_condition": False}
-    assert thm3_8.cone_prediction(inst, P, K.ORDERING) == {"predicted": None, "relu_condition": False, "pairwise": True}
-
-
-def test_cone_prediction_pairwise_fails():
+    ([0, 120, 240, 260], 1, 2, {RegionType.CONE: {"predicted": False, "relu_condition": False},
+                                RegionType.ORDERING: {"predicted": None, "relu_condition": False, "pairwise": True}}),
     # features 0: 0, 1: 120, 2: 60, 3: 200 degrees; split 3 off parent 1: sets {0, 1}, {2}, {3}:
     # 60 lies in arc 0..120, so {2} meets cone{0, 1}: not pairwise separated, predicted unrealizable
-    inst = _angles([0, 120, 60, 200], [[0, 1], [2, 3]])
-    P = _split(inst, 1, 3)
-    K = thm3_8.RegionType
-    assert thm3_8.cone_prediction(inst, P, K.ORDERING) == {"predicted": False, "relu_condition": False, "pairwise": False}
-    assert thm3_8.cone_prediction(inst, P, K.CONE) == {"predicted": False, "relu_condition": False}
+    ([0, 120, 60, 200], 1, 3, {RegionType.ORDERING: {"predicted": False, "relu_condition": False, "pairwise": False},
+                               RegionType.CONE: {"predicted": False, "relu_condition": False}}),
+]
+
+
+@pytest.mark.parametrize("angles, parent, feature, expected", CONE_CASES,
+                         ids=["relu_condition_holds", "relu_condition_fails_pairwise_holds", "pairwise_fails"])
+def test_cone_prediction(angles, parent, feature, expected):
+    inst = _angles(angles, [[0, 1], [2, 3]])
+    P = _split(inst, parent, feature)
+    for kind, want in expected.items():
+        assert thm3_8.cone_prediction(inst, P, kind) == want, kind

@@ -6,16 +6,8 @@ from sdlscape.theory import instance as I
 from sdlscape.theory.activations import JumpReLU
 from sdlscape.verify.claims import Context, check_function
 from sdlscape.verify.search import recheck
-from sdlscape.verify.thm3_1 import (
-    PointVerdict,
-    cofiring_pair,
-    decide,
-    decide_bound,
-    exclusive,
-    hierarchy,
-    independent,
-    one_feature_closed_form,
-)
+from sdlscape.verify.thm3_1_estimate import PointVerdict, decide, decide_bound, one_feature_closed_form
+from sdlscape.verify.thm3_1_laws import cofiring_pair, exclusive, hierarchy, independent
 
 
 def ctx(inst=None, tmp=None):
