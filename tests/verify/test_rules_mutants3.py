@@ -151,3 +151,18 @@ def test_split_judge_rule_and_record():
     assert rec.to_dict()["splittable"] == [2] and rec.to_dict()["subconcepts"] == [2]
     assert Evidence(instance="t", activation="relu", hypothesis=False, status="undecided").to_dict() == {
         "instance": "t", "hypothesis": False, "status": "undecided", "activation": "relu"}
+
+
+def test_cone_prediction_on_ordering_regions():
+    from sdlscape.verify.thm3_8 import RegionType, cone_prediction, separated
+
+    # w1 = (1, 0.1) lies in cone(w0, w2) = the first quadrant: neither the ReLU condition nor the pairwise one
+    W = np.array([[1.0, 1.0, 0.0], [0.0, 0.1, 1.0]])
+    inst = Instance(W_p=W, activation=ReLU(), n_latents=3, name="o", normalize=True)
+    assert cone_prediction(inst, Pattern.parse([[0, 2], [1], []], 3, 3), RegionType.ORDERING) == {
+        "predicted": False, "relu_condition": False, "pairwise": False}
+    eye = Instance(W_p=np.eye(2), activation=ReLU(), n_latents=2, name="e")
+    assert cone_prediction(eye, Pattern.parse([[0], [1]], 2, 2), RegionType.ORDERING) == {
+        "predicted": True, "relu_condition": True, "pairwise": True}
+    assert separated(np.array([[1, 0], [0, 1]]), [0], [1])          # integer features read as numbers
+    assert not separated(np.array([[1, 2], [0, 0]]), [0], [1])
