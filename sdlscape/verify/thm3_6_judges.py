@@ -17,11 +17,7 @@ from scipy.optimize import linprog
 
 from sdlscape import numerics
 from sdlscape.outcomes import Outcome
-from sdlscape.theory.constructions import (
-    eq55_decoder,
-    latent_eigenspaces,
-    positive_vector_in_span,
-)
+from sdlscape.theory.constructions import eq55_decoder, latent_eigenspaces, positive_vector_in_span
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind, code_row
 
@@ -29,6 +25,9 @@ MAX_COMBOS = 64  # eigenspace choices tried jointly per pattern
 
 
 class Kind(str, Enum):
+    """The criterion's answer on one piece: a partial optimum exists, none does, or the corrected statement
+    does not apply (not a partition of a linear piece)."""
+
     EXISTS = "exists"
     NONE = "none"
     NOT_APPLICABLE = "not_applicable"

@@ -61,8 +61,8 @@ def test_a_block_sharing_its_span_is_not_free():
     assert not latent_free(pc, 0)
     c = criterion(pc)
     assert c.kind is Kind.NONE and c.necessity_applies is False
-    out = thm3_6.analyze(pc, 4, 0)
-    assert out["verdict"] != "none"
+    out = thm3_6.decide(pc, 4, 0)
+    assert out.verdict is not thm3_6.Verdict.NONE
 
 
 def test_inconclusive_carries_a_typed_reason():
@@ -82,4 +82,4 @@ def test_a_point_that_does_not_read_back_leaves_the_criterion_undecided(monkeypa
     monkeypatch.setattr(J, "_reads_back", lambda piece, W_E: False)
     c = criterion(pc)
     assert c.kind is Kind.NONE and not c.necessity_applies and c.why.startswith("fp band")
-    assert thm3_6.analyze(pc, 2, 0)["verdict"] != "none"
+    assert thm3_6.decide(pc, 2, 0).verdict is not thm3_6.Verdict.NONE
