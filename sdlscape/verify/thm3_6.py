@@ -8,7 +8,10 @@ On a partition piece L~ decouples by latent: latent i reconstructs the features 
 w_D^i and codes a_i = (z_id)_{d in F_i}. Both blocks are stationary iff v = M^{1/2} a_i is an eigenvector
 of K_i = M^{1/2} (W_r^T W_r)_{F_i} M^{1/2} (eq. 55 is then the decoder block's optimum).
 
-Corrected statement (thm3.6-corrected), for a partition pattern P of a linear piece:
+Corrected statement (thm3.6-corrected), for a partition pattern P of a linear piece on which sigma passes
+nothing outside the pattern (so that L~ decouples by latent; plain TopK(k) can pass a latent's non-positive
+codes, and where it does the statement says nothing: the full budget's obtuse-n3-a0.1 with TopK(3 of 3) and
+P = [[0,1],[2],[]] has zero-loss partial optima, while the eigen point with those codes pinned at 0 is not one):
   (i)  [any W_p] if for every live latent some eigenvector of K_i lies in the open positive orthant (any
        eigenvector where the region only orders the codes: plain TopK(1), selection reading) and the codes
        a_i = M^{-1/2} v_i (each latent scaled freely) are jointly realizable in Omega_P (an LP), then a
