@@ -8,7 +8,7 @@ killed) over the mutants some selected test reaches, the count of each status, a
 with its diff. Functions no selected test reaches ("no tests": the searches and I/O of the checks, and the
 rest of acs.py) are listed by count, not scored.
 
-    python benchmarks/mutation_score.py [--workdir /tmp/mut_verify] [--jobs 2] [--resume]
+    python benchmarks/mutation_score.py [--workdir /tmp/mut_verify] [--jobs 2] [--resume] [--json OUT]
 """
 from __future__ import annotations
 
@@ -70,6 +70,11 @@ def main(argv=None) -> int:
                          "decision modules: sdlscape/verify/thm3_*.py sdlscape/verify/claims.py)")
     ap.add_argument("--tests", nargs="+", metavar="PATH",
                     help="the tests mutmut runs (replaces pytest_add_cli_args_test_selection in the copy)")
+    ap.add_argument("--deselect", action="append", default=[], metavar="TEST_ID",
+                    help="a test the run leaves out (a slow one; repeatable)")
+    ap.add_argument("--mutants", nargs="+", metavar="NAME",
+                    help="run only these mutants (e.g. the survivors of an earlier run, to check new tests)")
+    ap.add_argument("--json", metavar="OUT", help="write the score, the counts and the survivors here")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
     if not args.resume and work.exists():
@@ -78,13 +83,15 @@ def main(argv=None) -> int:
         copy_tree(work)
         if args.only:
             restrict(work / "pyproject.toml", args.only)
-        if args.tests:
-            restrict(work / "pyproject.toml", args.tests, "pytest_add_cli_args_test_selection")
+        if args.tests or args.deselect:
+            tests = args.tests or []
+            tests += [a for t in args.deselect for a in ("--deselect", t)]
+            restrict(work / "pyproject.toml", tests, "pytest_add_cli_args_test_selection")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log = work / "mutmut-run.log"
     with open(log, "w") as fh:
-        rc = subprocess.run(["nice", "-n", "10", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work,
-                            stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+        rc = subprocess.run(["nice", "-n", "10", "mutmut", "run", "--max-children", str(args.jobs)] + (args.mutants or []),
+                            cwd=work, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
     status = results(work, env)
     counts = collections.Counter(status.values())
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
@@ -106,7 +113,21 @@ def main(argv=None) -> int:
             diff = subprocess.run(["mutmut", "show", n], cwd=work, capture_output=True, text=True, env=env).stdout
             print("\n".join("      " + ln for ln in diff.splitlines() if ln.startswith(("+", "-")) and
                             not ln.startswith(("+++", "---"))))
+    if args.json:
+        write_score(Path(args.json), args, rc, counts, surv)
     return 0 if rc == 0 else 1
+
+
+def write_score(out: Path, args, rc: int, counts: collections.Counter, surv: list[str]) -> None:
+    sys.path.insert(0, str(ROOT))
+    from sdlscape.storage import provenance, write_json
+
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    write_json(out, {"mutated": args.only, "tests": args.tests, "only_mutants": args.mutants,
+                     "deselected": args.deselect, "mutmut_exit": rc,
+                     "by_status": dict(sorted(counts.items())), "killed": killed,
+                     "scored": killed + counts.get("survived", 0), "survivors": surv,
+                     "provenance": provenance()})
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 from sdlscape.bench.plan import Plan, cached_trials, run_job
 
 PROGRESS_EVERY = 30.0     # seconds: the longest silence while jobs run
+SECONDS_PER_COST = 4.5e-10   # CPU seconds per unit of Job.cost (small scale, one thread): for ordering only
 
 
 def _job_in_worker(task: dict) -> dict:
@@ -30,17 +31,6 @@ def _job_in_worker(task: dict) -> dict:
     out = run_job(task["job"], task["cache_dir"], task.get("known"))
     out["worker_seconds"] = time.perf_counter() - t0
     return out
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which terminates them (no traceback per worker)."""
-    import os
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from sdlscape.solvers.fanout import die_with_parent
-
-    die_with_parent(os.getppid())        # a killed reproduce takes its training workers with it
 
 
 class Progress:
@@ -84,9 +74,15 @@ def _mmss(s: float) -> str:
 
 
 def execute(plan: Plan, cache_dir: str | Path | None = None, workers: int = 1, scheduler: str | None = None,
-            log: Callable[[str], None] | None = None, every: float = PROGRESS_EVERY) -> tuple[dict, dict]:
+            log: Callable[[str], None] | None = None, every: float = PROGRESS_EVERY,
+            extra: list | None = None) -> tuple[dict, dict]:
     """Every job's result ({job id: run_job output}) and what this run did: {"jobs", "jobs_from_cache",
-    "trained_now", "trained_now_seconds", "read_from_cache", "workers", "scheduler"}."""
+    "trained_now", "trained_now_seconds", "read_from_cache", "workers", "scheduler"}.
+
+    extra: other jobs (pipeline/schedule.Job, e.g. a reproduction's stages) run in the same local pool as
+    the trainings, ordered with them by estimated seconds (not with a Dask scheduler)."""
+    if extra and scheduler is not None:
+        raise ValueError("extra jobs share a local pool, not a Dask cluster")
     cache = str(cache_dir) if cache_dir else None
     if cache is not None:
         Path(cache).mkdir(parents=True, exist_ok=True)
@@ -100,10 +96,12 @@ def execute(plan: Plan, cache_dir: str | Path | None = None, workers: int = 1, s
     prog = Progress(plan, todo, log, every)
     if todo and log is not None:
         where = f"the Dask cluster at {scheduler}" if scheduler else \
-            f"{workers} processes" if workers > 1 and len(todo) > 1 else "this process"
+            f"{workers} processes" if workers > 1 and len(todo) + len(extra or ()) > 1 else "this process"
+        if extra:
+            where += f", with {len(extra)} other stages"
         log(f"[bench] {len(plan.jobs)} distinct row x seed jobs for {', '.join(plan.tables)}: "
             f"{from_cache} read from the row cache, {len(todo)} to train in {where}")
-    for r in _stream(plan, todo, cache, workers, scheduler, prog):
+    for r in _stream(plan, todo, cache, workers, scheduler, prog, extra or []):
         if cache is not None:                 # a remote worker cannot write our cache: store what it sent
             for k, m in r["trainings"].items():
                 p = Path(cache) / f"{k}.json"
@@ -121,25 +119,27 @@ def execute(plan: Plan, cache_dir: str | Path | None = None, workers: int = 1, s
     return results, stats
 
 
-def _stream(plan: Plan, todo: list[str], cache: str | None, workers: int, scheduler: str | None, prog: Progress):
+def _stream(plan: Plan, todo: list[str], cache: str | None, workers: int, scheduler: str | None, prog: Progress,
+            extra: list):
     """Finished job results in completion order; the waiting thread prints progress at least every prog.every s."""
-    if not todo:
+    if not todo and not extra:
         return
     tasks = [{"job": plan.jobs[i], "cache_dir": cache,
               "known": cached_trials(plan.jobs[i], cache) if scheduler else None} for i in todo]
+    if scheduler is None:                     # one local pool (or this process) for trainings and extra jobs
+        from sdlscape.pipeline.schedule import Job, run_jobs
+
+        pooled = workers > 1 and len(tasks) + len(extra) > 1     # inline: this process's torch threads
+        jobs = [Job(f"train:{t['job'].id}", _job_in_worker if pooled else _inline, (t,),
+                    seconds=t["job"].cost * SECONDS_PER_COST) for t in tasks]
+        for job, r, _, _ in run_jobs(jobs + list(extra), workers if pooled else 1, prog.tick, min(prog.every, 5.0)):
+            if job.id.startswith("train:"):
+                yield r
+        return
+    from sdlscape.solvers.fanout import run_tasks
+
+    source = run_tasks(_job_in_worker, tasks, scheduler=scheduler)
     q: queue.Queue = queue.Queue()
-    pool = None
-    if scheduler is not None:
-        from sdlscape.solvers.fanout import run_tasks
-
-        source = run_tasks(_job_in_worker, tasks, scheduler=scheduler)
-    elif workers > 1 and len(tasks) > 1:
-        from multiprocessing import get_context
-
-        pool = get_context("spawn").Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
-        source = pool.imap_unordered(_job_in_worker, tasks, chunksize=1)
-    else:
-        source = (_inline(t) for t in tasks)
 
     def pump():
         try:
@@ -150,22 +150,17 @@ def _stream(plan: Plan, todo: list[str], cache: str | None, workers: int, schedu
             q.put(("err", exc))
 
     threading.Thread(target=pump, daemon=True).start()
-    try:
-        while True:
-            try:
-                kind, val = q.get(timeout=min(prog.every, 5.0))
-            except queue.Empty:
-                prog.tick()
-                continue
-            if kind == "end":
-                return
-            if kind == "err":
-                raise val
-            yield val
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    while True:
+        try:
+            kind, val = q.get(timeout=min(prog.every, 5.0))
+        except queue.Empty:
+            prog.tick()
+            continue
+        if kind == "end":
+            return
+        if kind == "err":
+            raise val
+        yield val
 
 
 def _inline(task: dict) -> dict:

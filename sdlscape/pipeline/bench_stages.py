@@ -27,11 +27,12 @@ def bench_workers(device: str, scheduler: str | None) -> int:
 
 
 def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache_dir: Path, progress: bool,
-                     scheduler: str | None = None) -> tuple[dict[str, dict], dict]:
+                     scheduler: str | None = None, extra: list | None = None) -> tuple[dict[str, dict], dict]:
     """The bench tables, cached per table: the distinct (row x seed) jobs of every table not cached are planned
     once (bench/plan.py) and trained in parallel (bench/plan_run.py); each training's seconds count once, in
     the first table that uses it (the stage's seconds), and each table states what it shares.
 
+    extra: other jobs (pipeline/schedule.Job: the reproduction's other stages) run in the same local pool.
     Returns ({table: result}, what this invocation did: jobs, trainings computed now / read from the row cache).
     """
     from sdlscape.bench.experiments import table_result
@@ -45,12 +46,17 @@ def run_bench_stages(cache: StageCache, sc: Scale, device: str, seed: int, cache
             if read_cached(cache.path(f"bench-{t}", c), ("seconds", "result")) is None]
     out = {t: cache.run(f"bench-{t}", c, lambda: None) for t, c in configs.items() if t not in todo}
     run = {"tables_computed": todo, "tables_from_stage_cache": [t for t in configs if t not in todo]}
+    workers = bench_workers(device, scheduler)
     if not todo:
+        from sdlscape.pipeline.schedule import run_jobs
+
+        for _ in run_jobs(list(extra or ()), workers):
+            pass
         return out, run
     plan = make_plan({t: (table_rows(t), TABLE_TITLES[t]) for t in todo}, sc.bench_scale, device, seed)
-    workers = bench_workers(device, scheduler)
     t0 = time.perf_counter()
-    results, stats = execute(plan, cache_dir / "bench-rows", workers, scheduler, log=cache.log if progress else None)
+    results, stats = execute(plan, cache_dir / "bench-rows", workers, scheduler, log=cache.log if progress else None,
+                             extra=extra)
     wall = time.perf_counter() - t0
     run.update(stats, wall_seconds=wall)
     distinct = {k: m for r in results.values() for k, m in r["trainings"].items()}

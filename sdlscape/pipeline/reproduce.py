@@ -17,6 +17,8 @@ from typing import Any
 
 from sdlscape.errors import InputError
 from sdlscape.pipeline import bench_stages
+from sdlscape.pipeline.schedule import Job, run_jobs
+from sdlscape.solvers.fanout import usable_cores
 from sdlscape.storage import FolderLock, provenance, read_cached, to_jsonable, write_cached, write_json
 from sdlscape.theory.activations import JumpReLU, ReLU, TopK
 
@@ -72,12 +74,16 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     "landscape": ("theory", "solvers", "numerics.py", "outcomes.py"),
     "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
                    "verify/resampling.py", "bench", "numerics.py", "outcomes.py"),
-    "bench": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
+    "bench": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "pipeline/schedule.py", "numerics.py",
+              "outcomes.py"),
     "real": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py", "outcomes.py"),
     "encoder": ("theory", *TRAINER, "bench", "numerics.py", "outcomes.py"),
     "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
+# A stage's compute seconds at small scale on one core (measured), for the schedule's order only.
+STAGE_SECONDS = {"verify": 150.0, "crosscheck-example-3.5": 80.0, "real-digits": 60.0, "encoder": 40.0,
+                 "crosscheck-topk1_n4_np2_q3": 30.0, "landscape-jumprelu_n3_np2_q2": 15.0}
 KEYED_LIBRARIES = ("numpy", "scipy", "cvxpy", "clarabel", "torch", "sympy", "scikit-learn")
 
 
@@ -145,18 +151,43 @@ class StageCache:
         self.log(f"[{name}] done in {seconds:.1f} s")
         return result
 
-    def run(self, name: str, config: dict, fn: Callable[[], Any]) -> Any:
+    def lookup(self, name: str, config: dict) -> tuple[bool, Any]:
+        """(True, result) for a stage finished earlier (recorded as cached), else (False, None)."""
         path = self.path(name, config)
         cached = read_cached(path, ("seconds", "result"))   # None if absent or damaged (reported, recomputed)
-        if cached is not None:
-            self.records[name] = {"seconds": cached["seconds"], "computed_utc": cached.get("computed_utc"),
-                                  "cached": True}
-            self.log(f"[{name}] cached ({cached['seconds']:.1f} s when computed): {path.name}")
-            return cached["result"]
+        if cached is None:
+            return False, None
+        self.records[name] = {"seconds": cached["seconds"], "computed_utc": cached.get("computed_utc"),
+                              "cached": True}
+        self.log(f"[{name}] cached ({cached['seconds']:.1f} s when computed): {path.name}")
+        return True, cached["result"]
+
+    def run(self, name: str, config: dict, fn: Callable[[], Any]) -> Any:
+        found, result = self.lookup(name, config)
+        if found:
+            return result
         self.log(f"[{name}] running ...")
         t0 = time.perf_counter()
         result = fn()
         return self.store(name, config, result, time.perf_counter() - t0)
+
+    def job(self, name: str, config: dict, fn: Callable[..., Any], args, done: dict, after: tuple[str, ...] = (),
+            threads: int | None = None) -> Job | None:
+        """The stage as a pool job (pipeline/schedule.py), None when cached; its result lands in done[name]."""
+        found, result = self.lookup(name, config)
+        if found:
+            done[name] = result
+            return None
+
+        def stored(result, wall, cpu):
+            done[name] = self.store(name, config, result, wall, extra={"cpu_seconds": round(cpu, 2)})
+
+        return Job(name, fn, args, seconds=STAGE_SECONDS.get(name, 10.0), after=after, threads=threads,
+                   on_done=stored, on_start=lambda: self.log(f"[{name}] running ..."))
+
+    def ordered(self, names: list[str]) -> dict[str, dict]:
+        """The records in the order of a sequential run (names first, then any other)."""
+        return {**{n: self.records[n] for n in names if n in self.records}, **self.records}
 
 
 def _stderr(msg: str) -> None:
@@ -222,13 +253,49 @@ def stage_encoder(scale: Scale, device: str, seed: int) -> dict:
 STAGES = ("verify", "landscape", "crosscheck", "bench", "real")
 
 
+def stage_jobs(cache: StageCache, want: Callable[[str], bool], sc: Scale, instances: dict, out: Path, device: str,
+               seed: int, progress: bool, done: dict, threads: int) -> list[Job | None]:
+    """The stages not cached, as pool jobs (a cross-check after its instance's landscape); the cached ones'
+    results go to ``done`` now, the others' when they finish."""
+    jobs = []
+    if want("verify"):
+        jobs.append(cache.job("verify", {"budget": sc.verify_budget, "seed": seed}, stage_verify,
+                              (sc, seed, out, progress), done, threads=threads))
+    if want("landscape") or want("crosscheck"):
+        for name, inst in instances.items():
+            jobs.append(cache.job(f"landscape-{name}", {"instance": inst.to_dict(), "starts": sc.landscape_starts,
+                                                         "seed": seed},
+                                  stage_landscape, (name, inst, sc, seed, out / "cache", progress), done,
+                                  threads=threads))
+    if want("crosscheck"):
+        for name, inst in instances.items():
+            if inst.parents is not None:
+                continue
+            ex35 = name == "example-3.5"
+            jobs.append(cache.job(
+                f"crosscheck-{name}", {"instance": inst.to_dict(), "starts": sc.crosscheck_starts,
+                                       "steps": sc.crosscheck_steps, "device": device, "seed": seed,
+                                       "bench_resampling": ex35}, stage_crosscheck,
+                lambda name=name, inst=inst, ex35=ex35: (inst, done[f"landscape-{name}"], sc, device, seed, progress,
+                                                         ex35),
+                done, after=(f"landscape-{name}",), threads=threads))
+    if want("bench"):
+        jobs.append(cache.job("encoder", {"scale": sc.bench_scale, "device": device, "seed": seed}, stage_encoder,
+                              (sc, device, seed), done, threads=threads))
+    if want("real"):
+        jobs.append(cache.job("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
+                              bench_stages.stage_real, (sc, device, seed, progress), done, threads=threads))
+    return jobs
+
+
 def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: int = 0, progress: bool = True,
               only: tuple[str, ...] | None = None, scheduler: str | None = None) -> dict:
     """Run the reproduction at a scale and write DIR/report.md, report.html, report.json and figures/.
 
     only: restrict to some stages (verify, landscape, crosscheck, bench, real), e.g. for `figures`.
-    The bench tables' trainings start first, in worker processes (or on the Dask cluster at ``scheduler``),
-    while this process runs the other stages.
+    The stages not cached and the bench tables' distinct trainings run as one pool of jobs over the cores
+    (pipeline/schedule.py: longest chain first, each exactly once, the numbers of a sequential run); on a
+    GPU or with a Dask cluster at ``scheduler`` the trainings run there and the stages here beside them.
     """
     if scale not in SCALES:
         raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -253,37 +320,41 @@ def reproduce(out: str | Path, scale: str = "small", device: str = "cpu", seed: 
         from sdlscape.solvers.fanout import dask_client
 
         dask_client(scheduler).close()      # an unreachable scheduler is an input error, before anything runs
-    bench = bench_stages.Background(cache, sc, device, seed, cache_dir, progress, scheduler) if want("bench") else None
+    import torch
 
-    if want("verify"):
-        report["verify"] = cache.run("verify", {"budget": sc.verify_budget, "seed": seed},
-                                     lambda: stage_verify(sc, seed, out, progress))
+    threads = torch.get_num_threads()     # every stage runs with this process's torch threads, wherever it runs
     instances = canonical_instances()
+    done: dict[str, Any] = {}
+    jobs = [j for j in stage_jobs(cache, want, sc, instances, out, device, seed, progress, done, threads)
+            if j is not None]
+    bench_out = None
+    if want("bench") and device == "cpu" and scheduler is None:     # one pool: stages and trainings
+        bench_out = bench_stages.run_bench_stages(cache, sc, device, seed, cache_dir, progress, None, extra=jobs)
+    else:                       # trainings on a GPU or a Dask cluster; the stages here, beside them
+        bench = bench_stages.Background(cache, sc, device, seed, cache_dir, progress, scheduler) \
+            if want("bench") else None
+        for _ in run_jobs(jobs, usable_cores() if device == "cpu" else 1):
+            pass
+        bench_out = bench.join() if bench is not None else None
+    if want("verify"):
+        report["verify"] = done["verify"]
     if want("landscape") or want("crosscheck"):
-        report["landscapes"] = {
-            name: cache.run(f"landscape-{name}", {"instance": inst.to_dict(), "starts": sc.landscape_starts, "seed": seed},
-                            lambda name=name, inst=inst: stage_landscape(name, inst, sc, seed, cache_dir, progress))
-            for name, inst in instances.items()}
+        report["landscapes"] = {name: done[f"landscape-{name}"] for name in instances}
     if want("crosscheck"):
-        report["crosscheck"] = {
-            name: cache.run(f"crosscheck-{name}", {"instance": inst.to_dict(), "starts": sc.crosscheck_starts,
-                                                   "steps": sc.crosscheck_steps, "device": device, "seed": seed,
-                                                   "bench_resampling": name == "example-3.5"},
-                            lambda name=name, inst=inst: stage_crosscheck(inst, report["landscapes"][name], sc, device,
-                                                                          seed, progress, bench=name == "example-3.5"))
-            for name, inst in instances.items() if inst.parents is None}
+        report["crosscheck"] = {name: done[f"crosscheck-{name}"] for name, inst in instances.items()
+                                if inst.parents is None}
     if want("bench"):
-        report["encoder"] = cache.run("encoder", {"scale": sc.bench_scale, "device": device, "seed": seed},
-                                      lambda: stage_encoder(sc, device, seed))
+        report["encoder"] = done["encoder"]
     if want("real"):
-        report["real"] = cache.run("real-digits", {"scale": sc.real_scale, "device": device, "seed": seed},
-                                   lambda: bench_stages.stage_real(sc, device, seed, progress))
-    if bench is not None:
-        report["bench"], report["bench_run"] = bench.join()
+        report["real"] = done["real-digits"]
+    if bench_out is not None:
+        report["bench"], report["bench_run"] = bench_out
         report["bench_not_run"] = [t for t in SCALES["paper"].bench_tables if t not in sc.bench_tables]
     report["bench3d"] = cache.run("bench3d", {"seed": seed}, lambda: bench_stages.stage_bench3d(seed))
     report.update(cache.run("theory-figures", {"seed": seed}, lambda: stage_theory_figures(seed)))
-    report["stages"] = cache.records
+    report["stages"] = cache.ordered(["verify", *(f"landscape-{n}" for n in instances),
+                                      *(f"crosscheck-{n}" for n in instances), "encoder", "real-digits",
+                                      *(f"bench-{t}" for t in sc.bench_tables)])
     report["skipped"] = [s for s in STAGES if not want(s) and not (s == "landscape" and want("crosscheck"))]
 
     from sdlscape.pipeline.report import draw_figures

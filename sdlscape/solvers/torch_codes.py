@@ -205,7 +205,8 @@ class Code:
 
 
 def _dense(q: torch.Tensor, **kw) -> Codes:
-    return Codes(dense=q, fired=(q > 0).any(0), l0=float((q > 0).sum()) / q.shape[0], B=q.shape[0], **kw)
+    on = q > 0
+    return Codes(dense=q, fired=on.any(0), l0=float(on.sum()) / q.shape[0], B=q.shape[0], **kw)
 
 
 class ReLUL1(Code):

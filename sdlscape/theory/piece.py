@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -38,17 +39,29 @@ class Realizability:
     undecided with a typed reason. The solvers' margin eps does not enter the decision.
 
     witness: a point of the region tightened by eps when the region is that wide (what the solvers start
-    from), else the max-margin point (`thin`: the region is narrower than eps); margin: the LP's t*.
+    from), else the max-margin point (`thin`: the region is narrower than eps); found when first asked for
+    (`start`: the LPs that find it; the decision itself never needs it); margin: the LP's t*.
     """
 
     status: Feasibility
-    witness: np.ndarray | None
     certificate: np.ndarray | None
     eps: float
     detail: str
     margin: float | None = None
-    thin: bool = False
     reason: InconclusiveReason | None = None
+    start: Callable[[], tuple[np.ndarray, bool]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _solver_start(self) -> tuple[np.ndarray | None, bool]:
+        return (None, False) if self.start is None else self.start()
+
+    @property
+    def witness(self) -> np.ndarray | None:
+        return self._solver_start[0]
+
+    @property
+    def thin(self) -> bool:
+        return self._solver_start[1]
 
     @property
     def realizable(self) -> bool:
@@ -215,10 +228,10 @@ class Piece:
         reg = self.region
         ans = reg.decide()
         if ans.status is Feasibility.REALIZABLE:
-            W, thin = self._solver_witness(ans.witness.reshape(reg.shape))
-            return Realizability(status=Feasibility.REALIZABLE, witness=W, certificate=None, eps=self.margin,
-                                 margin=ans.margin, thin=thin, detail=ans.detail)
-        return Realizability(status=ans.status, witness=None, certificate=ans.certificate, eps=self.margin,
+            W = ans.witness.reshape(reg.shape)
+            return Realizability(status=Feasibility.REALIZABLE, certificate=None, eps=self.margin,
+                                 margin=ans.margin, detail=ans.detail, start=lambda: self._solver_witness(W))
+        return Realizability(status=ans.status, certificate=ans.certificate, eps=self.margin,
                              margin=ans.margin, reason=ans.reason, detail=ans.detail)
 
     def _solver_witness(self, W: np.ndarray) -> tuple[np.ndarray, bool]:

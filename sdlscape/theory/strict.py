@@ -115,12 +115,6 @@ def _solve_exact(M: list[list[Fraction]], rhs: list[Fraction], guess: list[Fract
     return y
 
 
-def motzkin_holds(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray) -> bool:
-    """Is y (already rational-exact floats or not) a Motzkin certificate, checked exactly after an exact
-    re-solve of A^T y = 0 on its support? (The float y is only a guide to the support and the scale.)"""
-    return exact_motzkin(A, b, strict, y) is not None
-
-
 def exact_motzkin(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray) -> list[Fraction] | None:
     """The exact certificate on the support of the float y: y_S >= 0, A_S^T y_S = 0, b_S^T y_S <= 0,
     sum(y_strict) - b^T y = 1 (so some strict row carries weight or b^T y < 0), or None."""
@@ -186,9 +180,11 @@ def decide_strict(A: np.ndarray, b: np.ndarray, strict: np.ndarray, method: str 
     if A.shape[0] == 0:
         return StrictAnswer(status=Feasibility.REALIZABLE, margin=1.0, witness=np.zeros(A.shape[1]),
                             certificate=None, detail="no inequalities")
-    notes, best = [], None
+    notes, best, solved = [], None, {}
     for on in (np.ones(len(b), dtype=bool), strict):   # strictly inside every row first, then the strict ones
-        t, x, status = max_margin(A, b, on, method)
+        if on.tobytes() not in solved:                  # all rows strict: the second LP is the first
+            solved[on.tobytes()] = max_margin(A, b, on, method)
+        t, x, status = solved[on.tobytes()]
         if t is None:
             notes.append(status)
             continue

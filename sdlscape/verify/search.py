@@ -121,6 +121,34 @@ def random_draws(act: Activation, count: int, seed: int = 0, max_n: int = 4) -> 
                        name=f"draw-{seed}-{made}")
 
 
+def angles_instance(degrees: list[float], parents: list[list[int]], act: Activation, name: str) -> Instance:
+    """Unit features in 2-D at the given angles, grouped into parents; one dead latent (round-off zeros made 0)."""
+    t = np.radians(degrees)
+    # rounded to 12 digits: features meant antiparallel (0 and 180 deg) are exactly so, not 1e-16 apart
+    W = np.round(np.vstack([np.cos(t), np.sin(t)]), 12) + 0.0
+    return Instance(W_p=W, activation=act, n_latents=len(parents) + 1,
+                    parents=parents, name=name)
+
+
+def parent_family(act: Activation, draws: int, seed: int = 0, full: bool = False) -> list[Instance]:
+    """Thm 3.8's instances (sub-concepts grouped by parent, one dead latent): 2-D angles, fixed and random, and
+    hierarchical instances of several sizes, spreads and seeds."""
+    out = [angles_instance([0, 100, 200, 300], [[0, 1], [2, 3]], act, "angles-0-100-200-300"),
+           angles_instance([0, 60, 180, 240], [[0, 1], [2, 3]], act, "angles-0-60-180-240"),
+           # sub-concept 60 lies between its siblings: it splits off under no activation (the `every` variant)
+           angles_instance([0, 60, 120, 270], [[0, 1, 2], [3]], act, "angles-0-60-120-270")]
+    for s in range(3 * draws):
+        for sizes, n_p in (((2, 2), 2), ((2, 2), 3), ((2, 3), 3)) + ((((3, 3), 2), ((2, 2, 2), 3)) if full else ()):
+            for spread in (0.5, 2.0):
+                h = I.hierarchical(sizes, n_p, act, spread=spread, seed=seed + s, n_latents=len(sizes) + 1)
+                out.append(h.with_(name=f"{h.name}-sp{spread:g}"))
+    rng = np.random.default_rng(seed)
+    for s in range(4 * draws):  # random angles in the plane
+        deg = np.sort(rng.uniform(0, 360, 4))
+        out.append(angles_instance(list(deg), [[0, 1], [2, 3]], act, f"angles-random-{s}"))
+    return [i for i in out if act.fits(i.n_latents)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Shrinking
 

@@ -26,18 +26,8 @@ from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.loss import passed_mask as feature_selection
 from sdlscape.theory.patterns import read_pattern
 from sdlscape.theory.piece import Piece
-from sdlscape.verify.claims import (
-    Context,
-    Searched,
-    instance_for,
-    result,
-    user_activations,
-)
-from sdlscape.verify.search import (
-    load_counterexample_instance,
-    random_draws,
-    standard_family,
-)
+from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
+from sdlscape.verify.search import load_counterexample_instance, random_draws, standard_family
 
 TOL = 1e-9     # relative chord excess that counts as a violation of convexity
 EIG_TOL = 1e-6  # relative Hessian eigenvalue below -EIG_TOL counts as non-convex

@@ -20,20 +20,8 @@ from sdlscape.theory.constructions import bound_3_3, construction_3_3
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.loss import passed_mask as feature_selection
-from sdlscape.verify.claims import (
-    Context,
-    Searched,
-    instance_for,
-    result,
-    user_activations,
-)
-from sdlscape.verify.search import (
-    load_counterexample_instance,
-    obtuse,
-    random_draws,
-    shrink,
-    standard_family,
-)
+from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
+from sdlscape.verify.search import load_counterexample_instance, obtuse, random_draws, shrink, standard_family
 
 TOL = 1e-9  # relative slack on eq. 16
 

@@ -25,13 +25,7 @@ from sdlscape.theory.constructions import recovery
 from sdlscape.theory.instance import Instance
 from sdlscape.theory.loss import approx_loss, approx_residuals, feature_codes
 from sdlscape.theory.loss import passed_mask as feature_selection
-from sdlscape.verify.claims import (
-    Context,
-    Searched,
-    instance_for,
-    result,
-    user_activations,
-)
+from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
 from sdlscape.verify.search import load_counterexample_instance
 
 TOL = 1e-9          # L~ at or below this is zero loss

@@ -8,7 +8,10 @@ On a partition piece L~ decouples by latent: latent i reconstructs the features 
 w_D^i and codes a_i = (z_id)_{d in F_i}. Both blocks are stationary iff v = M^{1/2} a_i is an eigenvector
 of K_i = M^{1/2} (W_r^T W_r)_{F_i} M^{1/2} (eq. 55 is then the decoder block's optimum).
 
-Corrected statement (thm3.6-corrected), for a partition pattern P of a linear piece:
+Corrected statement (thm3.6-corrected), for a partition pattern P of a linear piece on which sigma passes
+nothing outside the pattern (so that L~ decouples by latent; plain TopK(k) can pass a latent's non-positive
+codes, and where it does the statement says nothing: the full budget's obtuse-n3-a0.1 with TopK(3 of 3) and
+P = [[0,1],[2],[]] has zero-loss partial optima, while the eigen point with those codes pinned at 0 is not one):
   (i)  [any W_p] if for every live latent some eigenvector of K_i lies in the open positive orthant (any
        eigenvector where the region only orders the codes: plain TopK(1), selection reading) and the codes
        a_i = M^{-1/2} v_i (each latent scaled freely) are jointly realizable in Omega_P (an LP), then a
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -37,19 +42,8 @@ from sdlscape.outcomes import InconclusiveReason, Outcome, Reading, Status
 from sdlscape.theory.instance import Activation, Instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
-from sdlscape.verify.claims import (
-    Context,
-    Searched,
-    instance_for,
-    result,
-    user_activations,
-)
-from sdlscape.verify.search import (
-    load_counterexample_instance,
-    random_draws,
-    shrink,
-    standard_family,
-)
+from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
+from sdlscape.verify.search import load_counterexample_instance, random_draws, shrink, standard_family
 from sdlscape.verify.thm3_6_judges import (  # noqa: F401  (re-exported: the corrected statement's parts)
     JUDGES,
     Criterion,
@@ -103,34 +97,66 @@ def partition_patterns(inst: Instance) -> list[Pattern]:
 Rule = Callable[[Piece], Criterion]
 
 
-def analyze(piece: Piece, starts: int, seed: int, rule: Rule | None = None, judges=None) -> dict:
-    """Criterion and judges on one pattern; `verdict` for the statement as written: exists | none |
-    undecided | unrealizable | zero_loss."""
-    out: dict = {"pattern": piece.pattern.to_json()}
+class Verdict(str, Enum):
+    """Thm 3.6 as written on one pattern."""
+
+    EXISTS = "exists"              # a judge certified a partial optimum exhibiting P with positive loss
+    NONE = "none"                  # (ii) applies and proves that no partial optimum exists
+    ZERO_LOSS = "zero_loss"        # the criterion's point is certified, but its loss is not positive
+    UNREALIZABLE = "unrealizable"  # P is not realizable (an exact certificate, or TopK counts)
+    UNDECIDED = "undecided"        # neither a point nor a proof
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """What one pattern shows: the verdict, the criterion and what the judges found (`to_dict`: the record)."""
+
+    pattern: list
+    verdict: Verdict
+    reason: str | None = None          # why P was not judged (unrealizable or undecided realizability)
+    criterion: Criterion | None = None
+    judges: tuple[JudgeVerdict, ...] = ()
+    disagreement: str | None = None
+    loss: float | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"pattern": self.pattern}
+        c = self.criterion
+        if c is None:
+            return out | {"verdict": self.verdict.value, "reason": self.reason}
+        out.update(criterion=c.kind.value, necessity_applies=c.necessity_applies, criterion_why=c.why,
+                   latents=list(c.latents), judges=[{"judge": v.judge, "exists": v.exists, "refutes_point": v.refutes_point,
+                                                     "loss": v.loss, "solver_ok": v.solver_ok, **v.detail}
+                                                    for v in self.judges],
+                   disagreement=self.disagreement, verdict=self.verdict.value)
+        return out if self.verdict is not Verdict.EXISTS else out | {"loss": self.loss}
+
+
+def decide(piece: Piece, starts: int, seed: int, rule: Rule | None = None, judges=None) -> Evidence:
+    """Thm 3.6 on one partition piece: the corrected criterion (or `rule`), then the judges it calls for."""
+    P = piece.pattern.to_json()
     try:
         rz = piece.realizability
     except InputError as exc:  # impossible for structural reasons (TopK counts)
-        return out | {"verdict": "unrealizable", "reason": str(exc)}
+        return Evidence(pattern=P, verdict=Verdict.UNREALIZABLE, reason=str(exc))
     if not rz.realizable:
-        return out | {"verdict": "unrealizable" if rz.certificate is not None else "undecided", "reason": rz.detail}
+        return Evidence(pattern=P, verdict=Verdict.UNREALIZABLE if rz.certificate is not None else Verdict.UNDECIDED,
+                        reason=rz.detail)
     crit = (rule or criterion)(piece)
     judges = JUDGES if judges is None else judges
     run = ["certificate"] if crit.kind is Kind.EXISTS else [j for j in judges if j != "certificate"]
-    verdicts = [judges[j](piece, crit, starts, seed) for j in run if j in judges]
+    verdicts = tuple(judges[j](piece, crit, starts, seed) for j in run if j in judges)
     found = [v for v in verdicts if v.exists is True]
-    out.update(criterion=crit.kind.value, necessity_applies=crit.necessity_applies, criterion_why=crit.why,
-               latents=list(crit.latents), judges=[{"judge": v.judge, "exists": v.exists, "refutes_point": v.refutes_point,
-                                                   "loss": v.loss, "solver_ok": v.solver_ok, **v.detail} for v in verdicts],
-               disagreement=disagreement(crit, verdicts))
     if found:
-        out.update(verdict="exists", loss=found[0].loss)
+        verdict = Verdict.EXISTS
     elif crit.kind is Kind.NONE and crit.necessity_applies:
-        out["verdict"] = "none"
+        verdict = Verdict.NONE
     elif crit.kind is Kind.EXISTS and verdicts and all(v.solver_ok and not v.refutes_point for v in verdicts):
-        out["verdict"] = "zero_loss"  # certified, but not with positive loss
+        verdict = Verdict.ZERO_LOSS
     else:
-        out["verdict"] = "undecided"
-    return out
+        verdict = Verdict.UNDECIDED
+    return Evidence(pattern=P, verdict=verdict, criterion=crit, judges=verdicts,
+                    disagreement=disagreement(crit, verdicts), loss=found[0].loss if found else None)
 
 
 def _instances(ctx: Context, act: Activation) -> list[Instance]:
@@ -164,7 +190,7 @@ def _search(name: str, ctx: Context, reading: Reading, rule, judges):
                     except InputError as exc:
                         ctx.cache[key] = {"pattern": P.to_json(), "verdict": "unrealizable", "reason": str(exc)}
                     else:
-                        ctx.cache[key] = analyze(piece, ctx.budget.acs_starts, ctx.seed, rule, judges)
+                        ctx.cache[key] = decide(piece, ctx.budget.acs_starts, ctx.seed, rule, judges).to_dict()
                 r = dict(ctx.cache[key])
                 r.update(instance=inst.name, activation=str(act), equal_weights=bool(np.allclose(inst.M, inst.M[0])),
                          full_column_rank=_rank_full(inst.W_p))
@@ -218,7 +244,7 @@ def check_thm3_6(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, ju
         if not _fails_36(reading)(small, Ps):
             small, Ps = inst, P
         path = ctx.save_counterexample("thm3.6", name, small, reading)
-        r_small = analyze(Piece(small, Ps, EPS, reading), ctx.budget.acs_starts, ctx.seed, judges=judges)
+        r_small = decide(Piece(small, Ps, EPS, reading), ctx.budget.acs_starts, ctx.seed, judges=judges).to_dict()
         cx = {"instance": path or small.to_dict(), "pattern": Ps.to_json(), "reading": reading.value,
               "why": (f"pattern {Ps} is realizable, polysemantic and a partition (n = {small.n} >= 2, n_q = "
                       f"{small.n_latents} >= n), yet no partial minimum lies inside its region: {r_small.get('criterion_why')}"

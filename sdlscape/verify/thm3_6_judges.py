@@ -17,11 +17,7 @@ from scipy.optimize import linprog
 
 from sdlscape import numerics
 from sdlscape.outcomes import Outcome
-from sdlscape.theory.constructions import (
-    eq55_decoder,
-    latent_eigenspaces,
-    positive_vector_in_span,
-)
+from sdlscape.theory.constructions import eq55_decoder, latent_eigenspaces, positive_vector_in_span
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind, code_row
 
@@ -29,6 +25,9 @@ MAX_COMBOS = 64  # eigenspace choices tried jointly per pattern
 
 
 class Kind(str, Enum):
+    """The criterion's answer on one piece: a partial optimum exists, none does, or the corrected statement
+    does not apply (not a partition of a linear piece)."""
+
     EXISTS = "exists"
     NONE = "none"
     NOT_APPLICABLE = "not_applicable"
@@ -92,12 +91,11 @@ def necessity_applies(piece: Piece) -> bool:
 
 
 def _joint_point(piece: Piece, choice: list[tuple[int, list[int], np.ndarray]]) -> tuple[np.ndarray, float] | None:
-    """An encoder of the open region whose codes on F_i are s_i a_i and whose passed codes outside the pattern
-    are exactly 0 (plain TopK passes them to the decoder): (W_E, t*) with t* > 0 the largest margin on the
+    """An encoder of the open region whose codes on F_i are s_i a_i: (W_E, t*) with t* > 0 the largest margin on the
     strict rows (non-strict rows never tightened), or None when t* = 0. The point returned has the smallest
     scales s_i >= max(1, theta + 2 m) with margin m = min(eps, t*/2) where that LP is feasible (a canonical
     point), else the max-margin point."""
-    pinned = {(int(i), int(d)) for i, d in zip(*np.nonzero(piece.loss_mask & ~piece.mask))}
+    pinned: set[tuple[int, int]] = set()     # criterion() sends no piece that passes codes outside the pattern
     reg = piece.region
     loose = np.array([not c.strict and (c.latent, c.feature) not in pinned for c in reg.constraints], dtype=bool)
     t_star = None
@@ -166,11 +164,17 @@ def _reads_back(piece: Piece, W_E: np.ndarray) -> bool:
     return bool(np.all(np.abs(np.where(piece.mask, 0.0, out)) <= tol))
 
 
+OFF_PATTERN_WHY = ("sigma passes codes outside the pattern (plain TopK passes a latent's non-positive codes): L~ "
+                   "does not decouple by latent, so the K_i eigen-analysis (i)/(ii) does not describe its partial optima")
+
+
 def criterion(piece: Piece) -> Criterion:
     """The corrected statement on one piece (numbers only; the judges check it)."""
     inst, P = piece.instance, piece.pattern
     if not (P.is_partition and piece.linear):
         return Criterion(kind=Kind.NOT_APPLICABLE, necessity_applies=False, why="not a partition of a linear piece")
+    if (piece.loss_mask & ~piece.mask).any():
+        return Criterion(kind=Kind.NOT_APPLICABLE, necessity_applies=False, why=OFF_PATTERN_WHY)
     sign_free = not any(c.kind is ConstraintKind.ON for c in piece.region.constraints)
     options, info, exhaustive = [], [], True
     for i, F, m, spaces in latent_eigenspaces(piece):

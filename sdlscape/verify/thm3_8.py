@@ -25,6 +25,10 @@ region LP with its Farkas certificate); a disagreement is a failure.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -32,21 +36,14 @@ from scipy.optimize import linprog
 
 from sdlscape.errors import InputError
 from sdlscape.outcomes import Feasibility, InconclusiveReason, Reading, Status
-from sdlscape.theory import instance as I
 from sdlscape.theory.constructions import split_pattern
 from sdlscape.theory.instance import Activation, Instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind
 from sdlscape.theory.strict import exact_motzkin
-from sdlscape.verify.claims import (
-    Context,
-    Searched,
-    instance_for,
-    result,
-    user_activations,
-)
-from sdlscape.verify.search import load_counterexample_instance
+from sdlscape.verify.claims import Context, Searched, instance_for, result, user_activations
+from sdlscape.verify.search import angles_instance, load_counterexample_instance, parent_family  # noqa: F401
 
 NO_PARENTS = "thm3.8 needs an instance with 'parents' (sub-concepts grouped by parent)"
 
@@ -55,15 +52,6 @@ class RegionType(str, Enum):
     CONE = "cone"          # rows z > 0 / z <= 0 only
     ORDERING = "ordering"  # some row compares two latents
     THRESHOLD = "threshold"  # some row compares a code with theta > 0
-
-
-def angles_instance(degrees: list[float], parents: list[list[int]], act: Activation, name: str) -> Instance:
-    """Unit features in 2-D at the given angles, grouped into parents; one dead latent (round-off zeros made 0)."""
-    t = np.radians(degrees)
-    # rounded to 12 digits: features meant antiparallel (0 and 180 deg) are exactly so, not 1e-16 apart
-    W = np.round(np.vstack([np.cos(t), np.sin(t)]), 12) + 0.0
-    return Instance(W_p=W, activation=act, n_latents=len(parents) + 1,
-                    parents=parents, name=name)
 
 
 def parent_pattern(inst: Instance) -> Pattern:
@@ -75,25 +63,19 @@ def _family(ctx: Context, act: Activation) -> list[Instance]:
     inst = instance_for(ctx, act)
     if inst is not None:
         return [] if inst.parents is None else [inst]
-    out = [angles_instance([0, 100, 200, 300], [[0, 1], [2, 3]], act, "angles-0-100-200-300"),
-           angles_instance([0, 60, 180, 240], [[0, 1], [2, 3]], act, "angles-0-60-180-240"),
-           # sub-concept 60 lies between its siblings: it splits off under no activation (the `every` variant)
-           angles_instance([0, 60, 120, 270], [[0, 1, 2], [3]], act, "angles-0-60-120-270")]
-    for s in range(3 * ctx.budget.draws):
-        for sizes, n_p in (((2, 2), 2), ((2, 2), 3), ((2, 3), 3)) + ((((3, 3), 2), ((2, 2, 2), 3)) if ctx.full else ()):
-            for spread in (0.5, 2.0):
-                h = I.hierarchical(sizes, n_p, act, spread=spread, seed=ctx.seed + s, n_latents=len(sizes) + 1)
-                out.append(h.with_(name=f"{h.name}-sp{spread:g}"))
-    rng = np.random.default_rng(ctx.seed)
-    for s in range(4 * ctx.budget.draws):  # random angles in the plane
-        deg = np.sort(rng.uniform(0, 360, 4))
-        out.append(angles_instance(list(deg), [[0, 1], [2, 3]], act, f"angles-random-{s}"))
-    return [i for i in out if act.fits(i.n_latents)]
+    return parent_family(act, ctx.budget.draws, ctx.seed, ctx.full)
 
 
 def separated(W_p: np.ndarray, A, B) -> bool:
     """No y >= 0, sum y = 1, z >= 0 with W_A y = W_B z (LP, HiGHS): A's cone meets cone(B) only at 0."""
-    A, B = sorted(A), sorted(B)
+    W_p = np.ascontiguousarray(W_p, dtype=float)
+    return _separated(W_p.tobytes(), W_p.shape, tuple(sorted(A)), tuple(sorted(B)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _separated(W_bytes: bytes, shape: tuple[int, int], A: tuple, B: tuple) -> bool:
+    W_p = np.frombuffer(W_bytes).reshape(shape)
+    A, B = list(A), list(B)
     n_p = W_p.shape[0]
     Aeq = np.hstack([W_p[:, A], -W_p[:, B]]) if B else W_p[:, A]
     Aeq = np.vstack([Aeq, np.concatenate([np.ones(len(A)), np.zeros(len(B))])])
@@ -126,15 +108,65 @@ def cone_prediction(inst: Instance, P: Pattern, kind: RegionType) -> dict:
     return {"predicted": None}
 
 
-def _realizable(inst: Instance, P: Pattern, reading: Reading) -> dict:
-    """Realizability of P without a margin parameter; `farkas_ok`: an exactly checked Motzkin certificate."""
+@dataclass(kw_only=True)
+class Split:
+    """One P' (a sub-concept split off, or moved): its realizability without a margin parameter (`farkas_ok`: an
+    exactly checked Motzkin certificate) and, for the corrected statement, the cone characterisation's
+    prediction (None: no claim) and whether the two disagree."""
+
+    realizable: bool
+    status: str
+    margin: float | None = None
+    farkas_ok: bool = False
+    region_type: str | None = None      # set where the corrected statement was evaluated
+    predicted: bool | None = None
+    relu_condition: bool | None = None
+    pairwise: bool | None = None
+    disagrees: bool | None = None
+
+    def judge(self) -> None:
+        """The corrected statement's rule: a prediction contradicted by a realizable P' or by a certificate."""
+        self.disagrees = self.predicted is not None and self.predicted != self.realizable \
+            and (self.realizable or self.farkas_ok)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if v is not None or k == "margin" or (k == "predicted" and self.region_type is not None)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Thm 3.8 on one parent of a realizable parent pattern (hypothesis False: the parent pattern itself is
+    not shown realizable, `status` says how): every split of its sub-concepts."""
+
+    instance: str
+    activation: str
+    hypothesis: bool
+    status: str = "realizable"
+    parent: int | None = None
+    per_sub: dict[int, Split] = field(default_factory=dict)
+
+    @property
+    def splittable(self) -> list[int]:
+        return [j for j, v in self.per_sub.items() if v.realizable]
+
+    def to_dict(self) -> dict:
+        if not self.hypothesis:
+            return {"instance": self.instance, "hypothesis": False, "status": self.status, "activation": self.activation}
+        return {"instance": self.instance, "hypothesis": True, "parent": self.parent, "subconcepts": list(self.per_sub),
+                "splittable": self.splittable, "per_sub": {j: v.to_dict() for j, v in self.per_sub.items()},
+                "activation": self.activation}
+
+
+def _realizable(inst: Instance, P: Pattern, reading: Reading) -> tuple[Split, Piece | None]:
+    """Realizability of P without a margin parameter, and its piece (None: P is invalid for the activation)."""
     try:
         pc = Piece(inst, P, reading=reading)
         r = pc.realizability
     except InputError as exc:
-        return {"realizable": False, "status": f"invalid: {exc}", "farkas_ok": True, "piece": None, "margin": None}
-    return {"realizable": r.realizable, "status": r.status.value, "piece": pc, "margin": r.margin,
-            "farkas_ok": r.status is Feasibility.UNREALIZABLE}
+        return Split(realizable=False, status=f"invalid: {exc}", farkas_ok=True), None
+    return Split(realizable=r.realizable, status=r.status.value, margin=r.margin,
+                 farkas_ok=r.status is Feasibility.UNREALIZABLE), pc
 
 
 def move_pattern(P: Pattern, latent: int, feature: int, target: int) -> Pattern:
@@ -145,13 +177,25 @@ def move_pattern(P: Pattern, latent: int, feature: int, target: int) -> Pattern:
     return Pattern(tuple(sets), P.n)
 
 
-def decide(inst: Instance, reading: Reading, corrected: bool, move: bool = False) -> list[dict]:
-    """Per parent of a realizable parent pattern: which splits are realizable (LP), and for the corrected
-    statement what the cone characterisation predicts for each (numbers and booleans only)."""
+def decide(inst: Instance, reading: Reading, corrected: bool, move: bool = False, cache: dict | None = None
+           ) -> list[Evidence]:
+    """Per parent of a realizable parent pattern: which splits are realizable, and for the corrected statement
+    what the cone characterisation predicts for each. `cache`: the run's shared results (Context.cache)."""
     P = parent_pattern(inst)
-    base = _realizable(inst, P, reading)
-    if not base["realizable"]:
-        return [{"instance": inst.name, "hypothesis": False, "status": base["status"]}]
+    ikey = None if cache is None else json.dumps(inst.to_dict(), sort_keys=True)
+
+    def realizable(Q: Pattern) -> tuple[Split, Piece | None]:   # the same P' recurs across the claims of one run
+        if cache is None:
+            return _realizable(inst, Q, reading)
+        key = ("thm3.8", ikey, str(Q), reading.value)
+        if key not in cache:
+            cache[key] = _realizable(inst, Q, reading)
+        split, pc = cache[key]
+        return dataclasses.replace(split), pc
+
+    base, _ = realizable(P)
+    if not base.realizable:
+        return [Evidence(instance=inst.name, activation=str(inst.activation), hypothesis=False, status=base.status)]
     dead, recs = inst.n_latents - 1, []
     for p, subs in enumerate(inst.parents):
         if len(subs) < 2:
@@ -159,15 +203,14 @@ def decide(inst: Instance, reading: Reading, corrected: bool, move: bool = False
         per_sub = {}
         for j in subs:
             Pp = move_pattern(P, p, j, (p + 1) % len(inst.parents)) if move else split_pattern(P, p, j, dead)
-            r = _realizable(inst, Pp, reading)
-            pc = r.pop("piece")
+            r, pc = realizable(Pp)
             if corrected and pc is not None:
-                r |= cone_prediction(inst, Pp, region_type(pc)) | {"region_type": region_type(pc).value}
-                r["disagrees"] = r.get("predicted") is not None and r["predicted"] != r["realizable"] \
-                    and (r["realizable"] or r["farkas_ok"] is True)
+                kind = region_type(pc)
+                r = dataclasses.replace(r, region_type=kind.value, **cone_prediction(inst, Pp, kind))
+                r.judge()
             per_sub[j] = r
-        recs.append({"instance": inst.name, "hypothesis": True, "parent": p, "subconcepts": list(subs),
-                     "splittable": [j for j, v in per_sub.items() if v["realizable"]], "per_sub": per_sub})
+        recs.append(Evidence(instance=inst.name, activation=str(inst.activation), hypothesis=True, parent=p,
+                             per_sub=per_sub))
     return recs
 
 
@@ -190,21 +233,18 @@ def _run(name: str, ctx: Context, reading: Reading, corrected: bool, move: bool 
     recs, tried = [], 0
     for act in user_activations(ctx, name):
         for inst in _family(ctx, act):
-            rows = decide(inst, reading, corrected, move)
             tried += 1
-            for r in rows:
-                r["activation"] = str(act)
-            recs += [(r, inst) for r in rows]
+            recs += [(r, inst) for r in decide(inst, reading, corrected, move, ctx.cache)]
     return recs, tried
 
 
-def split_refuted(rec: dict, every: bool = False) -> bool:
+def split_refuted(rec: Evidence, every: bool = False) -> bool:
     """A parent refutes the statement: no split (every: some split) is realizable, each such P' proven
     unrealizable by an exactly checked Motzkin certificate (an undecided split refutes nothing)."""
-    failed = [v for v in rec["per_sub"].values() if not v["realizable"]]
-    if not failed or (not every and rec["splittable"]):
+    failed = [v for v in rec.per_sub.values() if not v.realizable]
+    if not failed or (not every and rec.splittable):
         return False
-    proven = [v for v in failed if v["farkas_ok"] is True]
+    proven = [v for v in failed if v.farkas_ok is True]
     return bool(proven) if every else len(proven) == len(failed)
 
 
@@ -217,7 +257,7 @@ def _not_applicable(claim: str, name: str, reading: Reading, tried: int):
 
 
 def _undecided(recs) -> int:
-    return sum(v["status"] == Feasibility.UNDECIDED.value for r, _ in recs if "parent" in r for v in r["per_sub"].values())
+    return sum(v.status == Feasibility.UNDECIDED.value for r, _ in recs if r.hypothesis for v in r.per_sub.values())
 
 
 def check_thm3_8(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, every: bool = False, move: bool = False):
@@ -226,23 +266,23 @@ def check_thm3_8(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, ev
     if ctx.instance is not None and ctx.instance.parents is None:
         return _not_applicable("thm3.8", name, reading, 1)
     recs, tried = _run(name, ctx, reading, corrected=False, move=move)
-    parents = [(r, i) for r, i in recs if "parent" in r]
-    searched = Searched(instances=tried, patterns=sum(len(r["per_sub"]) + 1 for r, _ in parents), description=(
+    parents = [(r, i) for r, i in recs if r.hypothesis]
+    searched = Searched(instances=tried, patterns=sum(len(r.per_sub) + 1 for r, _ in parents), description=(
         "2-D angle instances (fixed and random) and hierarchical instances (several n_p, spreads, seeds) with one "
         "dead latent; every parent, every sub-concept split; realizability by the largest margin, witnesses and "
         "Motzkin certificates checked in exact rationals"))
-    evidence = {"parents_checked": len(parents), "parents_with_no_split": sum(not r["splittable"] for r, _ in parents),
-                "hypothesis_not_met": sum(not r["hypothesis"] for r, _ in recs), "undecided_splits": _undecided(recs),
-                "smallest_split_margin": min((v["margin"] for r, _ in parents for v in r["per_sub"].values()
-                                              if v["realizable"] and v["margin"] is not None), default=None),
-                "records": [r for r, _ in recs[:20]]}
+    evidence = {"parents_checked": len(parents), "parents_with_no_split": sum(not r.splittable for r, _ in parents),
+                "hypothesis_not_met": sum(not r.hypothesis for r, _ in recs), "undecided_splits": _undecided(recs),
+                "smallest_split_margin": min((v.margin for r, _ in parents for v in r.per_sub.values()
+                                              if v.realizable and v.margin is not None), default=None),
+                "records": [r.to_dict() for r, _ in recs[:20]]}
     tol = {"margin": "none: strict inequalities decided by their largest margin, exact checks"}
     cex = next(((r, i) for r, i in parents if split_refuted(r, every)), None)
     if cex is not None:
         r, inst = cex
         path = ctx.save_counterexample("thm3.8", name, inst, reading) if not (every or move) else None
-        P, p = parent_pattern(inst), r["parent"]
-        unsplit = [j for j in inst.parents[p] if j not in r["splittable"]]
+        P, p = parent_pattern(inst), r.parent
+        unsplit = [j for j in inst.parents[p] if j not in r.splittable]
         second = {j: _lp_recheck(inst, _changed(P, p, j, inst, move), reading) for j in unsplit}
         variant = "every" if every else ("move" if move else None)
         why = (f"P = {P} is realizable, but for parent {p} sub-concepts {unsplit} of {list(inst.parents[p])} cannot "
@@ -271,41 +311,41 @@ def check_thm3_8_corrected(name: str, ctx: Context, reading: Reading = Reading.D
     if ctx.instance is not None and ctx.instance.parents is None:
         return _not_applicable("thm3.8-corrected", name, reading, 1)
     recs, tried = _run(name, ctx, reading, corrected=True)
-    subs = [(v, r, i, j) for r, i in recs if "parent" in r for j, v in r["per_sub"].items()]
+    subs = [(v, r, i, j) for r, i in recs if r.hypothesis for j, v in r.per_sub.items()]
     if flip:
         for v, *_ in subs:
-            if v.get("predicted") is not None:
-                v["predicted"] = not v["predicted"]
-                v["disagrees"] = v["predicted"] != v["realizable"] and (v["realizable"] or v["farkas_ok"] is True)
+            if v.predicted is not None:
+                v.predicted = not v.predicted
+                v.judge()
     by_type: dict = {}
     for v, *_ in subs:
-        t = by_type.setdefault(v.get("region_type", "invalid"), {"splits": 0, "predicted": 0, "no_claim": 0})
+        t = by_type.setdefault(v.region_type or "invalid", {"splits": 0, "predicted": 0, "no_claim": 0})
         t["splits"] += 1
-        t["predicted" if v.get("predicted") is not None else "no_claim"] += 1
-    bad = [c for c in subs if c[0].get("disagrees")]
+        t["predicted" if v.predicted is not None else "no_claim"] += 1
+    bad = [c for c in subs if c[0].disagrees]
     # threshold regions: the corrected statement is the statement as written (some split is realizable)
-    threshold = [(r, i) for r, i in recs if "parent" in r
-                 and all(v.get("region_type") == RegionType.THRESHOLD.value for v in r["per_sub"].values())]
-    bad += [(next(iter(r["per_sub"].values())), r, i, None) for r, i in threshold
-            if (bool(r["splittable"]) if flip else split_refuted(r))]
+    threshold = [(r, i) for r, i in recs if r.hypothesis
+                 and all(v.region_type == RegionType.THRESHOLD.value for v in r.per_sub.values())]
+    bad += [(next(iter(r.per_sub.values())), r, i, None) for r, i in threshold
+            if (bool(r.splittable) if flip else split_refuted(r))]
     searched = Searched(instances=tried, patterns=len(subs), description=(
         "every sub-concept split of every parent of the thm3.8 family (fixed and random 2-D angles, hierarchical "
         "instances): cone characterisation (LPs on the features) vs region realizability (largest margin, exact)"))
     evidence = {"splits": len(subs), "by_region_type": by_type, "disagreements": len(bad), "flip": flip,
-                "parents_with_no_split": sum(not r["splittable"] for r, _ in recs if "parent" in r),
-                "undecided_splits": _undecided(recs), "records": [r for r, _ in recs[:12]]}
+                "parents_with_no_split": sum(not r.splittable for r, _ in recs if r.hypothesis),
+                "undecided_splits": _undecided(recs), "records": [r.to_dict() for r, _ in recs[:12]]}
     tol = {"margin": "none: strict inequalities decided by their largest margin, exact checks"}
     if bad:
         v, r, inst, j = bad[0]
         path = ctx.save_counterexample("thm3.8-corrected", name, inst, reading) if not flip else None
-        why = (f"parent {r['parent']}, sub-concept {j}: the cone characterisation predicts realizable = "
-               f"{v['predicted']}, the region says {v['realizable']} ({v['status']})" if j is not None else
-               f"parent {r['parent']}: threshold regions, and " + ("a split is realizable (flipped rule: none is)"
+        why = (f"parent {r.parent}, sub-concept {j}: the cone characterisation predicts realizable = "
+               f"{v.predicted}, the region says {v.realizable} ({v.status})" if j is not None else
+               f"parent {r.parent}: threshold regions, and " + ("a split is realizable (flipped rule: none is)"
                                                                    if flip else "no sub-concept split is realizable"))
         return result("thm3.8-corrected", name, Status.FAILS, reading=reading, tried=tried, evidence=evidence,
                       searched=searched, tolerance=tol, rests_on=["false variant: flip"] if flip else [],
                       counterexample={"instance": path or inst.to_dict(), "pattern": parent_pattern(inst).to_json(),
-                                      "parent": r["parent"], "subconcept": j, "why": why, "reading": reading.value})
+                                      "parent": r.parent, "subconcept": j, "why": why, "reading": reading.value})
     status = Status.HOLDS if subs and not evidence["undecided_splits"] else Status.INCONCLUSIVE
     return result("thm3.8-corrected", name, status, reading=reading, tried=tried, evidence=evidence,
                   searched=searched, tolerance=tol)

@@ -252,14 +252,19 @@ def test_thm3_8_rules():
     assert thm3_8.separated(W, [1], [0, 2])
     assert thm3_8.separated(W, [0], [2, 1])             # e1 is not in cone(-e1, e2)
     assert not thm3_8.separated(W, [1], [0, 1])         # w1 lies in cone(w0, w1)
-    rec = {"splittable": [], "per_sub": {0: {"realizable": False, "farkas_ok": True},
-                                         1: {"realizable": False, "farkas_ok": True}}}
-    assert thm3_8.split_refuted(rec)
-    assert not thm3_8.split_refuted(rec | {"per_sub": {0: {"realizable": False, "farkas_ok": None},
-                                                        1: {"realizable": False, "farkas_ok": True}}})
-    one = {"splittable": [1], "per_sub": {0: {"realizable": False, "farkas_ok": True}, 1: {"realizable": True}}}
-    assert not thm3_8.split_refuted(one) and thm3_8.split_refuted(one, every=True)
-    assert not thm3_8.split_refuted({"splittable": [0], "per_sub": {0: {"realizable": True}}}, every=True)
+    no = thm3_8.Split(realizable=False, status="unrealizable", farkas_ok=True)
+    und = thm3_8.Split(realizable=False, status="undecided", farkas_ok=False)
+    yes = thm3_8.Split(realizable=True, status="realizable")
+
+    def rec(**per_sub):
+        return thm3_8.Evidence(instance="t", activation="relu", hypothesis=True, parent=0,
+                               per_sub={int(k[1:]): v for k, v in per_sub.items()})
+
+    assert thm3_8.split_refuted(rec(j0=no, j1=no)) and rec(j0=no, j1=no).splittable == []
+    assert not thm3_8.split_refuted(rec(j0=und, j1=no))
+    one = rec(j0=no, j1=yes)
+    assert one.splittable == [1] and not thm3_8.split_refuted(one) and thm3_8.split_refuted(one, every=True)
+    assert not thm3_8.split_refuted(rec(j0=yes), every=True)
 
 
 def test_thm3_8_region_types_and_predictions():

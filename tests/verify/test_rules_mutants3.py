@@ -21,7 +21,7 @@ from sdlscape.theory.strict import (
     witness_holds,
 )
 from sdlscape.verify.thm3_6_judges import latent_free
-from sdlscape.verify.thm3_8 import split_refuted
+from sdlscape.verify.thm3_8 import Evidence, Split, split_refuted
 
 T, F = True, False
 
@@ -103,7 +103,10 @@ def test_decide_strict_branches():
 
 
 def _rec(splittable, per_sub):
-    return {"splittable": splittable, "per_sub": per_sub}
+    rec = Evidence(instance="t", activation="relu", hypothesis=True, parent=0, per_sub={
+        j: Split(realizable=v["realizable"], status="", farkas_ok=v["farkas_ok"]) for j, v in per_sub.items()})
+    assert rec.splittable == splittable
+    return rec
 
 
 def test_split_refuted_rule():
@@ -131,3 +134,35 @@ def test_latent_free_rank_conditions():
     W3 = np.array([[1.0, 0, 1 / np.sqrt(2)], [0, 1.0, 1 / np.sqrt(2)]])
     pc3 = Piece(Instance(W_p=W3, activation=ReLU(), n_latents=3), Pattern.parse([[0, 1], [2], []], 3, 3))
     assert not latent_free(pc3, 0) and latent_free(pc3, 1) is False           # shared span; w^2 in span(w^0, w^1)
+
+
+def test_split_judge_rule_and_record():
+    def judged(predicted, realizable, farkas_ok):
+        s = Split(realizable=realizable, status="", farkas_ok=farkas_ok, region_type="cone", predicted=predicted)
+        s.judge()
+        return s.disagrees
+
+    assert judged(True, False, True) and judged(False, True, False)
+    assert not judged(True, False, False)           # an undecided P' contradicts nothing
+    assert not judged(None, False, True) and not judged(True, True, False) and not judged(False, False, True)
+    plain = Split(realizable=True, status="realizable", margin=0.5)
+    assert plain.to_dict() == {"realizable": True, "status": "realizable", "margin": 0.5, "farkas_ok": False}
+    rec = Evidence(instance="t", activation="relu", hypothesis=True, parent=1, per_sub={2: plain})
+    assert rec.to_dict()["splittable"] == [2] and rec.to_dict()["subconcepts"] == [2]
+    assert Evidence(instance="t", activation="relu", hypothesis=False, status="undecided").to_dict() == {
+        "instance": "t", "hypothesis": False, "status": "undecided", "activation": "relu"}
+
+
+def test_cone_prediction_on_ordering_regions():
+    from sdlscape.verify.thm3_8 import RegionType, cone_prediction, separated
+
+    # w1 = (1, 0.1) lies in cone(w0, w2) = the first quadrant: neither the ReLU condition nor the pairwise one
+    W = np.array([[1.0, 1.0, 0.0], [0.0, 0.1, 1.0]])
+    inst = Instance(W_p=W, activation=ReLU(), n_latents=3, name="o", normalize=True)
+    assert cone_prediction(inst, Pattern.parse([[0, 2], [1], []], 3, 3), RegionType.ORDERING) == {
+        "predicted": False, "relu_condition": False, "pairwise": False}
+    eye = Instance(W_p=np.eye(2), activation=ReLU(), n_latents=2, name="e")
+    assert cone_prediction(eye, Pattern.parse([[0], [1]], 2, 2), RegionType.ORDERING) == {
+        "predicted": True, "relu_condition": True, "pairwise": True}
+    assert separated(np.array([[1, 0], [0, 1]]), [0], [1])          # integer features read as numbers
+    assert not separated(np.array([[1, 2], [0, 0]]), [0], [1])

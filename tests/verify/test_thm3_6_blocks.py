@@ -1,7 +1,6 @@
 """Thm 3.6: witness points inside their regions (plain TopK passes a dead latent's codes), and the necessity
 argument per latent block (issue 23)."""
 import numpy as np
-import pytest
 
 from sdlscape.outcomes import InconclusiveReason, Reading, Status
 from sdlscape.theory import instance as I
@@ -11,8 +10,8 @@ from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
 from sdlscape.verify import thm3_6
 from sdlscape.verify.claims import Context, check_function
-from sdlscape.verify.search import recheck
-from sdlscape.verify.thm3_6_judges import Kind, certificate_judge, criterion, latent_free, necessity_applies
+from sdlscape.verify.search import obtuse, recheck
+from sdlscape.verify.thm3_6_judges import Kind, criterion, eq55_decoder, latent_free, necessity_applies
 
 # the full budget's false counterexample to thm3.6-corrected (TopK(2) of 2 latents, Def. 3.1)
 TOPK2 = Instance(W_p=np.array([[0.0, 0.7071067811865475], [-1.0, 0.7071067811865475]]), M=[3.0, 2.0],
@@ -27,16 +26,30 @@ def ctx(inst):
     return Context(budget="quick", seed=0, instance=inst)
 
 
-def test_dead_latent_passed_by_topk_gets_zero_codes_and_is_certified():
-    pc = Piece(TOPK2, Pattern.parse([[0, 1], []], 2, 2), reading=Reading.DEF_3_1)
-    assert pc.linear and pc.loss_mask.all()          # TopK(2 of 2) passes the dead latent's codes to the decoder
-    c = criterion(pc)
-    assert c.kind is Kind.EXISTS and c.margin > 0
-    Z = c.point[1] @ TOPK2.W_p
-    assert np.all(Z[1] == 0.0) and np.all(Z[0] > 0) and pc.reads_back(c.point[1])
-    v = certificate_judge(pc, c, 4, 0)
-    assert v.exists is True and not v.refutes_point and v.loss == pytest.approx(4.302775638, abs=1e-8)
-    assert check_function("thm3.6-corrected")("topk", ctx(TOPK2), Reading.DEF_3_1).status is Status.HOLDS
+# the full budget's false counterexample to thm3.6-corrected at round 3 (TopK(3) of 3 latents, Def. 3.1)
+OBTUSE3 = obtuse(3, 0.1, TopK(k=3))
+
+
+def test_a_piece_that_passes_codes_outside_its_pattern_is_outside_the_eigen_analysis():
+    """Plain TopK(k of k) passes every code, the non-positive ones too, so L~ on the piece does not decouple by
+    latent: the criterion must say not applicable (it used to pin those codes at 0 and claim a partial optimum)."""
+    for inst, sets in ((TOPK2, [[0, 1], []]), (OBTUSE3, [[0, 1], [2], []])):
+        pc = Piece(inst, Pattern.parse(sets, inst.n, inst.n_latents), reading=Reading.DEF_3_1)
+        assert pc.linear and (pc.loss_mask & ~pc.mask).any()
+        c = criterion(pc)
+        assert c.kind is Kind.NOT_APPLICABLE and c.point is None and "outside the pattern" in c.why
+    # the pinned eigen point of OBTUSE3 is no partial optimum: latent 1's passed code on feature 0 can go
+    # negative and lower L~ (its decoder column meets feature 0's residual at a negative inner product)
+    pc = Piece(OBTUSE3, Pattern.parse([[0, 1], [2], []], 3, 3), reading=Reading.DEF_3_1)
+    W_E = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]) @ np.linalg.inv(OBTUSE3.W_p)
+    W_D = eq55_decoder(OBTUSE3, W_E, pc.pattern)
+    base = pc.loss(W_D, W_E)
+    step = np.zeros_like(W_E)
+    step[1] = -1e-3 * np.linalg.solve(OBTUSE3.W_p.T, np.eye(3)[0])   # z_10 -> -1e-3, other codes unchanged
+    assert pc.contains(W_E + step) and pc.loss(W_D, W_E + step) < base - 1e-5
+    # and the corrected check no longer reports it as a counterexample
+    res = check_function("thm3.6-corrected")("topk", ctx(OBTUSE3), Reading.DEF_3_1)
+    assert res.status is not Status.FAILS
 
 
 def test_necessity_per_latent_block_with_rank_deficient_W_p():
@@ -61,8 +74,8 @@ def test_a_block_sharing_its_span_is_not_free():
     assert not latent_free(pc, 0)
     c = criterion(pc)
     assert c.kind is Kind.NONE and c.necessity_applies is False
-    out = thm3_6.analyze(pc, 4, 0)
-    assert out["verdict"] != "none"
+    out = thm3_6.decide(pc, 4, 0)
+    assert out.verdict is not thm3_6.Verdict.NONE
 
 
 def test_inconclusive_carries_a_typed_reason():
@@ -78,8 +91,9 @@ def test_a_point_that_does_not_read_back_leaves_the_criterion_undecided(monkeypa
     claim `none` (necessity off, so thm3.6-corrected cannot fail on it) and the run goes on."""
     from sdlscape.verify import thm3_6_judges as J
 
-    pc = Piece(TOPK2, Pattern.parse([[0, 1], []], 2, 2), reading=Reading.DEF_3_1)
+    inst = I.orthogonal(2, ReLU(), n_latents=2, name="orthogonal-n2")
+    pc = Piece(inst, Pattern.parse([[0, 1], []], 2, 2), reading=Reading.DEF_3_1)
     monkeypatch.setattr(J, "_reads_back", lambda piece, W_E: False)
     c = criterion(pc)
     assert c.kind is Kind.NONE and not c.necessity_applies and c.why.startswith("fp band")
-    assert thm3_6.analyze(pc, 2, 0)["verdict"] != "none"
+    assert thm3_6.decide(pc, 2, 0).verdict is not thm3_6.Verdict.NONE

@@ -31,7 +31,9 @@ CORRECTED = {
               "a parent and its children do not), then | L_SDL - L1 | <= n(n-1)/2 C (1 - S)^2, where L1 is the "
               "one-active-feature term: L1 = L~ for positively homogeneous activations (ReLU, TopK), and its "
               "closed form for JumpReLU, whose threshold makes L1 differ from L~ to first order in 1 - S",
-    "thm3.6": "on a partition piece, a partial optimum exhibiting P exists when, for every live latent, the "
+    "thm3.6": "on a partition piece on which sigma passes nothing outside the pattern (plain TopK can pass a "
+              "latent's non-positive codes; there L~ does not decouple by latent and the statement says nothing), "
+              "a partial optimum exhibiting P exists when, for every live latent, the "
               "matrix K_i = M^1/2 (W_r^T W_r)_{F_i} M^1/2 has an eigenvector in the open positive orthant and "
               "the codes it gives are jointly realizable in the region (an LP), and, where each latent's features "
               "are linearly independent, only then",

@@ -23,6 +23,8 @@ def topk_mask(Z, k: int, axis: int = -1):
     if is_torch(Z):
         import torch
 
+        if Z.shape[axis] <= SMALL_AXIS and not bool(torch.isnan(Z).any()):
+            return _small_axis_topk_mask(Z, k, axis)
         order = torch.sort(-Z, dim=axis, stable=True).indices.narrow(axis, 0, k)
         return torch.zeros_like(Z, dtype=torch.bool).scatter_(axis, order, True)
     Z = np.asarray(Z)
@@ -30,3 +32,22 @@ def topk_mask(Z, k: int, axis: int = -1):
     mask = np.zeros(Z.shape, dtype=bool)
     np.put_along_axis(mask, order, True, axis=axis)
     return mask
+
+
+SMALL_AXIS = 8     # up to this many entries along the axis, ranks by pairwise comparison beat a sort
+
+
+def _small_axis_topk_mask(Z, k: int, axis: int):
+    """topk_mask for a short axis (NaN-free): entry i is kept iff fewer than k entries precede it in the stable
+    descending order, i.e. #{j < i: Z_j >= Z_i} + #{j > i: Z_j > Z_i} < k (the sort's order, as comparisons)."""
+    import torch
+
+    Zm = Z.movedim(axis, 0)
+    keep = []
+    for i in range(Zm.shape[0]):
+        ahead = torch.zeros(Zm.shape[1:], dtype=torch.uint8, device=Z.device)
+        for j in range(Zm.shape[0]):
+            if j != i:
+                ahead += (Zm[j] >= Zm[i]) if j < i else (Zm[j] > Zm[i])
+        keep.append(ahead < k)
+    return torch.stack(keep).movedim(0, axis)
