@@ -91,24 +91,31 @@ def inverse(A: Iv) -> Iv:
     return X
 
 
-def positive_definite(A: Iv) -> bool:
-    """Interval Cholesky: True proves every symmetric matrix in A positive definite."""
+def cholesky_upper(A: Iv) -> Iv | None:
+    """Interval Cholesky A = R^T R (R upper triangular) enclosing the factor of every symmetric matrix in A;
+    None when a pivot is not proven positive."""
     n = A.lo.shape[0]
-    L = [[None] * n for _ in range(n)]
+    R = [[Iv(0.0)] * n for _ in range(n)]
     for j in range(n):
         d = A[j, j]
         for k in range(j):
-            d = d - L[j][k] * L[j][k]
+            d = d - R[k][j] * R[k][j]
         if not d.lo > 0:
-            return False
-        r = d.sqrt()
-        L[j][j] = r
+            return None
+        R[j][j] = d.sqrt()
+        inv = R[j][j].recip()
         for i in range(j + 1, n):
-            x = A[i, j]
+            x = A[j, i]
             for k in range(j):
-                x = x - L[i][k] * L[j][k]
-            L[i][j] = x * r.recip()
-    return True
+                x = x - R[k][j] * R[k][i]
+            R[j][i] = x * inv
+    return Iv(np.array([[float(R[i][j].lo) for j in range(n)] for i in range(n)]),
+              np.array([[float(R[i][j].hi) for j in range(n)] for i in range(n)]))
+
+
+def positive_definite(A: Iv) -> bool:
+    """Interval Cholesky: True proves every symmetric matrix in A positive definite."""
+    return cholesky_upper(A) is not None
 
 
 def spectral_norm_bound(G: Iv) -> float:

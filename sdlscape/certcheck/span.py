@@ -34,7 +34,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from sdlscape.certcheck.intervals import Iv, _diag, inverse, matmul, positive_definite
+from sdlscape.certcheck.intervals import Iv, _diag, cholesky_upper, inverse, matmul, positive_definite
 
 
 def independent_rows(rows: list[list[Fraction]]) -> list[int]:
@@ -155,28 +155,6 @@ def kyfan_upper(K: Iv, d: int) -> float:
         if positive_definite(Y + Iv(te * np.eye(r)) - K):
             return float((Iv(float(d)) * Iv(te) + _trace(Y)).hi)
     return float(_trace(K).hi)
-
-
-def cholesky_upper(A: Iv) -> Iv | None:
-    """Interval Cholesky A = R^T R (R upper triangular) enclosing the factor of every symmetric matrix in A;
-    None when a pivot is not proven positive."""
-    n = A.lo.shape[0]
-    R = [[Iv(0.0)] * n for _ in range(n)]
-    for j in range(n):
-        d = A[j, j]
-        for k in range(j):
-            d = d - R[k][j] * R[k][j]
-        if not d.lo > 0:
-            return None
-        R[j][j] = d.sqrt()
-        inv = R[j][j].recip()
-        for i in range(j + 1, n):
-            x = A[j, i]
-            for k in range(j):
-                x = x - R[k][j] * R[k][i]
-            R[j][i] = x * inv
-    return Iv(np.array([[float(R[i][j].lo) for j in range(n)] for i in range(n)]),
-              np.array([[float(R[i][j].hi) for j in range(n)] for i in range(n)]))
 
 
 def orthonormal_compression(G: Iv, Z: Iv) -> Iv | None:

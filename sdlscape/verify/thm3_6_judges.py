@@ -95,12 +95,10 @@ def _joint_point(piece: Piece, choice: list[tuple[int, list[int], np.ndarray]]) 
     strict rows (non-strict rows never tightened), or None when t* = 0. The point returned has the smallest
     scales s_i >= max(1, theta + 2 m) with margin m = min(eps, t*/2) where that LP is feasible (a canonical
     point), else the max-margin point."""
-    pinned: set[tuple[int, int]] = set()     # criterion() sends no piece that passes codes outside the pattern
     reg = piece.region
-    loose = np.array([not c.strict and (c.latent, c.feature) not in pinned for c in reg.constraints], dtype=bool)
     t_star = None
-    for on in (reg.strict | loose, reg.strict):   # inside the non-strict rows too where possible (reads back)
-        x = _lp_point(piece, choice, pinned, margin_on=on)
+    for on in (np.ones(reg.n_rows, dtype=bool), reg.strict):   # inside the non-strict rows too where possible
+        x = _lp_point(piece, choice, margin_on=on)
         if x is not None:
             W_E, t_star = x
             break
@@ -109,7 +107,7 @@ def _joint_point(piece: Piece, choice: list[tuple[int, list[int], np.ndarray]]) 
     m = min(piece.margin, t_star / 2)
     act = piece.instance.activation
     floor = max(1.0, act.threshold + 2 * m)
-    canon = _lp_point(piece, choice, pinned, fixed_margin=m, floor=floor)
+    canon = _lp_point(piece, choice, fixed_margin=m, floor=floor)
     if canon is not None and _reads_back(piece, canon[0]):
         W_E = canon[0]
     elif not _reads_back(piece, W_E):
@@ -123,7 +121,7 @@ class NoReadBack(Exception):
     the floating-point band, where the criterion is undecided (never a verdict either way)."""
 
 
-def _lp_point(piece: Piece, choice, pinned, margin_on: np.ndarray | None = None, fixed_margin: float = 0.0,
+def _lp_point(piece: Piece, choice, margin_on: np.ndarray | None = None, fixed_margin: float = 0.0,
               floor: float = 0.0) -> tuple[np.ndarray, float] | None:
     """margin_on given: maximise the margin t (<= 1) on those rows, (W_E, t) if t > 0; else minimise sum s_i
     with s_i >= floor and the strict rows held `fixed_margin` inside, (W_E, fixed_margin)."""
@@ -135,9 +133,6 @@ def _lp_point(piece: Piece, choice, pinned, margin_on: np.ndarray | None = None,
         for d, ad in zip(F, a):
             A_eq.append(np.r_[code_row(i, d, W_p, q), -ad * np.eye(k)[j], 0.0])
             b_eq.append(0.0)
-    for i, d in sorted(pinned):
-        A_eq.append(np.r_[code_row(i, d, W_p, q), np.zeros(k + 1)])
-        b_eq.append(0.0)
     if margin_on is not None:
         A_ub = np.hstack([reg.G, np.zeros((reg.n_rows, k)), margin_on.astype(float)[:, None]])
         b_ub, c = reg.h_open, np.r_[np.zeros(dim + k), -1.0]
