@@ -10,8 +10,9 @@ on the interval ends.
 
 What is not certified, and how the result says it (typed: status, reason, detail["reduction"]):
 n_p > 3. Plain TopK (its passed codes can be negative, so sum_d a_id = 1 is no normalisation of a row) has its
-own reduction (certify/topk_plain.py: a passing-set relaxation, exact for k = 1 where its optimiser is realised). For TopK o ReLU the ordering rows between latents are relaxed in the bound; the
-value is only taken at realised encoders (reason NOT_REALISED when the relaxed optimum has none).
+own reduction (certify/topk_plain.py: a passing-set relaxation, exact for k = 1 where its optimiser is
+realised). For TopK o ReLU the ordering rows between latents are relaxed in the bound; the value is only
+taken at realised encoders (reason NOT_REALISED when the relaxed optimum has none).
 JumpReLU is not positively homogeneous, but within one piece the loss depends on each encoder row only
 through its direction, and the directions of a cell form a cone (reduce._latent_rows: z_d > 0 and
 z_d > z_d' for d in F_i, d' not in F_i; theta cancels): its pieces are certified exactly over that cone

@@ -41,6 +41,8 @@ from sdlscape.theory.piece import Piece
 RECORD_SLACK = 1e-13
 """Relative amount (of ||R||^2) by which a piece's bound is lowered below the proven sum, so that the checker's
 own interval sums (rounded differently) still prove it."""
+CHECK_ROOM = 100.0
+"""The recorded margin delta of mu I + U U^T - H over the one the certifier proved (module docstring)."""
 PUSH_STEPS = (0.0, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
 
 
@@ -118,14 +120,21 @@ def group_bound(inst, latents: tuple[int, ...], ds: tuple[int, ...]) -> GroupBou
     E = sum((_v(inst.M[d]) * sum((_v(inst.W_r[r, d]) ** 2 for r in range(n_r)), iv.mpf(0)) for d in ds), iv.mpf(0))
     mu0 = float(lam[kk]) if kk < n_r else 0.0
     scale = max(float(lam[0]), 1e-300)
-    for rel in (1e-14, 1e-12, 1e-10, 1e-8, 1e-6):
-        delta = rel * scale
-        mu = mu0 + delta
-        U = V[:, :kk] * np.sqrt(lam[:kk] - mu0 + delta)[None, :]
-        if _pd_check(inst, ds, "schur" if schur else "gram", mu, U):
+    kind = "schur" if schur else "gram"
+
+    def mu_u(delta: float) -> tuple[float, np.ndarray]:
+        return mu0 + delta, V[:, :kk] * np.sqrt(lam[:kk] - mu0 + delta)[None, :]
+
+    for rel in (1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8):
+        # proven with delta, recorded with CHECK_ROOM * delta (larger in the Loewner order, so proven too): room
+        # for the checker's wider intervals
+        if not _pd_check(inst, ds, kind, *mu_u(rel * scale)):
+            continue
+        mu, U = mu_u(CHECK_ROOM * rel * scale)
+        if _pd_check(inst, ds, kind, mu, U):
             cap = _v(kk) * _v(mu) + sum((_v(u) ** 2 for u in U.ravel()), iv.mpf(0))
             b = max(float((E - cap).a), 0.0)
-            return GroupBound(latents, ds, "schur" if schur else "gram", mu, U, b, residual)
+            return GroupBound(latents, ds, kind, mu, U, b, residual)
     return zero
 
 
