@@ -113,3 +113,18 @@ def test_a_lowered_global_bound_stays_valid_but_a_raised_one_does_not(topk1):
     bad = copy.deepcopy(topk1)
     bad["lower_bound"] *= 1.001
     assert not check(bad).valid
+
+
+def test_a_k2_certificate_with_zero_leaves_is_valid(tmp_path_factory):
+    """TopK(2), 3 latents, n = 4 in R^2: zero loss is reached, every piece's bound is a sum of zero leaves (and
+    the checker's outward-rounded sum of zeros must still prove a lower bound of 0)."""
+    d = tmp_path_factory.mktemp("topk2")
+    path = d / "inst.json"
+    save_instance(random_unit(4, 2, TopK(k=2), n_latents=3, seed=0), path)
+    out = d / "cert.json"
+    assert main(["certify", str(path), "--certificate", str(out), "--incumbent-starts", "16"]) == 0
+    cert = json.loads(out.read_text())
+    assert cert["certified"] and cert["lower_bound"] == 0.0 and cert["value"] <= 1e-12
+    assert any(lf["kind"] == "zero" for p in cert["pieces"] for lf in p["record"]["leaves"])
+    v = check(cert)
+    assert v.valid, v.failures[:3]
