@@ -49,13 +49,15 @@ class BnbResult:
 def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                      L_cutoff: float = np.inf, time_limit: float = numerics.CERTIFY_SAFETY_SECONDS,
                      node_limit: int = numerics.CERTIFY_NODE_LIMIT,
-                     remainder_factor: float = 3.0, record: bool = False) -> BnbResult:
+                     remainder_factor: float = 3.0, record: bool = False, seeds: tuple = ()) -> BnbResult:
     """Maximise phi_free over the reduced piece; see the module docstring.
 
     L_cutoff: a value of L~ known elsewhere (another piece): nodes whose bound shows L~ >= L_cutoff within
     the tolerance are pruned too. remainder_factor: the constant of the second-order remainder (3 is the
     proven one; a smaller value makes an unsound bound, which the tests must catch). record: keep the roots and
     every closed node (its split path from its root: (part, edge or axis, -, child) steps) for a certificate file.
+    seeds: free encoder rows (k x n_p, normalised) of points of the piece found elsewhere (a local solve), offered
+    as first incumbents: where the root bound already meets one, the piece closes at its root.
     """
     t0 = time.perf_counter()
     Gr, k = red.Gr, red.k
@@ -81,6 +83,8 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
         for combo in itertools.product(*vert_lists):
             W = np.array(combo).reshape(k, red.piece.instance.n_p)
             offer(captured_energy(red.reduced_rows(W), Gr).phi, W)
+    for W in seeds:
+        offer(captured_energy(red.reduced_rows(W), Gr).phi, np.asarray(W, dtype=float))
 
     def tol_phi() -> float:
         return 0.5 * (rtol * max(base - best_phi, 0.0) + atol)

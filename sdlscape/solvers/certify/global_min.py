@@ -63,9 +63,10 @@ class GlobalCertificate:
 
 
 def _task(inst: Instance, pattern: Pattern, eps: float, rtol: float, atol: float, time_limit: float,
-          node_limit: int, cutoff: float, record: bool = False) -> dict[str, Any]:
+          node_limit: int, cutoff: float, record: bool = False, starts: list | None = None) -> dict[str, Any]:
     return {"instance": inst.to_dict(), "pattern": pattern.to_json(), "eps": eps, "rtol": rtol, "atol": atol,
-            "time_limit": time_limit, "node_limit": node_limit, "cutoff": cutoff, "record": record}
+            "time_limit": time_limit, "node_limit": node_limit, "cutoff": cutoff, "record": record,
+            "starts": starts or []}
 
 
 def certify_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +76,8 @@ def certify_task(task: dict[str, Any]) -> dict[str, Any]:
     piece = Piece(inst, pat, task["eps"], inst.activation.linear_reading)
     cut = task["cutoff"]
     return certify_piece(piece, task["rtol"], task["atol"], task["time_limit"], task["node_limit"],
-                         np.inf if cut is None else cut, record=task.get("record", False)).to_dict()
+                         np.inf if cut is None else cut, record=task.get("record", False),
+                         start_points=tuple(np.asarray(W, dtype=float) for W in task.get("starts", []))).to_dict()
 
 
 def settings_key(inst: Instance, eps: float, rtol: float, atol: float, time_limit: float, node_limit: int,
@@ -96,7 +98,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
     rewritten as pieces finish, read back by a rerun (resume). record: keep every closed node of every piece
     (PieceCertificate.record) for a certificate file that sdlscape.certcheck verifies. incumbent_starts: L-BFGS
-    starts of the first incumbent (certify/incumbent.py; 0: none); the piece it lies in is solved without cutoff.
+    starts of the first incumbent (certify/incumbent.py; 0: none); the piece it lies in is solved without cutoff,
+    and every piece is handed the best multistart point that lies in it as a first incumbent of its own.
     """
     from sdlscape.solvers.landscape import enumerate_pieces
 
@@ -126,6 +129,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
         seed = multistart_incumbent(inst, incumbent_starts)
         incumbent = min(incumbent, seed.value)
     seed_key = None if seed is None else str(seed.pattern.canonical())
+    local = {} if seed is None else {str(p): [W.tolist()] for _, p, W in seed.points}
     certs: dict[str, PieceCertificate] = {}
     for k_, d in done.items():
         certs[k_] = PieceCertificate.from_dict(d, inst.n, inst.n_latents)
@@ -146,7 +150,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                     progress(len(certs), len(pats), certs[str(p)])
                 continue
             chunk.append(_task(inst, p, eps, rtol, atol, time_limit, node_limit,
-                               None if not np.isfinite(incumbent) or is_seed else float(incumbent), record))
+                               None if not np.isfinite(incumbent) or is_seed else float(incumbent), record,
+                               local.get(str(p))))
         for r in run_tasks(certify_task, chunk, workers, scheduler):
             c = PieceCertificate.from_dict(r, inst.n, inst.n_latents)
             certs[str(c.pattern)] = c

@@ -4,7 +4,9 @@ f(W_E) = min over W_D of L~(W_D, W_E) (least squares, the variable projection of
 a piece f is smooth where the codes have full row rank, and by the envelope theorem its gradient is that
 of L~ in W_E at the optimal W_D. Every value found is L~ at an actual point, re-evaluated in interval
 arithmetic with the pattern the activation reads at that point: an upper bound on the global minimum.
-Global mode prunes against it at once every piece whose root bound already reaches it.
+Global mode prunes against it at once every piece whose root bound already reaches it. Every local
+optimum found is also kept as a start point of its own piece (`points`, best per piece): a piece whose
+infimum is attained inside, at the root bound's value, then closes at its root (bound meets value).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class Incumbent:
     W_E: np.ndarray
     W_D: np.ndarray
     starts: int
+    points: tuple = ()           # ((value, canonical pattern, W_E with rows in canonical order), ...) best per piece
 
 
 def _f(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -45,6 +48,7 @@ def multistart_incumbent(inst: Instance, starts: int = 16, seed: int = 0, max_it
     """The least interval-checked value of `starts` L-BFGS runs from Gaussian encoders (None if starts = 0)."""
     rng = np.random.default_rng(seed)
     best: Incumbent | None = None
+    per_piece: dict[str, tuple[float, Pattern, np.ndarray]] = {}
     reading = inst.activation.linear_reading
     for _ in range(starts):
         x0 = rng.standard_normal(inst.n_latents * inst.n_p)
@@ -57,6 +61,20 @@ def multistart_incumbent(inst: Instance, starts: int = 16, seed: int = 0, max_it
         D = np.sqrt(inst.M)
         W_D = np.linalg.lstsq((C * D).T, (inst.W_r * D).T, rcond=None)[0].T
         value = interval.hi(interval.loss_interval(inst, W_D, W_E, mask))
+        key = str(pat.canonical())
+        if key not in per_piece or value < per_piece[key][0]:
+            per_piece[key] = (value, pat.canonical(), W_E[pat.canonical_order()])
         if best is None or value < best.value:
             best = Incumbent(value=value, pattern=pat, W_E=W_E, W_D=W_D, starts=starts)
-    return best
+    if best is None:
+        return None
+    return Incumbent(value=best.value, pattern=best.pattern, W_E=best.W_E, W_D=best.W_D, starts=starts,
+                     points=tuple(sorted(per_piece.values(), key=lambda t: t[0])))
+
+
+def local_point(inst: Instance, W_E0: np.ndarray, max_iter: int = 500) -> np.ndarray:
+    """L-BFGS on f from W_E0 (a point of a piece): a local solve whose end point, when it reads back the
+    piece's pattern, is a first incumbent of that piece (piece_cert.certify_piece checks that)."""
+    r = minimize(lambda x: _f(inst, x), np.asarray(W_E0, dtype=float).ravel(), jac=True, method="L-BFGS-B",
+                 options={"maxiter": max_iter, "gtol": 1e-12, "ftol": 1e-15})
+    return r.x.reshape(inst.n_latents, inst.n_p)

@@ -125,9 +125,47 @@ def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
     return best
 
 
+def _seed_rows(red: ReducedPiece, start_points) -> tuple:
+    """The normalised free rows (k x n_p) of those start points that lie in the piece (read back its pattern)."""
+    out = []
+    for W_E in start_points:
+        W_E = np.asarray(W_E, dtype=float)
+        if W_E.shape != (red.piece.instance.n_latents, red.piece.instance.n_p) or not red.piece.reads_back(W_E):
+            continue
+        rows = []
+        for c in red.free:
+            w = W_E[c.latent]
+            s = float(red.piece.instance.W_p[:, list(c.features)].sum(axis=1) @ w)
+            if not s > 0:
+                break
+            rows.append(w / s)
+        else:
+            out.append(np.array(rows).reshape(red.k, -1))
+    return tuple(out)
+
+
+LOCAL_STARTS = 2
+"""Local solves per piece (incumbent.local_point) before branching."""
+
+
+def _local_points(red: ReducedPiece) -> tuple:
+    """End points of local solves from interior points of the piece: start t puts free row j halfway between its
+    cell's centroid and vertex j + t (distinct rows, so two latents on one cell do not start parallel)."""
+    from sdlscape.solvers.certify.incumbent import local_point
+
+    out = []
+    for t in range(LOCAL_STARTS if red.k else 0):
+        W = np.stack([0.5 * (c.centroid + c.vertices[(j + t) % len(c.vertices)]) for j, c in enumerate(red.free)])
+        W0 = realize(red, W)
+        if W0 is not None:
+            out.append(local_point(red.piece.instance, W0))
+    return tuple(out)
+
+
 def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                   time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
-                  L_cutoff: float = np.inf, remainder_factor: float = 3.0, record: bool = False) -> PieceCertificate:
+                  L_cutoff: float = np.inf, remainder_factor: float = 3.0, record: bool = False,
+                  start_points: tuple = ()) -> PieceCertificate:
     """Certified infimum of L~ over one piece (module docstring).
 
     Parameters
@@ -145,6 +183,10 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
     record : bool
         Keep every closed node with its parametrisation and bound (`PieceCertificate.record`, for
         `certify --certificate`; checked by sdlscape.certcheck).
+    start_points : tuple of arrays
+        Encoders W_E (n_latents x n_p, rows in the piece's latent order) found elsewhere, e.g. by the multistart
+        incumbent; with local solves from interior points (_local_points), those inside the piece are offered to branch and bound as first incumbents (their
+        value still counts only once re-realised and evaluated in interval arithmetic).
 
     Returns
     -------
@@ -167,7 +209,9 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
                                 minimiser_W_E=None, minimiser_W_D=None, closure_value=None, infimum_on_boundary=None,
                                 boundary_face=(), rank_drop=False, nodes=0, seconds=time.perf_counter() - t0,
                                 detail={"why": str(exc), "reduction": str(piece.instance.activation.certifier_reduction)})
-    res = branch_and_bound(red, rtol, atol, L_cutoff, time_limit, node_limit, remainder_factor, record=record)
+    start_points = tuple(start_points) + _local_points(red)
+    res = branch_and_bound(red, rtol, atol, L_cutoff, time_limit, node_limit, remainder_factor, record=record,
+                           seeds=_seed_rows(red, start_points))
     inst = piece.instance
     allowance0 = rounding_allowance(red.total, inst.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
     slack = numerics.CERTIFY_RECORD_SLACK * red.total if record else 0.0
