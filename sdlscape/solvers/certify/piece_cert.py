@@ -128,7 +128,7 @@ def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
 def _seed_rows(red: ReducedPiece, start_points) -> tuple:
     """The normalised free rows (k x n_p) of those start points that lie in the piece (read back its pattern)."""
     out = []
-    for W_E in start_points:
+    for W_E in start_points if red.k else ():
         W_E = np.asarray(W_E, dtype=float)
         if W_E.shape != (red.piece.instance.n_latents, red.piece.instance.n_p) or not red.piece.reads_back(W_E):
             continue
@@ -185,8 +185,9 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
         `certify --certificate`; checked by sdlscape.certcheck).
     start_points : tuple of arrays
         Encoders W_E (n_latents x n_p, rows in the piece's latent order) found elsewhere, e.g. by the multistart
-        incumbent; with local solves from interior points (_local_points), those inside the piece are offered to branch and bound as first incumbents (their
-        value still counts only once re-realised and evaluated in interval arithmetic).
+        incumbent; with the end points of local solves from interior points (_local_points), those inside the
+        piece are offered to branch and bound as first incumbents (their value still counts only once re-realised
+        and evaluated in interval arithmetic).
 
     Returns
     -------
