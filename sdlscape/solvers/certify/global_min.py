@@ -98,7 +98,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
     rewritten as pieces finish, read back by a rerun (resume). record: keep every closed node of every piece
     (PieceCertificate.record) for a certificate file that sdlscape.certcheck verifies. incumbent_starts: L-BFGS
-    starts of the first incumbent (certify/incumbent.py; 0: none); the piece it lies in is solved without cutoff,
+    starts of the first incumbent (certify/incumbent.py; 0: none); the piece it lies in is never pruned on its cheap
+    bound and is solved against the least value of the pieces solved before it (not against its own seed),
     and every piece is handed the best multistart point that lies in it as a first incumbent of its own.
     """
     from sdlscape.solvers.landscape import enumerate_pieces
@@ -122,6 +123,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     done = load_checkpoint(ck, key)
     resumed = len(done)
     incumbent = min((d["value"] for d in done.values() if d.get("value") is not None), default=np.inf)
+    solved = incumbent                                   # the least value of a solved piece (not the seed's)
     seed = None
     if incumbent_starts and inst.activation.certifier_reduction is not Reduction.UNSUPPORTED:
         from sdlscape.solvers.certify.incumbent import multistart_incumbent
@@ -150,7 +152,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                     progress(len(certs), len(pats), certs[str(p)])
                 continue
             chunk.append(_task(inst, p, eps, rtol, atol, time_limit, node_limit,
-                               None if not np.isfinite(incumbent) or is_seed else float(incumbent), record,
+                               _cutoff(solved if is_seed else incumbent), record,
                                local.get(str(p))))
         for r in run_tasks(certify_task, chunk, workers, scheduler):
             c = PieceCertificate.from_dict(r, inst.n, inst.n_latents)
@@ -158,6 +160,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
             done[str(c.pattern)] = r
             if c.value is not None:
                 incumbent = min(incumbent, c.value)
+                solved = min(solved, c.value)
             if progress:
                 progress(len(certs), len(pats), c)
         save_checkpoint(ck, key, CHECKPOINT_VERSION, done)
@@ -180,6 +183,10 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                                                                              "pattern": seed.pattern.canonical().to_json()},
                                      "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
                                      "eps": eps, "time_limit_per_piece": time_limit})
+
+
+def _cutoff(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def what_is_certified(inst: Instance) -> str:
