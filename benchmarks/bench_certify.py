@@ -106,25 +106,41 @@ def issue_instances():
             "relu_n4 antipodal pair": antipodal, "relu_n5 features 1e-7 rad apart": thin}
 
 
-def frontier(ns, n_p: int, n_latents: int, activation: str, node_limit: int, budget_s: float) -> list[dict]:
-    """One row per n (random_unit(n, n_p, activation, n_latents, seed 0)): certified? in how many CPU seconds,
-    nodes; stops at the first n that is not certified within budget_s CPU seconds."""
+FRONTIER_GROUPS = {
+    "relu_np2_q2": dict(n_p=2, n_latents=2, n_r=None, ns=[4, 5, 6, 8, 10, 12, 16], seeds=[0]),
+    "relu_np3_q2": dict(n_p=3, n_latents=2, n_r=None, ns=[4, 5, 6], seeds=[0]),
+    "relu_np3_q2_seeds": dict(n_p=3, n_latents=2, n_r=None, ns=[4], seeds=[1, 2, 3, 4]),
+    "relu_np2_q3": dict(n_p=2, n_latents=3, n_r=None, ns=[4], seeds=[0]),
+    "transcoder_np2_nr3_q3": dict(n_p=2, n_latents=3, n_r=3, ns=[4], seeds=[0]),
+}
+"""Frontier groups: ReLU random_unit(n, n_p, relu, n_latents, seed) or, with n_r, transcoder_pair(n, n_p, n_r, ...)."""
+
+
+def frontier(ns, n_p: int, n_latents: int, activation: str, node_limit: int, budget_s: float,
+             n_r: int | None = None, seeds=(0,)) -> list[dict]:
+    """One row per (n, seed) (random_unit(n, n_p, activation, n_latents, seed), or transcoder_pair with n_r):
+    certified? in how many CPU seconds, nodes; with one seed, stops at the first n that is not certified within
+    budget_s CPU seconds."""
     from sdlscape.solvers.certify import certify_global
-    from sdlscape.theory.instance import random_unit
+    from sdlscape.theory.instance import random_unit, transcoder_pair
 
     rows = []
     for n in ns:
-        inst = random_unit(n, n_p, activation, n_latents=n_latents, seed=0)
-        t0 = time.process_time()
-        g = certify_global(inst, node_limit=node_limit)
-        secs = time.process_time() - t0
-        row = {"n": n, "n_p": n_p, "n_latents": n_latents, "activation": activation, "value": g.value,
-               "lower_bound": g.lower_bound, "certified": g.certified, "cpu_seconds": secs,
-               "nodes": sum(p.nodes for p in g.pieces), "pieces": len(g.pieces), "reasons": g.detail["reasons"]}
-        rows.append(row)
-        print(f"frontier {activation} n_p={n_p} q={n_latents} n={n}: {g.value} >= {g.lower_bound} certified "
-              f"{g.certified} {secs:.1f} s CPU {row['nodes']} nodes", flush=True)
-        if not g.certified or secs > budget_s:
+        for seed in seeds:
+            inst = (random_unit(n, n_p, activation, n_latents=n_latents, seed=seed) if n_r is None
+                    else transcoder_pair(n, n_p, n_r, activation, n_latents=n_latents, seed=seed))
+            t0 = time.process_time()
+            g = certify_global(inst, node_limit=node_limit)
+            secs = time.process_time() - t0
+            row = {"n": n, "n_p": n_p, "n_latents": n_latents, "activation": activation, "value": g.value,
+                   "lower_bound": g.lower_bound, "certified": g.certified, "cpu_seconds": secs,
+                   "nodes": sum(p.nodes for p in g.pieces), "pieces": len(g.pieces), "reasons": g.detail["reasons"],
+                   "seed": seed, "kind": "sae" if n_r is None else f"transcoder n_r={n_r}",
+                   "minimiser_pattern": None if g.minimiser is None else g.minimiser.pattern.to_json()}
+            rows.append(row)
+            print(f"frontier {row['kind']} {activation} n_p={n_p} q={n_latents} n={n} seed={seed}: {g.value} >= "
+                  f"{g.lower_bound} certified {g.certified} {secs:.1f} s CPU {row['nodes']} nodes", flush=True)
+        if len(seeds) == 1 and (not g.certified or secs > budget_s):
             break
     return rows
 
@@ -146,13 +162,22 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--frontier", nargs="*", type=int, help="instead: the frontier over these n (ReLU, n_p = 2, "
                                                                "2 latents), stopping at the first not certified")
+    ap.add_argument("--groups", nargs="*", choices=sorted(FRONTIER_GROUPS),
+                    help="instead: these frontier groups (FRONTIER_GROUPS; no names: all)")
     ap.add_argument("--budget", type=float, default=600.0, help="frontier: CPU seconds per instance")
     args = ap.parse_args(argv)
-    if args.frontier is not None:
+    if args.frontier is not None or args.groups is not None:
         from sdlscape.storage import provenance, write_json
 
         t0 = time.perf_counter()
-        rows = frontier(args.frontier or [4, 5, 6, 8, 10, 12, 16], 2, 2, "relu", args.node_limit, args.budget)
+        if args.groups is not None:
+            rows = []
+            for name in args.groups or sorted(FRONTIER_GROUPS):
+                g = FRONTIER_GROUPS[name]
+                rows += [{"group": name, **r} for r in frontier(g["ns"], g["n_p"], g["n_latents"], "relu",
+                                                                args.node_limit, args.budget, g["n_r"], g["seeds"])]
+        else:
+            rows = frontier(args.frontier or [4, 5, 6, 8, 10, 12, 16], 2, 2, "relu", args.node_limit, args.budget)
         if args.json:
             write_json(args.json, {"frontier": rows, "settings": vars(args), "provenance":
                                    provenance("cpu", time.perf_counter() - t0)})
