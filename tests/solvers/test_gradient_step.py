@@ -62,7 +62,8 @@ CONFIGS = {
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_train_sdl_bit_identical_to_the_unchanged_components(name, monkeypatch):
-    """The two-level TopK, the shared latent sort, the gather and the kept memory change no bit of training."""
+    """The two-level TopK, the shared latent sort, the gather, the latent-ordered sampled product and the kept
+    memory change no bit of training."""
     x, cfg = _data(), CONFIGS[name]
     fast = _params(train_sdl(x, None, cfg).model)
     monkeypatch.setattr(torch_codes, "topk_cols", _plain_cols)
@@ -81,6 +82,9 @@ def _unshared(cls):
         def scatter(self, w, src):          # a fresh sort for every scatter, as before the sharing
             self._plan = None
             return super().scatter(w, src)
+
+        def dots(self, a, b):               # the sampled product row by row, as before
+            return torch_codes._gathered_dots(a, self.rows, b, self.cols)
     return Unshared
 
 
