@@ -1,5 +1,12 @@
 """Shared pytest configuration: the --runslow flag for tests marked slow, and fixtures used in several folders."""
 import pytest
+from hypothesis import settings
+
+# No test's verdict may depend on wall-clock time or machine load: hypothesis's default 200 ms per-example
+# deadline fails a correct example that ran slowly on a loaded machine, so the project's profile has none
+# (budgets are max_examples). A test's own @settings inherits from this profile.
+settings.register_profile("sdlscape", deadline=None)
+settings.load_profile("sdlscape")
 
 
 def pytest_addoption(parser):

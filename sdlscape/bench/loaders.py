@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from sdlscape.errors import InputError
+from sdlscape.theory.instance_types import axis_length
 
 FORMATS = ("saelens", "sparsify", "dictionary_learning", "plain")
 PLAIN_SCALARS = ("activation", "k", "apply_b_dec_to_input", "layout")
@@ -51,17 +52,9 @@ class LoadedSAE:
     architecture: str
     info: dict = field(default_factory=dict)
 
-    @property
-    def d_sae(self) -> int:
-        return self.W_enc.shape[0]
-
-    @property
-    def d_in(self) -> int:
-        return self.W_enc.shape[1]
-
-    @property
-    def d_out(self) -> int:
-        return self.W_dec.shape[1]
+    d_sae = axis_length("W_enc", 0, "number of latents")
+    d_in = axis_length("W_enc", 1, "input dimension")
+    d_out = axis_length("W_dec", 1, "output dimension")
 
 
 # ---------------------------------------------------------------- one explicit forward for the non-SAELens formats

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from sdlscape.errors import InputError
+from sdlscape.theory.instance_types import axis_length
 
 EVAL_SEED_OFFSET = 999_983      # bench/experiments.py train_and_measure: bench.sample(n_eval, seed + 999_983)
 FILES = ("x_in.npy", "x_out.npy", "W_p.npy", "W_r.npy", "anchors.npy", "hierarchy.json", "law.json",
@@ -51,17 +52,9 @@ class Truth:
     paper: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict)
 
-    @property
-    def n(self) -> int:
-        return self.W_in.shape[1]
-
-    @property
-    def d_in(self) -> int:
-        return self.W_in.shape[0]
-
-    @property
-    def d_out(self) -> int:
-        return self.W_out.shape[0]
+    n = axis_length("W_in", 1, "number of features")
+    d_in = axis_length("W_in", 0, "input dimension")
+    d_out = axis_length("W_out", 0, "target dimension")
 
 
 # ---------------------------------------------------------------- a table row at a scale

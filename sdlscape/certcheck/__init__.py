@@ -25,6 +25,7 @@ code. For every piece it
      bound exceeds the leaf's claimed bound by more than `CONSISTENCY` tr G (a claim that is not the
      certifier's: the recomputation is looser than the certifier's floats by the interval widths);
   4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
+Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py.
 
 Why exact ranks rather than a tolerance. A leaf's code rows are often exactly rank-deficient (two
 latents' images meet; a one-ray cell whose float encoder row is off its ray by 2e-17). A float SVD shows
@@ -54,6 +55,7 @@ from mpmath import iv
 
 from sdlscape.certcheck.intervals import Iv, inverse, positive_definite, spectral_norm_bound  # noqa: F401
 from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixed_generators
+from sdlscape.certcheck.topk_plain import check_topk_piece
 
 CONSISTENCY = 1e-6
 REFINE_BUDGET = 256
@@ -189,6 +191,9 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     if rec is None:
         v.fail(f"piece {name}: no record (status {piece.get('status')}, reason {piece.get('reason')})")
         return
+    if rec.get("kind") is not None:
+        v.fail(f"piece {name}: a record of kind {rec.get('kind')!r} for activation {data.activation!r}")
+        return
     feats = [list(map(int, F)) for F in piece["pattern"]]
     lb = float(piece["lower_bound"])
     fixed = [data.code(f["w"], feats[f["latent"]]) for f in rec["fixed"] if feats[f["latent"]]]
@@ -308,14 +313,14 @@ def _reads_back(inst: dict, data: Data, W_E: np.ndarray, pattern) -> bool:
     name = act.get("name")
     if name in ("relu", "jumprelu"):
         got = Z > data.threshold
-    elif name == "topk_relu":
+    elif name in ("topk_relu", "topk"):
         k = int(act.get("k", 1))
         order = np.sort(Z, axis=0)[::-1]
         kth = order[min(k, Z.shape[0]) - 1]
         nxt = order[k] if k < Z.shape[0] else np.full(Z.shape[1], -np.inf)
         if np.any(kth <= nxt):
             return False
-        got = (Z >= kth[None, :]) & (Z > 0)
+        got = (Z >= kth[None, :]) & ((Z > 0) if name == "topk_relu" else True)
     else:
         return False
     return bool(np.array_equal(got, want))
@@ -346,7 +351,13 @@ def check(cert: dict) -> Verdict:
 
     lows = []
     for piece in cert["pieces"]:
-        check_piece(data, piece, G, trG, cG_of, total, v)
+        if data.activation == "topk":                   # plain TopK: its own leaves (certcheck/topk_plain.py)
+            if piece.get("record") is None or piece["record"].get("kind") != "topk_plain":
+                v.fail(f"piece {piece['pattern']}: plain TopK needs a record of kind 'topk_plain'")
+            else:
+                check_topk_piece(data, piece, int(cert["instance"]["activation"]["k"]), v)
+        else:
+            check_piece(data, piece, G, trG, cG_of, total, v)
         lows.append(float(piece["lower_bound"]))
     low = min(lows, default=0.0)
     if float(cert["lower_bound"]) > low:

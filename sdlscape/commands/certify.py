@@ -31,7 +31,8 @@ DESCRIPTION = """\
 Variable projection eliminates W_D exactly; each piece is reduced to its normalised cell polytopes and solved by
 spatial branch and bound with perturbation and subspace bounds; the final comparison is done in interval
 arithmetic. Values are infima over the open regions (boundary limits included), reported at an interior point.
-relu, jumprelu, topk_relu; n_p <= 3."""
+relu, jumprelu, topk_relu; n_p <= 3. Plain topk: a passing-set relaxation (exact for k = 1 where its optimiser is
+realised; a lower bound for k >= 2), any n_p."""
 
 
 def register(sub) -> None:
@@ -50,6 +51,8 @@ def register(sub) -> None:
                    help="margin of the interior point reported as minimiser (default 1e-3)")
     p.add_argument("--max-pieces", type=positive_int, default=2000,
                    help="refuse an instance with more pieces than this (default 2000)")
+    p.add_argument("--incumbent-starts", type=int, default=16, metavar="N",
+                   help="L-BFGS starts of the first incumbent in global mode (default 16; 0: none)")
     p.add_argument("--no-resume", action="store_true", help="ignore a checkpoint left by an earlier run")
     p.add_argument("--certificate", metavar="FILE",
                    help="write every closed node with its parametrisation and bound here "
@@ -67,6 +70,8 @@ def run(args) -> int:
     from sdlscape.storage import provenance, write_json
 
     inst = load_instance_arg(args.instance, args.normalize)
+    if args.incumbent_starts < 0:
+        raise InputError(f"--incumbent-starts must be >= 0, got {args.incumbent_starts}")
     if args.scheduler is not None:
         try:
             import dask.distributed  # noqa: F401
@@ -107,7 +112,7 @@ def run(args) -> int:
         g = certify_global(inst, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit,
                            workers=args.workers, record=args.certificate is not None,
                            scheduler=args.scheduler, eps=args.eps, checkpoint=ck, progress=progress,
-                           max_pieces=args.max_pieces)
+                           max_pieces=args.max_pieces, incumbent_starts=args.incumbent_starts)
         out = {"instance": inst.to_dict(), **g.to_dict()}
         out["seconds"] = time.perf_counter() - t0
         d = g.detail

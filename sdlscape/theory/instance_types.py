@@ -23,6 +23,11 @@ M_CONDITION_MAX = 1e12        # max(M)/min(M): beyond it float64 sums of the wei
 M_RANGE = (1e-100, 1e100)     # M scales the loss linearly; outside this range its sums overflow or underflow
 
 
+def axis_length(array: str, axis: int, doc: str) -> property:
+    """A read-only property: the length of attribute `array` along `axis` (a dimension of a value type)."""
+    return property(lambda self: getattr(self, array).shape[axis], doc=doc)
+
+
 def check_weights(M: np.ndarray, what: str = "M") -> None:
     """Weights the solvers can use exactly: finite, positive, within M_RANGE, condition max/min <= M_CONDITION_MAX
     (InputError naming the condition number otherwise; a common factor of M does not change the minimisers, so
@@ -199,17 +204,9 @@ class Instance:
         object.__setattr__(self, "W_r", W_r)
         object.__setattr__(self, "M", M)
 
-    @property
-    def n(self) -> int:
-        return self.W_p.shape[1]
-
-    @property
-    def n_p(self) -> int:
-        return self.W_p.shape[0]
-
-    @property
-    def n_r(self) -> int:
-        return self.W_r.shape[0]
+    n = axis_length("W_p", 1, "number of features")
+    n_p = axis_length("W_p", 0, "input dimension")
+    n_r = axis_length("W_r", 0, "target dimension")
 
     @property
     def is_sae(self) -> bool:

@@ -165,6 +165,9 @@ def _check(name: str, ctx: Context, reading: Reading, *, corrected: bool, bound_
               "W_E": W_E, "law": law.to_dict(), "corrected": corrected, "bound_factor": bound_factor,
               "record": _brief(r), "recheck": again}
         rests = [] if law.name == "independent" else [f"law: co-firing features ({law.name})"]
+        if law.name == "independent" and not inst.activation.positively_homogeneous:
+            # without co-firing, L_SDL - L~ is first order in 1 - S only when sigma(c z) != c sigma(z) (Sec. 7)
+            rests.append("activation: not positively homogeneous (L~ is not the one-active-feature term)")
         if bound_factor != 1.0:
             rests.append(f"false variant: bound factor {bound_factor:g}")
         return result(claim, name, Status.FAILS, reading=reading, tried=tried, evidence=evidence, searched=searched,

@@ -212,11 +212,12 @@ def test_time_limit_gives_inconclusive_with_valid_bounds():
     assert c.value is None or c.lower_bound <= c.value
 
 
-def test_plain_topk_is_not_certified():
+def test_plain_topk_has_its_own_reduction():
+    """Plain TopK is no longer refused: its pieces go to certify/topk_plain.py (tests/solvers/test_certify_topk_plain.py)."""
     inst = random_unit(4, 2, TopK(k=1), n_latents=2, seed=0)
     spec_pat = read_pattern(inst, np.eye(2), inst.activation.linear_reading)
     c = certify_piece(linear_piece(inst, spec_pat))
-    assert c.status is CertifyStatus.INCONCLUSIVE and c.reason is CertifyReason.UNSUPPORTED and not c.certified
+    assert c.reason is not CertifyReason.UNSUPPORTED and c.detail["reduction"] == "topk_plain"
 
 
 def test_bnb_cutoff_prunes_but_keeps_a_valid_bound():
@@ -243,16 +244,14 @@ def test_fixed_rows_on_an_off_face_are_still_realised(pattern):
 
 
 def test_what_is_not_certified_is_said_in_the_result():
-    """Plain TopK (passes negative codes: no row normalisation) is refused piece by piece with a typed reason,
-    and the global result says so (reasons, the activation's reduction); JumpReLU's pieces are certified
-    through the cone of directions of a cell, and the result names that reduction."""
+    """Plain TopK(k >= 2) is certified as a lower bound only (the passing sets' shared latents decoupled), and the
+    result says so; JumpReLU's pieces are certified through the cone of directions of a cell, and the result
+    names that reduction. (An unsupported activation: tests/api/test_topk_jumprelu.py.)"""
     from sdlscape.solvers.certify import certify_global
 
-    g = certify_global(random_unit(4, 2, TopK(k=1), n_latents=2, seed=0), node_limit=100)
-    assert not g.certified and g.lower_bound == 0.0
-    assert g.detail["reduction"] == "unsupported" and g.detail["reasons"] == {"unsupported": len(g.pieces)}
-    assert all("negative" in p.detail["why"] or "unsupported" in p.detail["why"] for p in g.pieces)
-    assert g.detail["certifies"].startswith("nothing for topk") and "trivial L~ >= 0" in g.detail["certifies"]
+    g = certify_global(random_unit(4, 3, TopK(k=2), n_latents=3, seed=0), node_limit=100, incumbent_starts=2)
+    assert g.detail["reduction"] == "topk_plain" and "LOWER BOUND only" in g.detail["certifies"]
+    assert all(p.value is None and p.reason is not CertifyReason.UNSUPPORTED for p in g.pieces)
     from sdlscape.solvers.certify.global_min import what_is_certified
 
     assert "cone of directions" in what_is_certified(random_unit(4, 2, JumpReLU(theta=0.3), n_latents=2, seed=0))

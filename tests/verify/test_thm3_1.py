@@ -71,6 +71,13 @@ def test_thm3_1_jumprelu_fails_even_with_independent_features(tmp_path):
     res = check_function("thm3.1")("jumprelu", ctx(I.orthogonal(2, JumpReLU(theta=0.5)), tmp_path))
     assert res.status is Status.FAILS and res.counterexample["law"]["name"] == "independent"
     assert recheck(res.to_dict())[0]
+    # what it rests on is the activation (no co-firing law involved), said in the result for the report
+    assert list(res.rests_on) == ["activation: not positively homogeneous (L~ is not the one-active-feature term)"]
+
+
+def test_thm3_1_relu_failure_rests_on_the_law_not_the_activation(tmp_path):
+    res = check_function("thm3.1")("relu", ctx(I.orthogonal(2, "relu"), tmp_path))
+    assert res.rests_on and all(r.startswith("law: co-firing") for r in res.rests_on)
 
 
 def test_thm3_1_corrected_holds_and_its_false_variants_fail():

@@ -186,6 +186,17 @@ def what_is_certified(inst: Instance) -> str:
                 "no reduction is derived; every piece is inconclusive (reason unsupported), the lower bound is the "
                 "trivial L~ >= 0 and no value is claimed")
     head = "the infimum of L~ (eq. 11) over the union of the pieces (open regions, boundary limits included)"
+    if red is Reduction.TOPK_PLAIN:
+        head = ("the infimum of L~ (eq. 11) over the encoders with no tie between the k-th and (k+1)-th code of any "
+                "feature (the union of the open selection pieces)")
+        if act.k == 1:
+            return (head + f"; {act.name}(k=1): on a piece each latent fits its own features by a rank-one map, so "
+                    "the piece's lower bound is the sum of rank-one reduced-rank-regression residuals (the region "
+                    "dropped); a piece is certified when its relaxed optimiser lies in the closed region (an interior "
+                    "point then reaches the bound), otherwise it keeps that bound (inconclusive, not_realised)")
+        return (head + f"; {act.name}(k={act.k}): a LOWER BOUND only: features with the same passing set share a "
+                "rank-k map and the sets' shared latents are decoupled (sum of rank-k reduced-rank-regression "
+                "residuals); the value is the multistart incumbent, certified only if the bound meets it")
     if red is Reduction.JUMP_THRESHOLD:
         return (head + f"; {act.name} is not positively homogeneous, but within a piece L~ depends on each encoder "
                 "row only through its direction: each piece is certified over its cone of directions (theta cancels), "
@@ -209,7 +220,12 @@ def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None
     from sdlscape.outcomes import CertifyReason
 
     rec = None
-    if piece is not None:
+    if piece is not None and piece.instance.activation.certifier_reduction is Reduction.TOPK_PLAIN:
+        from sdlscape.solvers.certify.topk_plain import relaxed_bound
+
+        lb, groups = relaxed_bound(piece)
+        rec = {"kind": "topk_plain", "k": int(piece.instance.activation.k), "leaves": [g.to_dict() for g in groups]}
+    elif piece is not None:
         from sdlscape.solvers.certify import interval
         from sdlscape.solvers.certify.piece_cert import cheap_bound_parts
         from sdlscape.solvers.certify.record import pruned_record

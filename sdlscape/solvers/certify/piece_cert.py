@@ -9,10 +9,10 @@ proven upper bound on the captured energy. `certified` means value - lower_bound
 on the interval ends.
 
 What is not certified, and how the result says it (typed: status, reason, detail["reduction"]):
-plain TopK (its passed codes can be negative, so sum_d a_id = 1 is no normalisation of a row: every piece
-is inconclusive with reason UNSUPPORTED and detail["why"]; the activation's certifier_reduction is
-"unsupported"); n_p > 3. For TopK o ReLU the ordering rows between latents are relaxed in the bound; the
-value is only taken at realised encoders (reason NOT_REALISED when the relaxed optimum has none).
+n_p > 3. Plain TopK (its passed codes can be negative, so sum_d a_id = 1 is no normalisation of a row) has its
+own reduction (certify/topk_plain.py: a passing-set relaxation, exact for k = 1 where its optimiser is
+realised). For TopK o ReLU the ordering rows between latents are relaxed in the bound; the value is only
+taken at realised encoders (reason NOT_REALISED when the relaxed optimum has none).
 JumpReLU is not positively homogeneous, but within one piece the loss depends on each encoder row only
 through its direction, and the directions of a cell form a cone (reduce._latent_rows: z_d > 0 and
 z_d > z_d' for d in F_i, d' not in F_i; theta cancels): its pieces are certified exactly over that cone
@@ -37,6 +37,7 @@ from sdlscape.solvers.certify import interval
 from sdlscape.solvers.certify.bnb import branch_and_bound
 from sdlscape.solvers.certify.bounds import captured_energy, rounding_allowance
 from sdlscape.solvers.certify.reduce import ReducedPiece, realize, reduce_piece
+from sdlscape.theory.activations import Reduction
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
 
@@ -152,6 +153,10 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
     if not (0 < rtol < 1) or not atol >= 0 or not time_limit > 0 or node_limit < 1:   # also refuses NaN
         raise InputError(f"need 0 < rtol < 1, atol >= 0, time_limit > 0, node_limit >= 1; got rtol {rtol}, "
                          f"atol {atol}, time_limit {time_limit}, node_limit {node_limit}")
+    if piece.instance.activation.certifier_reduction is Reduction.TOPK_PLAIN:
+        from sdlscape.solvers.certify.topk_plain import certify_topk_piece
+
+        return certify_topk_piece(piece, rtol, atol, L_cutoff, record)
     t0 = time.perf_counter()
     base = dict(pattern=piece.pattern, rtol=float(rtol), atol=float(atol))
     try:
@@ -226,6 +231,10 @@ def cheap_lower_bound(piece: Piece) -> float:
     piece is not handled. Orders the pieces of a global run."""
     from sdlscape.solvers.certify.bounds import subspace_bound
 
+    if piece.instance.activation.certifier_reduction is Reduction.TOPK_PLAIN:
+        from sdlscape.solvers.certify.topk_plain import relaxed_bound
+
+        return relaxed_bound(piece)[0]
     try:
         red = reduce_piece(piece)
     except InputError:

@@ -33,6 +33,8 @@ class Reduction(str, Enum):
 
     HOMOGENEOUS = "homogeneous"        # threshold 0, passed codes positive: row i is normalised, its region rows kept
     JUMP_THRESHOLD = "jump_threshold"  # separable threshold theta > 0: the cone of directions of a cell (theta cancels)
+    TOPK_PLAIN = "topk_plain"          # plain TopK: k = 1 decouples by latent (rank-one regression), k >= 2 relaxed
+                                       # per passing set (solvers/certify/topk_plain.py); codes may be negative
     UNSUPPORTED = "unsupported"        # not certified (passed codes can be <= 0, or a threshold couples with orderings)
 
     def __str__(self) -> str:

@@ -100,7 +100,7 @@ class TopK(TopKFamily):
     name: ClassVar[str] = "topk"
     positively_homogeneous: ClassVar[bool] = True
     passes_negative_codes: ClassVar[bool] = True
-    certifier_reduction: ClassVar[Reduction] = Reduction.UNSUPPORTED    # passed codes can be <= 0
+    certifier_reduction: ClassVar[Reduction] = Reduction.TOPK_PLAIN     # passed codes can be <= 0
     readings: ClassVar[tuple[Reading, ...]] = (Reading.DEF_3_1, Reading.SELECTION)
     threshold: ClassVar[float] = 0.0
 
