@@ -14,24 +14,36 @@ Per round ratios (medians and ranges are reported), which separate two things:
 * model-extras ratio = SAELens / dense reference: what SAELens's TopKTrainingSAE adds (biases, rescaling by
   decoder norms, its loss bookkeeping) over the same dense step (fused Adam for both);
 * and ours / SAELens, ours / sparsify's training kernels (sparsify.fused_encoder + its eager embedding_bag
-  decoder, the CPU path: Triton is CUDA-only) on the same model.
+  decoder, the CPU path: Triton is CUDA-only) on the same model;
+* this change = before / ours: "before" is our step with the previous selection, sort and sampled product,
+  outside keep_freed_memory (the trainer of code version 3: the same floats).
 
 The ceiling: one matmul x W_E^T at the step's shapes (no autograd), timed in the same rounds.  The sparse
 step does that matmul plus O(batch k d) work, so t(matmul) / t(ours) is the fraction of the ceiling it
 reaches; the dense reference's is 5 t(matmul) / t(dense).  Needs sae-lens (and sparsify, optional).
+
+Memory: train_sdl runs inside solvers/gradient_alloc.keep_freed_memory (glibc keeps freed memory: no page
+faults on each step's 50-65 MB buffers).  ``--allocator trainer`` (default): ours and the dense reference (our
+model's two trainers) run inside it, entered at the start of their block of each round followed by one
+untimed step (train_sdl enters it once per training, so its steps run in that steady state); SAELens,
+sparsify's kernels and the matmul run as they ship.  ``--allocator all``: every trainer inside it.
+``--allocator none``: nobody (the trainer before it).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
 from sdlscape.solvers.gradient import SDLModel, TrainConfig, _adam, sdl_loss
+from sdlscape.solvers.gradient_alloc import keep_freed_memory
 
 
 def _batches(x: torch.Tensor, batch: int, seed: int = 0):
@@ -54,6 +66,40 @@ def make_ours(x, n, k, batch):
         loss.backward()
         opt.step()
         model.normalize_decoder_()
+    return step
+
+
+@contextmanager
+def _previous_step():
+    """The sparse step before the two-level TopK, the shared latent sort, the gathered values and the latent-
+    ordered sampled product (the same floats: tests/solvers/test_gradient_step.py), for a before/after ratio."""
+    from sdlscape.solvers import sdl_model, torch_codes
+
+    class RowMajor(torch_codes._ByLatent):
+        def scatter(self, w, src):
+            self._plan = None                 # one argsort per scatter
+            return super().scatter(w, src)
+
+        def dots(self, a, b):
+            return torch_codes._gathered_dots(a, self.rows, b, self.cols)
+
+    saved = torch_codes.topk_cols, torch_codes.TopKReLUCode.codes, sdl_model._ByLatent
+    torch_codes.topk_cols = lambda z, k: z.topk(k, dim=1, sorted=False).indices.sort(dim=1).values
+    torch_codes.TopKReLUCode.codes = lambda self, model, x, train: model.selected_codes(
+        x, *self.select(model, x, train), x.shape[0])
+    sdl_model._ByLatent = RowMajor
+    try:
+        yield
+    finally:
+        torch_codes.topk_cols, torch_codes.TopKReLUCode.codes, sdl_model._ByLatent = saved
+
+
+def make_before(x, n, k, batch):
+    ours = make_ours(x, n, k, batch)
+
+    def step():
+        with _previous_step():
+            ours()
     return step
 
 
@@ -126,21 +172,35 @@ def make_matmul(x, n, k, batch):
     return step
 
 
-TRAINERS = {"ours": make_ours, "dense": make_dense, "saelens": make_saelens, "sparsify": make_sparsify,
-            "matmul": make_matmul}
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor()
+
+
+TRAINERS = {"ours": make_ours, "before": make_before, "dense": make_dense, "saelens": make_saelens,
+            "sparsify": make_sparsify, "matmul": make_matmul}
 RATIOS = {"sparse_step (dense / ours)": ("dense", "ours"), "model_extras (saelens / dense)": ("saelens", "dense"),
           "ours_vs_saelens (saelens / ours)": ("saelens", "ours"),
           "ours_vs_sparsify (sparsify / ours)": ("sparsify", "ours"),
-          "ceiling_ours (matmul / ours)": ("matmul", "ours")}
+          "ceiling_ours (matmul / ours)": ("matmul", "ours"),
+          "this_change (before / ours)": ("before", "ours")}
 
 
 def _spread(vals: list[float]) -> dict:
     return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "values": vals}
 
 
-def run_k(x, n, k, batch, rounds, steps) -> dict:
+KEPT = {"trainer": ("ours", "dense"), "all": (), "none": ()}     # who enters keep_freed_memory per block
+
+
+def run_k(x, n, k, batch, rounds, steps, allocator: str = "trainer", only=None) -> dict:
     steps_fn, failed = {}, {}
     for name, make in TRAINERS.items():
+        if only and name not in only:
+            continue
         try:
             steps_fn[name] = make(x, n, k, batch)
         except ImportError as e:      # an optional competitor not installed
@@ -150,11 +210,15 @@ def run_k(x, n, k, batch, rounds, steps) -> dict:
     for r in range(rounds + 1):                       # round 0: warm-up, not counted
         order = names[r % len(names):] + names[:r % len(names)]
         for nm in order:
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                steps_fn[nm]()
-            if r:
-                per_round[nm].append((time.perf_counter() - t0) / steps)
+            kept = nm in KEPT[allocator]
+            with keep_freed_memory(kept):
+                if kept:
+                    steps_fn[nm]()           # untimed: the step that faults the kept buffers in
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    steps_fn[nm]()
+                if r:
+                    per_round[nm].append((time.perf_counter() - t0) / steps)
     out = {"k": k, "seconds_per_step": {nm: _spread(v) for nm, v in per_round.items()},
            "samples_per_s": {nm: batch / statistics.median(v) for nm, v in per_round.items()}, "failed": failed}
     ratios = {}
@@ -177,8 +241,16 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=3, help="steps per trainer per round")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--allocator", choices=sorted(KEPT), default="trainer",
+                   help="who runs inside keep_freed_memory (module docstring)")
+    p.add_argument("--trainers", help=f"comma-separated subset of {','.join(TRAINERS)} (default: all)")
     p.add_argument("--json")
     a = p.parse_args(argv)
+    only = a.trainers.split(",") if a.trainers else None
+    if only and set(only) - set(TRAINERS):
+        print(f"--trainers: unknown {sorted(set(only) - set(TRAINERS))}; choose from {', '.join(TRAINERS)}",
+              file=sys.stderr)
+        return 2
     try:
         import sae_lens
     except ImportError:
@@ -191,11 +263,15 @@ def main(argv=None) -> int:
     x = torch.randn(max(8 * a.batch, 4096), a.d, generator=torch.Generator().manual_seed(0)).abs()
     out = {"d_in": a.d, "n_latents": a.n_latents, "batch": a.batch, "rounds": a.rounds, "steps_per_round": a.steps,
            "threads": torch.get_num_threads(), "torch": torch.__version__, "sae_lens": sae_lens.__version__,
-           "load_average_start": os.getloadavg(), "runs": [],
+           "load_average_start": os.getloadavg(), "runs": [], "allocator": a.allocator,
+           "machine": {"cpu": _cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform()},
            "method": "interleaved rounds (rotated order), warm-up round excluded, construction not timed; "
                      "ratios computed per round, median and range over rounds"}
     for k in (int(s) for s in a.ks.split(",")):
-        res = run_k(x, a.n_latents, k, a.batch, a.rounds, a.steps)
+        load0 = os.getloadavg()
+        with keep_freed_memory(a.allocator == "all"):
+            res = run_k(x, a.n_latents, k, a.batch, a.rounds, a.steps, a.allocator, only)
+        res["load_average_start"], res["load_average_end"] = load0, os.getloadavg()
         for nm, s in res["seconds_per_step"].items():
             print(f"k={k:<4} {nm:<9} {1e3 * s['median']:9.1f} ms/step (min {1e3 * s['min']:.1f}, max "
                   f"{1e3 * s['max']:.1f})  {res['samples_per_s'][nm]:9.0f} samples/s", flush=True)

@@ -20,6 +20,7 @@ import torch
 
 from sdlscape.errors import InputError
 from sdlscape.solvers.anchor_terms import anchor_term
+from sdlscape.solvers.gradient_alloc import keep_freed_memory
 from sdlscape.solvers.sdl_model import PRECISIONS, SELECT_DTYPES, SDLModel, TrainConfig  # noqa: F401 - re-exported
 from sdlscape.solvers.torch_codes import (  # noqa: F401  (re-exported: the codes are part of this API)
     ACTIVATIONS,
@@ -289,7 +290,7 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
         bar = tqdm(total=config.steps, desc=f"train {config.activation}", leave=False, mininterval=1.0)
     if callback is not None:
         callback(0, model)
-    with _precision(config.device, config.precision):
+    with _precision(config.device, config.precision), keep_freed_memory(device.type == "cpu"):
         for step in range(1, config.steps + 1):
             if pos + B > N:
                 perm, pos = torch.randperm(N, generator=gen), 0

@@ -40,6 +40,7 @@ from sdlscape.solvers.torch_codes import (
     CODES,
     Code,
     Codes,
+    _ByLatent,
     _gathered_dots,
     _SelectedPre,
     _SparseDecode,
@@ -173,17 +174,21 @@ class SDLModel(torch.nn.Module):
         dt = SELECT_DTYPES[self.config.select_dtype]
         return x.to(dt) @ self.W_E.detach().to(dt).t()
 
-    def selected_codes(self, x, rows, cols, z, B) -> Codes:
-        """Sparse codes relu(<W_E[c], x[r]>) of the selections, differentiable in W_E only there."""
-        if z.dtype == torch.float32 and z.shape == (B, self.n_latents):
+    def selected_codes(self, x, rows, cols, z, B, pre=None) -> Codes:
+        """Sparse codes relu(<W_E[c], x[r]>) of the selections, differentiable in W_E only there.
+
+        pre: the selected pre-activations when the caller has them (z[rows, cols] for an fp32 z)."""
+        if pre is None and z.dtype == torch.float32 and z.shape == (B, self.n_latents):
             pre = z[rows, cols]
-        else:
+        elif pre is None:
             with torch.no_grad():
                 pre = _gathered_dots(x.float(), rows, self.W_E.detach(), cols)
-        vals = F.relu(_SelectedPre.apply(self.W_E, x, rows, cols, pre))
+        by_latent = _ByLatent(rows, cols, self.n_latents)
+        vals = F.relu(_SelectedPre.apply(self.W_E, x, rows, cols, pre, by_latent))
+        on = vals.detach() > 0
         fired = torch.zeros(self.n_latents, dtype=torch.bool, device=x.device)
-        fired[cols[vals.detach() > 0]] = True
-        return Codes(rows=rows, cols=cols, vals=vals, fired=fired, l0=float((vals.detach() > 0).sum()) / B, B=B)
+        fired[cols[on]] = True
+        return Codes(rows=rows, cols=cols, vals=vals, fired=fired, l0=float(on.sum()) / B, B=B, by_latent=by_latent)
 
     def threshold(self) -> torch.Tensor:
         """Per-latent inference threshold (JumpReLU theta, BatchTopK global threshold, else 0)."""
@@ -198,7 +203,7 @@ class SDLModel(torch.nn.Module):
         if c.dense is not None:
             return c.dense @ self.W_dec
         w = (c.vals if weights is None else weights).float()
-        return _SparseDecode.apply(self.W_dec, c.rows, c.cols, w, c.B)
+        return _SparseDecode.apply(self.W_dec, c.rows, c.cols, w, c.B, c.by_latent)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Dense latents x_q (B x n_latents), for inspection and metrics (inference mode)."""

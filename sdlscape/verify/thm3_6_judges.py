@@ -20,6 +20,7 @@ from sdlscape.outcomes import Outcome
 from sdlscape.theory.constructions import eq55_decoder, latent_eigenspaces, positive_vector_in_span
 from sdlscape.theory.piece import Piece
 from sdlscape.theory.region import ConstraintKind, code_row
+from sdlscape.verify.thm3_6_zero_codes import zero_code_judge, zero_code_point
 
 MAX_COMBOS = 64  # eigenspace choices tried jointly per pattern
 
@@ -204,6 +205,8 @@ def criterion(piece: Piece) -> Criterion:
                              point=(eq55_decoder(inst, W_E, P), W_E), latents=tuple(info),
                              why="eigen-codes realizable jointly (LP)")
     nec = necessity_applies(piece) and exhaustive and len(combos) <= MAX_COMBOS
+    if nec and sign_free and zero_code_point(piece) is not None:
+        nec = False       # a latent selected with codes 0 is a partial optimum that (ii) does not see
     return Criterion(kind=Kind.NONE, necessity_applies=nec, latents=tuple(info),
                      why="eigen-codes of the latents are not jointly realizable in the region (LP)")
 
@@ -263,8 +266,17 @@ def acs_judge(piece: Piece, crit: Criterion, starts: int, seed: int) -> JudgeVer
                                 "point": None if not found else {"W_D": best.W_D, "W_E": best.W_E}})
 
 
+def zero_codes_judge(piece: Piece, crit: Criterion, starts: int, seed: int) -> JudgeVerdict:
+    """Where the region only orders the codes: the exact zero-code partial optimum (verify/thm3_6_zero_codes.py);
+    decide() asks it only when the other judges found no partial optimum with positive loss."""
+    z = zero_code_judge(piece)
+    if z is None:
+        return JudgeVerdict(judge="zero_codes", exists=None, detail={"outcome": "not_applicable"})
+    return JudgeVerdict(judge="zero_codes", exists=z.pop("exists"), loss=z.pop("loss", None), detail=z)
+
+
 JUDGES: dict[str, Callable[[Piece, Criterion, int, int], JudgeVerdict]] = {
-    "certificate": certificate_judge, "acs": acs_judge}
+    "certificate": certificate_judge, "acs": acs_judge, "zero_codes": zero_codes_judge}
 """The independent judges of the corrected statement; add one (e.g. a certified piece infimum) here."""
 
 

@@ -128,3 +128,65 @@ def test_a_k2_certificate_with_zero_leaves_is_valid(tmp_path_factory):
     assert any(lf["kind"] == "zero" for p in cert["pieces"] for lf in p["record"]["leaves"])
     v = check(cert)
     assert v.valid, v.failures[:3]
+
+
+# ---------------------------------------------------------------- rules found untested by mutation (mutmut)
+
+def test_the_schur_block_keeps_both_ends_of_every_interval():
+    import numpy as np
+
+    from sdlscape.certcheck.intervals import Iv
+    from sdlscape.certcheck.topk_plain import _block
+
+    a, b, c, d = (Iv(np.full((1, 1), x), np.full((1, 1), x + 1.0)) for x in (1.0, 2.0, 3.0, 4.0))
+    B = _block(a, b, c, d)
+    assert np.array_equal(B.lo, [[1.0, 2.0], [3.0, 4.0]]) and np.array_equal(B.hi, [[2.0, 3.0], [4.0, 5.0]])
+
+
+def _leaf_of(cert):
+    import numpy as np
+
+    inst = cert["instance"]
+    W_p, M = np.asarray(inst["W_p"], dtype=float), np.asarray(inst["M"], dtype=float)
+    W_r = np.asarray(inst.get("W_r", inst["W_p"]), dtype=float)           # an SAE file has no W_r
+    i, j = _positive_leaf(cert)
+    return W_p, W_r, M, copy.deepcopy(cert["pieces"][i]["record"]["leaves"][j])
+
+
+def test_group_bound_proves_nothing_from_a_malformed_leaf(topk_transcoder):
+    W_p, W_r, M, leaf = _leaf_of(topk_transcoder)
+    assert group_bound(W_p, W_r, M, leaf, 1)[0] > 0
+    for change, why in [({"mu": float("nan")}, "not finite"), ({"kind": "other"}, "unknown leaf kind"),
+                        ({"mu": -1.0}, "not proven positive definite")]:
+        b, msg = group_bound(W_p, W_r, M, {**leaf, **change}, 1)
+        assert b == 0.0 and why in msg
+    wide = {**leaf, "U": [row + [0.0] for row in (leaf["U"] if isinstance(leaf["U"][0], list) else [[u] for u in leaf["U"]])]}
+    b, msg = group_bound(W_p, W_r, M, wide, 1)            # 2 columns where k = 1 allows 1
+    assert b == 0.0 and "columns" in msg
+
+
+def test_a_leaf_claim_within_the_stated_consistency_passes_and_beyond_it_fails(topk1):
+    from sdlscape.certcheck.topk_plain import CONSISTENCY
+
+    import numpy as np
+
+    W_p, W_r, M, _ = _leaf_of(topk1)
+    i, j = _positive_leaf(topk1)
+    leaf = topk1["pieces"][i]["record"]["leaves"][j]
+    proven, _ = group_bound(W_p, W_r, M, leaf, 1)
+    scale = float(sum(M[d] * np.sum(W_r[:, d] ** 2) for d in leaf["features"]))
+    assert scale > 1.5                                     # so that CONSISTENCY * scale and / scale differ
+    for factor, valid in [(0.5, True), (2.0, False)]:
+        cert = copy.deepcopy(topk1)
+        cert["pieces"][i]["record"]["leaves"][j]["bound"] = proven + factor * CONSISTENCY * scale
+        v = check(cert)
+        assert (not any("claims a residual" in f for f in v.failures)) is valid
+
+
+@pytest.mark.parametrize("edit", ["no_k", "no_leaves"])
+def test_a_record_missing_k_or_its_leaves_is_caught_not_crashed(topk1, edit):
+    bad = copy.deepcopy(topk1)
+    rec = bad["pieces"][0]["record"]
+    rec.pop("k" if edit == "no_k" else "leaves")
+    v = check(bad)
+    assert not v.valid and any("grouped by passing set" in f for f in v.failures)

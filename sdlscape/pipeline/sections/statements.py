@@ -36,7 +36,9 @@ CORRECTED = {
               "a partial optimum exhibiting P exists when, for every live latent, the "
               "matrix K_i = M^1/2 (W_r^T W_r)_{F_i} M^1/2 has an eigenvector in the open positive orthant and "
               "the codes it gives are jointly realizable in the region (an LP), and, where each latent's features "
-              "are linearly independent, only then",
+              "are linearly independent, only then; where the region only orders the codes (plain TopK, "
+              "selection reading), a latent selected with codes exactly 0 and a zero decoder column is also a "
+              "partial optimum (loss sum_d M_d > 0), and 'only then' does not apply where such a point exists",
     "thm3.8": "for ReLU-type regions, sub-concept j of a parent can be split off if and only if j and its "
               "siblings are each separated from the other features (j is outside the cone of the others, and "
               "its siblings' cone meets the cone of the rest only at 0); for JumpReLU, whose threshold gives "
