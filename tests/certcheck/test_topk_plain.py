@@ -166,9 +166,9 @@ def test_group_bound_proves_nothing_from_a_malformed_leaf(topk_transcoder):
 
 
 def test_a_leaf_claim_within_the_stated_consistency_passes_and_beyond_it_fails(topk1):
-    from sdlscape.certcheck.topk_plain import CONSISTENCY
-
     import numpy as np
+
+    from sdlscape.certcheck.topk_plain import CONSISTENCY
 
     W_p, W_r, M, _ = _leaf_of(topk1)
     i, j = _positive_leaf(topk1)
