@@ -89,3 +89,36 @@ def test_ii_does_not_claim_none_where_a_zero_code_point_exists(monkeypatch):
     assert crit.kind is thm3_6_judges.Kind.NONE and not crit.necessity_applies
     monkeypatch.setattr(thm3_6_judges, "zero_code_point", lambda piece: None)
     assert thm3_6_judges.criterion(piece).necessity_applies
+
+
+# ---------------------------------------------------------------- rules found untested by mutation (mutmut)
+
+def test_the_judges_record_carries_the_exact_point_and_its_proof():
+    z = zero_code_judge(_piece())
+    assert set(z) == {"exists", "loss", "W_E", "W_D", "W_E_exact", "proof"}
+    exact = [[Fraction(x) for x in row] for row in z["W_E_exact"]]
+    assert exact == zero_code_point(_piece()) and np.array_equal(np.array(z["W_E"]), np.array(exact, dtype=float))
+    assert np.array_equal(np.array(z["W_D"]), np.zeros((3, 4))) and "W_D = 0" in z["proof"]
+    s = 1 / np.sqrt(2)
+    inst = Instance(W_p=np.array([[1.0, 0.0, -s], [0.0, 1.0, -s]]), activation=TopK(k=1), n_latents=2)
+    none = zero_code_judge(Piece(inst, Pattern.parse([[0, 1], [2]], 3, 2), thm3_6.EPS, Reading.SELECTION))
+    assert none == {"exists": None, "reason": "no encoder of the region has all selected codes 0 (LP with margin 1)"}
+
+
+def test_no_free_coordinates_at_all_is_handled_exactly():
+    # n_p = 1, features +1 and -1 on two latents: each row must be 0, so both codes are 0 and neither latent ranks
+    # strictly first: no point (and no crash on an LP with no variables)
+    inst = Instance(W_p=np.array([[1.0, -1.0]]), activation=TopK(k=1), n_latents=2)
+    piece = Piece(inst, Pattern.parse([[0], [1]], 2, 2), thm3_6.EPS, Reading.SELECTION)
+    assert applies(piece) and zero_code_point(piece) is None
+
+
+def test_a_point_on_a_strict_row_is_rejected_by_the_exact_check(monkeypatch):
+    # the LP is replaced by one that returns the boundary point y = 0 (all codes 0): every strict row then holds
+    # with equality, which the rational re-check must refuse
+    import types
+
+    from sdlscape.verify import thm3_6_zero_codes as zc
+
+    monkeypatch.setattr(zc, "linprog", lambda c, **kw: types.SimpleNamespace(status=0, x=np.zeros(len(c))))
+    assert zc.zero_code_point(_piece()) is None
