@@ -3,7 +3,8 @@
 From every spurious partial minimum with a dead latent in a landscape, gradient descent is run as
 is (it stays: the gradient vanishes there), and after re-initialising the dead latent toward the
 worst-reconstructed feature d (w_E^i = s * mean alive encoder norm * w_p^d, w_D^i = w_r^d, as in
-the usual SAE resampling), showing where training goes and the loss drop.
+the usual SAE resampling), showing where training goes and the loss drop. Each start is the
+landscape's point rescaled to ||W_E|| = ||W_D|| where sigma is positively homogeneous (`balanced_point`).
 """
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def resample_dead(inst: Instance, W_E: np.ndarray, W_D: np.ndarray, dead: tuple[
     return W_E, W_D, feats
 
 
+def balanced_point(inst: Instance, W_E: np.ndarray, W_D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same point of L~ with ||W_E||_F = ||W_D||_F: (c W_E, W_D / c) has the same codes up to c and the same
+    L~ when sigma is positively homogeneous (sigma(c z) = c sigma(z), c > 0; every latent scaled alike, so TopK's
+    ordering is kept). A landscape's representative can sit at any c (the certifier's interior points have
+    ||W_E|| ~ eps and ||W_D|| ~ 1 / eps), and a step of lr / (curvature bound) is then tiny: balancing keeps the
+    gradient-descent experiment about the point, not about its scale. JumpReLU (not homogeneous): unchanged."""
+    nE, nD = float(np.linalg.norm(W_E)), float(np.linalg.norm(W_D))
+    if not inst.activation.positively_homogeneous or nE == 0.0 or nD == 0.0:
+        return W_E, W_D
+    c = float(np.sqrt(nD / nE))
+    return W_E * c, W_D / c
+
+
 def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, device: str, tolerances: dict,
                           lr: float = 0.5, optimizer: str = "gd_lip",
                           scales: tuple[float, ...] = (0.2, 1.0)) -> dict[str, Any]:
@@ -56,7 +70,7 @@ def resampling_experiment(inst: Instance, landscape: dict, *, steps: int, device
     for key, p in index.items():
         if p.get("class") != "spurious" or not p.get("dead_latents") or p.get("W_E") is None or p.get("W_D") is None:
             continue
-        W_E, W_D = np.asarray(p["W_E"], dtype=float), np.asarray(p["W_D"], dtype=float)
+        W_E, W_D = balanced_point(inst, np.asarray(p["W_E"], dtype=float), np.asarray(p["W_D"], dtype=float))
         dead = tuple(int(i) for i in p["dead_latents"])
         L_min = float(batched_loss_grad(inst, W_D[None], W_E[None])[0][0])
         starts.append((W_E, W_D))

@@ -133,3 +133,25 @@ def test_bench_resampling_curves_tiny():
     # same seed, same data: resampling is the only difference between the two runs
     same = sum(w["history"]["resampled"]) == 0
     assert (w["history"]["mse"] == wo["history"]["mse"]) == same
+
+
+def test_the_resampling_experiment_starts_from_a_balanced_representative():
+    """The certifier's interior points sit at ||W_E|| ~ eps, ||W_D|| ~ 1/eps; rescaling by c keeps L~ exactly where
+    sigma is positively homogeneous (TopK's ordering included) and is refused for JumpReLU."""
+    import numpy as np
+
+    from sdlscape.theory.activations import JumpReLU, TopKReLU
+    from sdlscape.theory.instance import Instance
+    from sdlscape.theory.loss import approx_loss
+    from sdlscape.verify.resampling import balanced_point
+
+    W_E = np.array([[0.0, 0.0], [0.006, 0.002]])
+    W_D = np.array([[0.0, 150.0], [0.0, 50.0]])
+    for act in ("relu", TopKReLU(k=1)):
+        inst = Instance(W_p=np.eye(2), activation=act, n_latents=2)
+        E, D = balanced_point(inst, W_E, W_D)
+        assert abs(np.linalg.norm(E) - np.linalg.norm(D)) <= 1e-12 * np.linalg.norm(D)
+        assert abs(approx_loss(inst, D, E) - approx_loss(inst, W_D, W_E)) <= 1e-12
+    jump = Instance(W_p=np.eye(2), activation=JumpReLU(theta=0.5), n_latents=2)
+    E, D = balanced_point(jump, W_E, W_D)
+    assert E is W_E and D is W_D
