@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_certify import best_loss, loss_tolerance  # tests/solvers is on sys.path (pytest prepend mode, no __init__)
 
 from sdlscape.outcomes import CertifyReason, CertifyStatus
 from sdlscape.solvers.certify import certify_global, certify_piece
@@ -24,7 +25,6 @@ from sdlscape.theory.instance import Instance, random_unit, transcoder_pair
 from sdlscape.theory.loss import approx_loss
 from sdlscape.theory.patterns import Pattern, read_pattern
 from sdlscape.theory.piece import linear_piece
-from tests.solvers.test_certify import best_loss, loss_tolerance
 
 
 def hand_instance() -> Instance:
