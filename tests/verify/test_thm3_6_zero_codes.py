@@ -122,3 +122,17 @@ def test_a_point_on_a_strict_row_is_rejected_by_the_exact_check(monkeypatch):
 
     monkeypatch.setattr(zc, "linprog", lambda c, **kw: types.SimpleNamespace(status=0, x=np.zeros(len(c))))
     assert zc.zero_code_point(_piece()) is None
+
+
+def test_the_check_on_draw_0_1_holds_by_the_zero_code_point_and_counts_it():
+    """Thm 3.6 as written on the full budget's draw-0-1 alone: every realizable pattern has a positive-loss partial
+    optimum under the selection reading, one of them only by the zero-code point; without that judge the same
+    check is inconclusive (the row the full budget printed before)."""
+    from sdlscape.outcomes import Status
+    from sdlscape.verify.claims import Context, check_function
+
+    res = check_function("thm3.6")("topk", Context(instance=DRAW_0_1), Reading.SELECTION)
+    assert res.status is Status.HOLDS and res.evidence["exists_by_zero_codes"] >= 1
+    only = {k: v for k, v in thm3_6_judges.JUDGES.items() if k != "zero_codes"}
+    res = check_function("thm3.6")("topk", Context(instance=DRAW_0_1), Reading.SELECTION, judges=only)
+    assert res.status is Status.INCONCLUSIVE and res.evidence["exists_by_zero_codes"] == 0
