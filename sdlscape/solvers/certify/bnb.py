@@ -18,7 +18,7 @@ import numpy as np
 
 from sdlscape import numerics
 from sdlscape.outcomes import CertifyReason
-from sdlscape.solvers.certify.bounds import captured_energy, g_constant, node_bound
+from sdlscape.solvers.certify.bounds import captured_energy, g_constant, node_bound, wedge_bound, wedge_operator
 from sdlscape.solvers.certify.charts import chart_rows, root_nodes
 from sdlscape.solvers.certify.reduce import ReducedPiece
 
@@ -65,6 +65,8 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     cG = g_constant(Gr, k) if k else 0.0
     base = red.total - red.phi0                         # L~ = base - phi_free
     roots, uncharted = root_nodes(red) if k else ([()], 0)
+    # Span charts (two free rows, no fixed span): also the Pluecker bound (bounds.wedge_bound).
+    wedge = wedge_operator(Gr) if k == 2 and red.U0.shape[1] == 0 else None
     best_phi, best_W = -np.inf, np.zeros((k, red.piece.instance.n_p))
     cands: list[tuple[float, np.ndarray]] = []
 
@@ -83,13 +85,18 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
         for combo in itertools.product(*vert_lists):
             W = np.array(combo).reshape(k, red.piece.instance.n_p)
             offer(captured_energy(red.reduced_rows(W), Gr).phi, W)
-    for W in seeds:
+    from sdlscape.solvers.certify.charts_span import polished_points
+
+    for W in tuple(seeds) + tuple(polished_points(red, roots)):
         offer(captured_energy(red.reduced_rows(W), Gr).phi, np.asarray(W, dtype=float))
 
     def tol_phi() -> float:
         return 0.5 * (rtol * max(base - best_phi, 0.0) + atol)
 
     cut_phi = base - L_cutoff if np.isfinite(L_cutoff) else -np.inf
+    # Against a cutoff, the tolerance is the cutoff's (the piece is pruned when its bound is within rtol of the
+    # cutoff value, not of its own, larger, value).
+    tol_cut = 0.5 * (rtol * max(L_cutoff, 0.0) + atol) if np.isfinite(L_cutoff) else 0.0
     heap: list = []
     counter = itertools.count()
     pruned_max, stuck_max, stuck, nodes = -np.inf, -np.inf, 0, 0
@@ -103,7 +110,13 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
         nodes += 1
         V, centre = chart_rows(red, node)
         bound, pv, _ = node_bound(V, Gr, cG, trG, remainder_factor)
-        offer(pv.phi, encoder_rows(centre))
+        if wedge is not None and any(hasattr(p, "partner_row") for p in node):
+            bound = min(bound, wedge_bound(V, wedge[0], wedge[1], trG))
+        centre = _partner_rows(red, node, centre)
+        if centre is not None:                        # a span chart's centre with no realising row is skipped
+            offer(pv.phi, encoder_rows(centre))
+        else:
+            centre = {}
         for part in node:
             near = part.near_face(red)
             if near is not None:                      # phi in the chart rows (B itself is nearly rank deficient)
@@ -118,7 +131,7 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     while heap:
         neg, _, node, V, root, path = heap[0]
         bound = -neg
-        if bound <= max(best_phi, cut_phi) + tol_phi() or base - best_phi <= 0.25 * atol:
+        if bound <= best_phi + tol_phi() or bound <= cut_phi + tol_cut or base - best_phi <= 0.25 * atol:
             break                                     # (L~ >= 0: a zero value needs no node bound)
         if nodes >= node_limit:
             stopped = CertifyReason.NODE_LIMIT
@@ -147,12 +160,25 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     if k == 0:
         best_phi, remaining = 0.0, 0.0
     upper = min(max(remaining, pruned_max, stuck_max, best_phi), max(base, best_phi))   # L~ >= 0
-    if stopped is None and stuck and stuck_max > max(best_phi, cut_phi) + tol_phi():
+    if stopped is None and stuck and stuck_max > best_phi + tol_phi() and stuck_max > cut_phi + tol_cut:
         stopped = CertifyReason.DEGENERATE_CORNER
     return BnbResult(uncharted=uncharted, roots=tuple(roots) if record else (), leaves=tuple(leaves),
                      phi_best=float(best_phi), W_best=best_W, candidates=tuple(cands), phi_upper=float(upper),
                      nodes=nodes, stopped=stopped, open_nodes=len(heap), stuck_nodes=stuck,
                      seconds=time.perf_counter() - t0)
+
+
+def _partner_rows(red: ReducedPiece, node: tuple, centre: dict) -> dict | None:
+    """The node centre's encoder rows, with each span part's row realised from its partner's (charts_span);
+    None when some span part has none (a relaxed chart: its centre need not be a point of the piece)."""
+    out = dict(centre)
+    for part in node:
+        if hasattr(part, "partner_row"):
+            w = part.partner_row(red, centre[part.partner])
+            if w is None:
+                return None
+            out[part.row] = w
+    return out
 
 
 def _rows(part) -> tuple[int, ...]:

@@ -115,3 +115,42 @@ def node_bound(V: list[np.ndarray], G: np.ndarray, cG: float, trG: float,
     kappa = pv.sigma_max / pv.sigma_min if pv.sigma_min > 0 else np.inf
     bound = min(b1 + rounding_allowance(trG, m, k, kappa), b2 + rounding_allowance(trG, m, k, 1.0))
     return bound, pv, centres
+
+
+def wedge_operator(G: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The derivation D_G(a ^ b) = Ga ^ b + a ^ Gb on Lambda^2 R^m (basis e_a ^ e_b, a < b): for a 2-plane with
+    basis (x, u), tr(G Pi) = <w, D_G w> / <w, w>, w = x ^ u (the Pluecker vector)."""
+    m = G.shape[0]
+    pairs = [(a, b) for a in range(m) for b in range(a + 1, m)]
+    idx = {p: i for i, p in enumerate(pairs)}
+    A = np.zeros((len(pairs), len(pairs)))
+    for j, (a, b) in enumerate(pairs):
+        for c in range(m):
+            for (p, q, v) in ((c, b, G[c, a]), (a, c, G[c, b])):
+                if p == q or v == 0.0:
+                    continue
+                sgn = 1.0 if p < q else -1.0
+                A[idx[(min(p, q), max(p, q))], j] += sgn * v
+    return A, pairs
+
+
+def wedges(X: np.ndarray, U: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Pluecker vectors x ^ u of every (row of X, row of U)."""
+    out = [[x[a] * u[b] - x[b] * u[a] for a, b in pairs] for x in X for u in U]
+    return np.array(out)
+
+
+def wedge_bound(V: list[np.ndarray], A: np.ndarray, pairs, G_trace: float) -> float:
+    """Two rows x in conv(V[0]), u in conv(V[1]): w = x ^ u is a convex combination sum c_kl w_k ^ ... of the
+    vertex wedges W_k (bilinear, weights alpha_i beta_j), so tr(G Pi) = c^T K_A c / c^T K_I c with
+    K_A = W A W^T, K_I = W W^T, c >= 0. Where every entry of K_I is positive, that quotient is at most
+    max_kl (K_A)_kl / (K_I)_kl. inf otherwise. Raised by the rounding allowance (kappa = the largest
+    |W_k| |W_l| / (K_I)_kl)."""
+    W = wedges(V[0], V[1], pairs)
+    KI = W @ W.T
+    if not np.all(KI > 0):
+        return np.inf
+    KA = W @ A @ W.T
+    nrm = np.linalg.norm(W, axis=1)
+    kappa = float(np.max(np.outer(nrm, nrm) / KI))
+    return float(np.max(KA / KI)) + rounding_allowance(G_trace, len(pairs), 2, kappa)

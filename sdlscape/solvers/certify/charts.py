@@ -175,7 +175,13 @@ def corner_pairs(red: ReducedPiece) -> list[tuple[int, int, int, int, float]]:
 
 def root_nodes(red: ReducedPiece) -> tuple[list[tuple], int]:
     """The root nodes covering the piece, with blow-up charts at every degenerate corner that can take one;
-    and how many corners are left without a chart (three rows parallel at one corner)."""
+    and how many corners are left without a chart (three rows parallel at one corner). Two free rows of an
+    n_p = 3 piece whose cells meet get the span chart instead (charts_span.py)."""
+    from sdlscape.solvers.certify.charts_span import span_roots
+
+    span = span_roots(red)
+    if span is not None:
+        return span, 0
     pairs = corner_pairs(red)
     in_pair = {i for p in pairs for i in (p[0], p[2])}
     halves: list[list[tuple[int | None, np.ndarray]]] = []

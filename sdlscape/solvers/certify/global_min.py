@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from sdlscape import numerics
 from sdlscape.errors import InputError
-from sdlscape.outcomes import CertifyStatus
+from sdlscape.outcomes import CertifyReason, CertifyStatus
 from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
 from sdlscape.solvers.checkpoint import load_checkpoint, save_checkpoint, settings_hash
 from sdlscape.solvers.fanout import run_tasks
@@ -137,6 +137,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
         certs[k_] = PieceCertificate.from_dict(d, inst.n, inst.n_latents)
     batch = 1 if scheduler is None and workers <= 1 else max(int(workers), 2)
     todo = [p for p in order if str(p) not in certs]
+    used_cutoff: dict[str, float] = {}
     i = 0
     while i < len(todo):
         chunk = []
@@ -151,6 +152,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                 if progress:
                     progress(len(certs), len(pats), certs[str(p)])
                 continue
+            used_cutoff[str(p)] = solved if is_seed else incumbent
             chunk.append(_task(inst, p, eps, rtol, atol, time_limit, node_limit,
                                _cutoff(solved if is_seed else incumbent), record,
                                local.get(str(p))))
@@ -163,6 +165,22 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                 solved = min(solved, c.value)
             if progress:
                 progress(len(certs), len(pats), c)
+        save_checkpoint(ck, key, CHECKPOINT_VERSION, done)
+    # Second pass: a piece that ran out of nodes against a cutoff that a later piece has since lowered, and whose
+    # bound still blocks the certificate, is solved again against the final incumbent (it may close now).
+    retry = [p for p in order if str(p) in used_cutoff and certs[str(p)].status is CertifyStatus.INCONCLUSIVE
+             and certs[str(p)].reason in (CertifyReason.NODE_LIMIT, CertifyReason.TIME_LIMIT)
+             and used_cutoff[str(p)] > incumbent
+             and certs[str(p)].lower_bound < incumbent - (rtol * incumbent + atol)]
+    for p in retry:
+        r = certify_task(_task(inst, p, eps, rtol, atol, time_limit, node_limit, _cutoff(incumbent), record,
+                               local.get(str(p))))
+        c = PieceCertificate.from_dict(r, inst.n, inst.n_latents)
+        c = replace(c, detail={**c.detail, "second_pass": True, "first_pass_nodes": certs[str(p)].nodes})
+        certs[str(p)] = c
+        done[str(p)] = c.to_dict()
+        if c.value is not None:
+            incumbent = min(incumbent, c.value)
         save_checkpoint(ck, key, CHECKPOINT_VERSION, done)
     pieces = tuple(certs[str(p)] for p in order)
     valued = [c for c in pieces if c.value is not None]
@@ -229,8 +247,6 @@ def _meets(value: float, lower: float, rtol: float, atol: float) -> bool:
 
 def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None = None) -> PieceCertificate:
     """A piece pruned on its root bound; with `piece`, also its record (every root node a leaf)."""
-    from sdlscape.outcomes import CertifyReason
-
     rec = None
     if piece is not None and piece.instance.activation.certifier_reduction is Reduction.TOPK_PLAIN:
         from sdlscape.solvers.certify.topk_plain import relaxed_bound
@@ -253,8 +269,6 @@ def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None
 
 def _from_incumbent(seed, rtol: float, atol: float) -> PieceCertificate:
     """The multistart point as a minimiser record (its value is L~ there, in interval arithmetic)."""
-    from sdlscape.outcomes import CertifyReason
-
     return PieceCertificate(pattern=seed.pattern, value=seed.value, lower_bound=0.0, certified=False, gap=None,
                             rtol=rtol, atol=atol, status=CertifyStatus.INCONCLUSIVE, reason=CertifyReason.CUTOFF,
                             minimiser_W_E=seed.W_E, minimiser_W_D=seed.W_D, closure_value=None,

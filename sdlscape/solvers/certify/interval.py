@@ -17,8 +17,28 @@ def _iv(x: float):
     return iv.mpf(float(x))
 
 
+WIDE_REL = 1e-12
+"""A value interval wider than this (relative) is recomputed at HIGH_PREC bits."""
+HIGH_PREC = 113
+
+
 def loss_interval(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask: np.ndarray):
-    """L~(W_D, W_E) = sum_d M_d || w_r^d - W_D (mask * (W_E W_p))_d ||^2 as an mpmath interval."""
+    """L~(W_D, W_E) = sum_d M_d || w_r^d - W_D (mask * (W_E W_p))_d ||^2 as an mpmath interval (53 bits; where that
+    interval is wider than WIDE_REL, e.g. nearly parallel code rows with a huge W_D near a rank drop, the
+    narrower of it and the same sum at HIGH_PREC bits: both enclose L~)."""
+    val = _loss_interval(inst, W_D, W_E, mask)
+    if val.b - val.a <= WIDE_REL * abs(val.b):
+        return val
+    old = iv.prec
+    try:
+        iv.prec = HIGH_PREC
+        fine = _loss_interval(inst, W_D, W_E, mask)
+    finally:
+        iv.prec = old
+    return fine if fine.b - fine.a < val.b - val.a else val
+
+
+def _loss_interval(inst: Instance, W_D: np.ndarray, W_E: np.ndarray, mask: np.ndarray):
     W_D, W_E = np.asarray(W_D, dtype=float), np.asarray(W_E, dtype=float)
     q, n_p = W_E.shape
     total = iv.mpf(0)
@@ -61,12 +81,14 @@ def zero():
 
 
 def lo(x) -> float:
-    """The lower end of an interval, as a float rounded down (mpmath rounds the end outward already)."""
-    return float(mpf(x.a))
+    """The lower end of an interval, as a float rounded down (an end of more than 53 bits is rounded outward)."""
+    f = float(mpf(x.a))
+    return float(np.nextafter(f, -np.inf)) if mpf(f) > x.a else f
 
 
 def hi(x) -> float:
-    return float(mpf(x.b))
+    f = float(mpf(x.b))
+    return float(np.nextafter(f, np.inf)) if mpf(f) < x.b else f
 
 
 def gap_meets(value, lower, rtol: float, atol: float) -> bool:
