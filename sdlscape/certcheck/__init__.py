@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 from mpmath import iv
 
+from sdlscape.certcheck import span_chart
 from sdlscape.certcheck.intervals import Iv, inverse, positive_definite, spectral_norm_bound  # noqa: F401
 from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixed_generators
 from sdlscape.certcheck.topk_plain import check_topk_piece
@@ -69,6 +70,8 @@ FORMAT = "sdlscape-certificate/1"
 # -- replaying nodes ------------------------------------------------------------------------------
 
 def _children(part: dict, a: int, b: int) -> tuple[dict, dict]:
+    if part["kind"] == "span":
+        return span_chart.children(part, a)
     if part["kind"] == "simplex":
         W = np.asarray(part["W"], dtype=float)
         mid = 0.5 * (W[a] + W[b])
@@ -117,6 +120,9 @@ def _split(node: list[dict]) -> list[list[dict]] | None:
             W = np.asarray(p["W"], dtype=float)
             a, b = max(itertools.combinations(range(len(W)), 2), key=lambda e: np.linalg.norm(W[e[0]] - W[e[1]]))
             width = float(np.linalg.norm(W[a] - W[b]) / max(np.linalg.norm(W[a]), 1e-300))
+        elif p["kind"] == "span":
+            a, width = span_chart.widest(p)
+            b = -1
         else:
             r0, r1, t0, t1 = p["box"]
             a, b, width = (0, -1, r1 - r0) if r1 - r0 >= t1 - t0 else (1, -1, t1 - t0)
@@ -213,10 +219,16 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     if data.threshold != 0.0:
         v.notes.append(f"piece {name}: threshold > 0, the cells' extent is not checked")
     roots = rec["roots"]
-    cells = np.prod([_cell_measure(np.asarray(f["cell"], dtype=float)) for f in rec["free"]]) if lat else 1.0
-    covered = sum(np.prod([_part_measure(p) for p in node]) if node else 1.0 for node in roots)
-    if abs(covered - cells) > MEASURE_RTOL * max(cells, 1e-300):                   # 1. the roots cover
-        v.fail(f"piece {name}: the root nodes cover measure {covered:.17g} of {cells:.17g}")
+    spanned = any(p["kind"] == "span" for node in roots for p in node)
+    if spanned:                                          # 1. the roots cover (span charts: span_chart.py)
+        measures = {j: _cell_measure(np.asarray(f["cell"], dtype=float)) for j, f in enumerate(rec["free"])}
+        for why in span_chart.check_roots(data, roots, feats, lat, _part_measure, measures, MEASURE_RTOL):
+            return v.fail(f"piece {name}: {why}")        # the leaves' parametrisation is not trusted
+    else:
+        cells = np.prod([_cell_measure(np.asarray(f["cell"], dtype=float)) for f in rec["free"]]) if lat else 1.0
+        covered = sum(np.prod([_part_measure(p) for p in node]) if node else 1.0 for node in roots)
+        if abs(covered - cells) > MEASURE_RTOL * max(cells, 1e-300):
+            v.fail(f"piece {name}: the root nodes cover measure {covered:.17g} of {cells:.17g}")
     for node in roots:
         for p in node:
             if p["kind"] == "blowup":
@@ -245,11 +257,15 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     for r in range(len(roots)):
         if r not in by_root or not _complete(by_root[r]):
             v.fail(f"piece {name}: the leaves of root {r} do not cover it (a leaf is missing or repeated)")
+    wedge = span_chart.wedge_operator(G) if spanned and len(lat) == 2 and not rec["fixed"] else None
+
     def bound_of(node: list[dict]) -> float:
         codes: dict[int, Iv] = {}
         for p in node:
             codes.update(_part_codes(data, p, feats, lat))
         b = span.bound(node)
+        if wedge is not None:
+            b = min(b, span_chart.wedge_bound(wedge, codes[0], codes[1]))
         return b if red is None else min(b, red.perturbation([codes[j] for j in range(len(lat))]))
 
     def proves(b: float) -> bool:

@@ -114,6 +114,9 @@ class SpanBound:
             if p["kind"] == "simplex":
                 for w in p["W"]:
                     g.add_code(w, self.feats[self.lat[p["row"]]])
+            elif p["kind"] == "span":        # u lies in Im_f + Im_g
+                g.add_image(self.feats[self.lat[p["partner"]]])
+                g.add_image(self.feats[self.lat[p["row"]]])
             else:
                 g.add_image(self.feats[self.lat[p["f"]]])
                 g.add_image(self.feats[self.lat[p["g"]]])
@@ -202,6 +205,10 @@ def _complement(U: np.ndarray, n: int) -> np.ndarray:
 
 
 def _part_codes(data: Data, p: dict, feats: list[list[int]], lat: list[int]) -> dict[int, Iv]:
+    if p["kind"] == "span":
+        from sdlscape.certcheck.span_chart import codes
+
+        return {p["row"]: codes(data, p, feats, lat)}
     if p["kind"] == "simplex":
         j = p["row"]
         rows = [data.code(w, feats[lat[j]]) for w in p["W"]]

@@ -166,12 +166,11 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
             if progress:
                 progress(len(certs), len(pats), c)
         save_checkpoint(ck, key, CHECKPOINT_VERSION, done)
-    # Second pass: a piece that ran out of nodes against a cutoff that a later piece has since lowered, and whose
-    # bound still blocks the certificate, is solved again against the final incumbent (it may close now).
+    # Second pass: a piece that ran out of nodes against a cutoff that a later piece has since lowered is solved
+    # again against the final incumbent (it may close now, with a smaller record).
     retry = [p for p in order if str(p) in used_cutoff and certs[str(p)].status is CertifyStatus.INCONCLUSIVE
              and certs[str(p)].reason in (CertifyReason.NODE_LIMIT, CertifyReason.TIME_LIMIT)
-             and used_cutoff[str(p)] > incumbent
-             and certs[str(p)].lower_bound < incumbent - (rtol * incumbent + atol)]
+             and used_cutoff[str(p)] > incumbent]
     for p in retry:
         r = certify_task(_task(inst, p, eps, rtol, atol, time_limit, node_limit, _cutoff(incumbent), record,
                                local.get(str(p))))
