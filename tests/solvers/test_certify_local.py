@@ -32,10 +32,22 @@ def test_an_attained_infimum_at_the_root_bound_closes_at_the_root():
     assert piece.reads_back(cert.minimiser_W_E) and not cert.infimum_on_boundary
 
 
-def test_without_local_solves_the_same_piece_stays_open(monkeypatch):
+def test_without_local_solves_the_same_piece_stays_open_in_the_plain_chart(monkeypatch):
+    """Simplices of (b_1, b_2) only (no span chart, charts_span.py): the piece stays open without local solves."""
+    from sdlscape.solvers.certify import charts_span
+
     monkeypatch.setattr(piece_cert, "LOCAL_STARTS", 0)
+    monkeypatch.setattr(charts_span, "span_roots", lambda red: None)
     cert = certify_piece(linear_piece(INST, FULL, 1e-3), node_limit=2000)
     assert cert.status is CertifyStatus.INCONCLUSIVE and cert.reason is CertifyReason.NODE_LIMIT
+
+
+def test_the_span_chart_closes_it_without_local_solves(monkeypatch):
+    """Two latents on one cell get the span chart (b_1, direction u): its nodes have full rank and realisable
+    centres, so branch and bound alone closes the piece."""
+    monkeypatch.setattr(piece_cert, "LOCAL_STARTS", 0)
+    cert = certify_piece(linear_piece(INST, FULL, 1e-3), node_limit=2000)
+    assert cert.status is CertifyStatus.CERTIFIED and cert.value - cert.lower_bound <= 1e-7 * cert.value
 
 
 def test_start_points_outside_the_piece_are_not_offered():
