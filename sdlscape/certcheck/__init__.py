@@ -57,6 +57,7 @@ from sdlscape.certcheck import span_chart
 from sdlscape.certcheck.intervals import Iv, inverse, positive_definite, spectral_norm_bound  # noqa: F401
 from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixed_generators
 from sdlscape.certcheck.topk_plain import check_topk_piece
+from sdlscape.certcheck.value import loss_interval
 
 CONSISTENCY = 1e-6
 REFINE_BUDGET = 256
@@ -296,28 +297,6 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     v.pieces += 1
 
 
-def loss_interval(data: Data, W_E, W_D, pattern) -> object:
-    """L~ at (W_E, W_D) in mpmath.iv (eq. 11; the passed codes are the pattern's)."""
-    W_E, W_D = np.asarray(W_E, dtype=float), np.asarray(W_D, dtype=float)
-    total = iv.mpf(0)
-    for d in range(data.W_p.shape[1]):
-        z = []
-        for i, F in enumerate(pattern):
-            if d in F:
-                s = iv.mpf(0)
-                for j in range(data.W_p.shape[0]):
-                    s += iv.mpf(float(W_E[i, j])) * iv.mpf(float(data.W_p[j, d]))
-                z.append((i, s))
-        col = iv.mpf(0)
-        for r in range(data.W_r.shape[0]):
-            res = iv.mpf(float(data.W_r[r, d]))
-            for i, s in z:
-                res -= iv.mpf(float(W_D[r, i])) * s
-            col += res * res
-        total += iv.mpf(float(data.M[d])) * col
-    return total
-
-
 def _reads_back(inst: dict, data: Data, W_E: np.ndarray, pattern) -> bool:
     """Does W_E fire exactly the pattern's features (relu, jumprelu: z > theta; topk_relu: the k largest
     positive codes of each feature's column, strictly separated)?"""
@@ -385,7 +364,7 @@ def check(cert: dict) -> Verdict:
         else:
             val = loss_interval(data, mn["W_E"], mn["W_D"], mn["pattern"])
             gap = val.b - iv.mpf(float(cert["lower_bound"])).a
-            thresh = iv.mpf(float(cert["rtol"])) * iv.mpf(max(float(val.a), 0.0)) + iv.mpf(float(cert["atol"]))
+            thresh = iv.mpf(float(cert["rtol"])) * iv.mpf(max(val.a, 0)) + iv.mpf(float(cert["atol"]))
             if not gap.b <= thresh.a:
                 v.fail(f"value {float(val.b):.17g} and lower bound {cert['lower_bound']} do not meet rtol {cert['rtol']}")
             if not _reads_back(cert["instance"], data, np.asarray(mn["W_E"], dtype=float), mn["pattern"]):
