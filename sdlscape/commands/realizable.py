@@ -49,7 +49,7 @@ def run(args) -> int:
         y = res.certificate
         print(f"NOT realizable (no margin: the strict system itself); Motzkin certificate y >= 0 with G^T y = 0, "
               f"h^T y <= 0, on a strict row or h^T y < 0, checked in exact rationals, on {int((y > 1e-12).sum())} "
-              f"of {y.size} constraints")
+              f"of {y.size} constraints" + (" (--json: farkas_y_exact, the rationals checked)" if args.json else ""))
     else:
         print(f"UNDECIDED ({res.reason}): {res.detail}")
     write_result(args, out)

@@ -18,6 +18,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
@@ -50,6 +51,7 @@ class Realizability:
     margin: float | None = None
     reason: InconclusiveReason | None = None
     start: Callable[[], tuple[np.ndarray, bool]] | None = field(default=None, repr=False, compare=False)
+    certificate_exact: tuple[Fraction, ...] | None = field(default=None, repr=False)   # y in rationals
 
     @cached_property
     def _solver_start(self) -> tuple[np.ndarray | None, bool]:
@@ -72,8 +74,11 @@ class Realizability:
                 "witness": None if self.witness is None else self.witness.tolist(),
                 "certificate": None if self.certificate is None else {
                     "farkas_y": self.certificate.tolist(), "kind": "motzkin",
+                    **({} if self.certificate_exact is None else
+                       {"farkas_y_exact": [str(v) for v in self.certificate_exact]}),
                     "meaning": "y >= 0, G^T y = 0, h^T y <= 0 and (y > 0 on a strict row or h^T y < 0) for the "
-                               "region G vec(W_E) <= h, strict rows strict (no margin); checked in exact rationals"},
+                               "region G vec(W_E) <= h, strict rows strict (no margin); farkas_y_exact (rationals "
+                               "'p/q') satisfies it exactly for G, h as stored in floats; farkas_y is it rounded"},
                 "eps": self.eps, "margin": self.margin, "thin": self.thin,
                 "reason": None if self.reason is None else self.reason.value}
 
@@ -232,7 +237,8 @@ class Piece:
             return Realizability(status=Feasibility.REALIZABLE, certificate=None, eps=self.margin,
                                  margin=ans.margin, detail=ans.detail, start=lambda: self._solver_witness(W))
         return Realizability(status=ans.status, certificate=ans.certificate, eps=self.margin,
-                             margin=ans.margin, reason=ans.reason, detail=ans.detail)
+                             margin=ans.margin, reason=ans.reason, detail=ans.detail,
+                             certificate_exact=ans.certificate_exact)
 
     def _solver_witness(self, W: np.ndarray) -> tuple[np.ndarray, bool]:
         """The solvers' start: a point of the eps-tightened region that reads back (the least-L1 LP point, as the

@@ -11,7 +11,8 @@ decision never depends on a chosen margin eps:
   b^T y <= 0 and (y_strict != 0 or b^T y < 0); if x solved the system, 0 = y^T A x < b^T y (strict rows
   carry weight) or <= b^T y < 0, a contradiction. It is found by an LP (the normalisation
   sum(y_strict) - b^T y = 1) and accepted only after an exact re-solve on its support: A^T y = 0 holds
-  in rationals, y >= 0, b^T y <= 0;
+  in rationals, y >= 0, b^T y <= 0.  That exact y is what is returned (``certificate_exact``, rationals;
+  ``certificate`` is it rounded to floats), not the LP's float y, which meets A^T y = 0 only to round-off;
 - a system where neither survives its exact check is UNDECIDED with a typed reason (the floating-point
   band between the two), never unrealizable.
 """
@@ -33,9 +34,11 @@ class StrictAnswer:
     status: Feasibility
     margin: float | None                  # t* of the max-margin LP (None: the LP did not finish)
     witness: np.ndarray | None
-    certificate: np.ndarray | None
+    certificate: np.ndarray | None        # the exact certificate rounded to floats (for display and solvers)
     reason: InconclusiveReason | None = None
     detail: str = ""
+    certificate_exact: tuple[Fraction, ...] | None = None   # y itself, every row (0 off its support)
+    witness_exact: tuple[Fraction, ...] | None = None       # x itself where it is not the float witness
 
     @property
     def feasible(self) -> bool:
@@ -118,13 +121,31 @@ def _solve_exact(M: list[list[Fraction]], rhs: list[Fraction], guess: list[Fract
 def exact_motzkin(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray) -> list[Fraction] | None:
     """The exact certificate on the support of the float y: y_S >= 0, A_S^T y_S = 0, b_S^T y_S <= 0,
     sum(y_strict) - b^T y = 1 (so some strict row carries weight or b^T y < 0), or None."""
+    found = _exact_motzkin(A, b, strict, y)
+    return None if found is None else found[1]
+
+
+def exact_motzkin_full(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray) -> list[Fraction] | None:
+    """exact_motzkin's certificate as a vector over every row of A (0 off its support), or None."""
+    found = _exact_motzkin(A, b, strict, y)
+    if found is None:
+        return None
+    full = [Fraction(0)] * A.shape[0]
+    for r, v in zip(*found):
+        full[r] = v
+    return full
+
+
+def _exact_motzkin(A: np.ndarray, b: np.ndarray, strict: np.ndarray, y: np.ndarray
+                   ) -> tuple[list[int], list[Fraction]] | None:
     y = np.asarray(y, dtype=float)
     if y.shape != (A.shape[0],) or not np.all(np.isfinite(y)) or y.max(initial=0.0) <= 0:
         return None
     for cut in (1e-9, 1e-6, 1e-4):   # an interior-point y has tiny entries off the support
-        sol = _exact_on_support(A, b, strict, y, [int(r) for r in np.flatnonzero(y > cut * y.max())])
+        S = [int(r) for r in np.flatnonzero(y > cut * y.max())]
+        sol = _exact_on_support(A, b, strict, y, S)
         if sol is not None:
-            return sol
+            return S, sol
     return None
 
 
@@ -196,14 +217,15 @@ def decide_strict(A: np.ndarray, b: np.ndarray, strict: np.ndarray, method: str 
         xq = None if x is None else repaired_witness(A, b, strict, x)
         if xq is not None:
             return StrictAnswer(status=Feasibility.REALIZABLE, margin=t, certificate=None,
-                                witness=np.array([float(v) for v in xq]),
+                                witness=np.array([float(v) for v in xq]), witness_exact=tuple(xq),
                                 detail="max-margin witness made exact on its tight non-strict rows (rationals)")
         notes.append(f"t* = {t:.3g}" + ("" if x is None else ", witness failed its exact check"))
     y, status = motzkin_lp(A, b, strict, method)
     if y is not None:
-        exact = exact_motzkin(A, b, strict, y)
+        exact = exact_motzkin_full(A, b, strict, y)
         if exact is not None:
-            return StrictAnswer(status=Feasibility.UNREALIZABLE, margin=best, witness=None, certificate=y,
+            return StrictAnswer(status=Feasibility.UNREALIZABLE, margin=best, witness=None,
+                                certificate=np.array([float(v) for v in exact]), certificate_exact=tuple(exact),
                                 detail="Motzkin certificate of the strict system, checked in exact rationals")
         notes.append("Motzkin certificate failed its exact check")
     else:

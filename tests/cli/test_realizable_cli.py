@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -28,11 +29,16 @@ def test_realizable_writes_witness(inst_file, tmp_path, capsys):
     assert "REALIZABLE" in capsys.readouterr().out
 
 
-def test_unrealizable_writes_certificate(inst_file, tmp_path):
+def test_unrealizable_writes_certificate(inst_file, tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["realizable", str(inst_file), "--pattern", "[[0,1],[]]", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["realizable"] is False and res["certificate"]["farkas_y"]
+    cert = res["certificate"]
+    assert res["realizable"] is False and cert["farkas_y"]
+    y = [Fraction(v) for v in cert["farkas_y_exact"]]          # the rationals the exact check accepted
+    assert len(y) == len(cert["farkas_y"]) and all(v >= 0 for v in y) and any(v > 0 for v in y)
+    assert cert["farkas_y"] == [float(v) for v in y]
+    assert "farkas_y_exact" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("instance, pattern, message", [

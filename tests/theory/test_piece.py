@@ -153,3 +153,26 @@ def test_jumprelu_region_uses_its_threshold_and_topk_relu_orders():
     inst2 = orthogonal(2, TopKReLU(k=1), n_latents=2)
     kinds = [c.kind for c in Piece(inst2, _p(inst2, [[0, 1], []])).region.constraints]
     assert kinds == [ConstraintKind.ON, ConstraintKind.ORDER, ConstraintKind.ON, ConstraintKind.ORDER]
+
+
+def test_unrealizable_piece_exports_its_exact_certificate():
+    """The JSON carries y itself in rationals: G^T y = 0 exactly for G as stored, y >= 0, h^T y <= 0, and a strict
+    row carries weight; the LP's float y (what used to be exported) misses G^T y = 0 by round-off here."""
+    from fractions import Fraction
+
+    from sdlscape.theory.strict import motzkin_lp
+
+    ang = np.array([0, 2 * np.pi / 3, 4 * np.pi / 3])
+    inst = Instance(W_p=np.stack([np.cos(ang), np.sin(ang)]), activation=ReLU(), n_latents=1)
+    pc = Piece(inst, _p(inst, [[0, 1, 2]]))
+    reg = pc.region
+    y = [Fraction(v) for v in pc.realizability.to_dict()["certificate"]["farkas_y_exact"]]
+    G, h, strict = reg.G, reg.h_open, reg.strict
+    assert len(y) == G.shape[0] and all(v >= 0 for v in y)
+    assert all(sum(Fraction(float(G[r, j])) * y[r] for r in range(len(y))) == 0 for j in range(G.shape[1]))
+    hy = sum(Fraction(float(h[r])) * y[r] for r in range(len(y)))
+    assert hy <= 0 and (hy < 0 or any(v > 0 and strict[r] for r, v in enumerate(y)))
+    assert pc.realizability.certificate.tolist() == [float(v) for v in y]
+    y_lp, _ = motzkin_lp(G, h, strict)
+    assert any(sum(Fraction(float(G[r, j])) * Fraction(float(y_lp[r])) for r in range(len(y))) != 0
+               for j in range(G.shape[1]))
