@@ -20,6 +20,9 @@ lies below the certified lower bound (it exploits slack in the bilinear equaliti
 recomputed at SCIP's (W_E, W_D) with the region membership of its W_E. At feastol 1e-9 SCIP's LP solver
 prints "Cannot set feasibility tolerance to small value 1e-12 without GMP" many times (pipe through
 `grep -v "Cannot set"`).
+
+`--whole [ARGS ...]` runs instead the benchmark against SCIP on the WHOLE problem (every activation pattern,
+benchmarks/scip_whole.py), with the remaining arguments passed to benchmarks/scip_whole_bench.py.
 """
 from __future__ import annotations
 
@@ -151,6 +154,15 @@ def main(argv=None) -> int:
     from sdlscape.theory.loss import approx_loss
     from sdlscape.theory.piece import Piece
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--whole"]:
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.spec_from_file_location("scip_whole_bench", Path(__file__).with_name("scip_whole_bench.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod.main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scip-time-limit", type=float, default=30.0, help="SCIP's safety stop per solve (s)")
     ap.add_argument("--node-limit", type=int, default=20_000, help="our budget: branch-and-bound nodes per piece")
