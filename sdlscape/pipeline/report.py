@@ -74,7 +74,7 @@ def header_blocks(report: dict) -> list:
     prov = report.get("provenance", {})
     stages = report.get("stages", {})
     compute = sum(r.get("seconds", 0.0) for r in stages.values())
-    cached = [n for n, r in stages.items() if r.get("cached")]
+    cached = [n for n, r in stages.items() if r.get("cached") or _from_row_cache_only(r)]
     text = (f"Scale {report.get('scale', {}).get('name')}, device {prov.get('device', report.get('device'))}, "
             f"seed {report.get('seed')}, git {prov.get('git_commit')}. Compute time of these results: "
             f"{compute:.0f} s over {len(stages)} stages"
@@ -97,8 +97,24 @@ def stage_blocks(report: dict) -> list:
         return []
     return [Heading("Compute time per stage"),
             Table(["stage", "compute seconds", "computed (UTC)", "this invocation"],
-                  [[n, f"{r.get('seconds', 0):.1f}", r.get("computed_utc") or "", "cached" if r.get("cached")
-                    else "computed"] for n, r in stages.items()])]
+                  [[n, f"{r.get('seconds', 0):.1f}", r.get("computed_utc") or "", invocation(r)]
+                   for n, r in stages.items()])]
+
+
+def _from_row_cache_only(record: dict) -> bool:
+    """A bench table assembled now whose every training was read back from the row cache (trained earlier)."""
+    return record.get("trained_now") == 0 and bool(record.get("read_from_row_cache"))
+
+
+def invocation(record: dict) -> str:
+    """What this invocation did for a stage: reused it, assembled it from cached trainings, or computed it."""
+    if record.get("cached"):
+        return "cached"
+    if _from_row_cache_only(record):
+        return f"assembled from {record['read_from_row_cache']} trainings in the row cache (computed earlier)"
+    if record.get("read_from_row_cache"):
+        return f"computed ({record.get('trained_now')} trainings now, {record['read_from_row_cache']} from the row cache)"
+    return "computed"
 
 
 def load_supplementary(folder: Path | None = SUPPLEMENTARY) -> dict:

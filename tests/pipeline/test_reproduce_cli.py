@@ -196,3 +196,17 @@ def test_bench_stages_computed_now_are_not_reported_as_cached_and_count_shared_t
     tables2, run2 = B.run_bench_stages(again, sc, "cpu", 0, tmp_path, progress=False)
     assert again.records["bench-table7"]["cached"] and run2["tables_from_stage_cache"] == ["table1", "table7"]
     assert tables2["table7"]["rows"] == tables["table7"]["rows"]
+    # the stage files gone (their source changed), the trainings still in the row cache: the tables are
+    # assembled again, and the report says so instead of 'computed'
+    from sdlscape.pipeline.report import header_blocks, invocation
+
+    for f in tmp_path.glob("bench-table*.json"):
+        f.unlink()
+    third = R.StageCache(tmp_path, logs.append)
+    B.run_bench_stages(third, sc, "cpu", 0, tmp_path, progress=False)
+    rec = third.records["bench-table1"]
+    assert not rec["cached"] and rec["trained_now"] == 0 and rec["read_from_row_cache"] == rec["trainings"] == 54
+    assert invocation(rec) == "assembled from 54 trainings in the row cache (computed earlier)"
+    assert invocation(recs["bench-table1"]) == "computed" and invocation({"cached": True}) == "cached"
+    head = header_blocks({"stages": third.records, "provenance": {"seconds": 3.0}})[0].text
+    assert "(2 reused from the cache, computed earlier; this invocation took 3 s)" in head
