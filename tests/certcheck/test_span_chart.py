@@ -122,3 +122,25 @@ def test_the_interval_pluecker_bound_is_never_beaten_by_sampled_points():
             M = np.stack([x, u])
             P = M.T @ np.linalg.solve(M @ M.T, M)
             assert np.trace(G @ P) <= b + 1e-12
+
+
+def test_the_span_basis_is_an_interval_with_both_ends(nested, monkeypatch):
+    """The basis E that every corner code is built from keeps both ends of its outward-rounded intervals: a basis
+    collapsed to one end (lo or hi alone) would drop the rounding the leaf bounds rely on."""
+    from sdlscape.certcheck import span_chart
+
+    seen = []
+    real = span_chart.basis
+
+    def spy(*args):
+        E = real(*args)
+        seen.append(E)
+        return E
+
+    monkeypatch.setattr(span_chart, "basis", spy)
+    assert check(nested).valid
+    assert seen
+    for E in seen:
+        assert np.all(E.lo <= E.hi) and np.any(E.lo < E.hi)
+        mid = (E.lo + E.hi) / 2
+        assert np.all(E.hi - E.lo <= 1e-9 * np.maximum(1.0, np.abs(mid)))
