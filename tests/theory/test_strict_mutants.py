@@ -97,6 +97,7 @@ def test_decide_strict_repairs_a_witness_missed_by_round_off(monkeypatch):
     monkeypatch.setattr(strict, "max_margin", lambda *a: (0.5, np.array([1e-17, 1.0]), "optimal"))
     r = decide_strict(A, b, np.array([F, F, T]))
     assert r.status is Feasibility.REALIZABLE and r.margin == 0.5 and r.witness.tolist() == [0.0, 1.0]
+    assert r.witness_exact == (Fraction(0), Fraction(1))       # the rationals themselves: 1e-17 repaired to 0
     assert r.detail == "max-margin witness made exact on its tight non-strict rows (rationals)" and r.certificate is None
 
 
