@@ -3,8 +3,9 @@ fixed coefficients, one seed at a time (bench/experiments.py says why not the tr
 
 Each trial is a full training at one coefficient from step 0, measured by the caller (held-out L0); L0
 falls as the coefficient grows, and the search moves in log L0 vs log coef.  Every seed is searched on its
-own, from :func:`first_coefficient` (a measured hint where one exists), so that seeds are independent jobs
-(bench/plan.py) and a seed's numbers do not depend on which seeds ran before it.
+own, from :func:`first_coefficient` (where a reference run's search of this configuration ended, else a
+measured hint), so that seeds are independent jobs (bench/plan.py) and a seed's numbers do not depend on which
+seeds ran before it.
 """
 from __future__ import annotations
 
@@ -38,9 +39,16 @@ def with_coef(res: Resolved, coef: float) -> Resolved:
     return replace(res, train=train, settings={**res.settings, "coef": float(coef)})
 
 
-def first_coefficient(res: Resolved) -> float:
-    """The coefficient a seed's search starts at: COEF_HINTS for the row's scale, code and anchoring, else the
-    config's coefficient."""
+def first_coefficient(res: Resolved, record: bool = True) -> float:
+    """The coefficient a seed's search starts at: the calibration record's coefficient for this configuration
+    (bench/calibration_record.py; record=False skips it), else COEF_HINTS for the row's scale, code and
+    anchoring, else the config's coefficient."""
+    if record:
+        from sdlscape.bench.calibration_record import recorded_coefficient
+
+        coef = recorded_coefficient(res.key())
+        if coef is not None:
+            return coef
     hint = COEF_HINTS.get((res.settings.get("scale"), res.train.activation, res.train.anchor_coef > 0))
     return float(hint) if hint is not None else float(getattr(res.train, res.train.code().coef_field))
 

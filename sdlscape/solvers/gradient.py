@@ -296,7 +296,8 @@ def train_sdl(x_in: torch.Tensor, x_out: torch.Tensor | None, config: TrainConfi
                 perm, pos = torch.randperm(N, generator=gen), 0
             idx = perm[pos:pos + B].to(device)
             pos += B
-            xb_in, xb_out = x_in[idx], x_out[idx]
+            xb_in = x_in[idx]
+            xb_out = xb_in if x_out is x_in else x_out[idx]
             dead = since_fired >= config.dead_steps if config.auxk else None
             loss, info = sdl_loss(model, xb_in, xb_out, dead=dead, anchors=anchors, coef=cal.coef)
             opt.zero_grad(set_to_none=True)

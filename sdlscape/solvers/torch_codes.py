@@ -194,6 +194,7 @@ class Codes:
     vals: torch.Tensor | None = None
     gate: torch.Tensor | None = None      # gated: relu(pi_gate), for the auxiliary loss
     fired: torch.Tensor | None = None     # bool n_latents: fired somewhere in the batch
+    pre: torch.Tensor | None = None       # dense codes: the batch's pre-activations x W_E^T (detached), for penalties
     by_latent: _ByLatent | None = None    # sparse: the selections sorted by latent, shared by the backward
     l0: float = 0.0
     B: int = 0
@@ -237,8 +238,10 @@ class Code:
 
 
 def _dense(q: torch.Tensor, **kw) -> Codes:
+    """Dense codes q >= 0 (relu, jumprelu, gated): a latent fired where its column's maximum is positive (the
+    same as (q > 0).any(0) for q without NaN, in a sixth of the time at 128 x 800); batches are not empty."""
     on = q > 0
-    return Codes(dense=q, fired=on.any(0), l0=float(on.sum()) / q.shape[0], B=q.shape[0], **kw)
+    return Codes(dense=q, fired=q.amax(0) > 0, l0=float(on.sum()) / q.shape[0], B=q.shape[0], **kw)
 
 
 class ReLUL1(Code):
@@ -267,11 +270,14 @@ class JumpReLUL0(Code):
         model.log_threshold = torch.nn.Parameter(torch.full((model.n_latents,), math.log(model.config.jumprelu_threshold)))
 
     def codes(self, model, x, train):
-        return _dense(_JumpReLU.apply(model.pre(x), model.log_threshold.exp(), model.config.jumprelu_bandwidth))
+        z = model.pre(x)
+        return _dense(_JumpReLU.apply(z, model.log_threshold.exp(), model.config.jumprelu_bandwidth), pre=z.detach())
 
     def penalty(self, model, x_in, x_out, c, coef):
+        # _Step passes no gradient to z, so the codes' (detached) pre-activations of x_in serve: one matmul less
         cfg = model.config
-        return coef * _Step.apply(model.pre(x_in), model.log_threshold.exp(), cfg.jumprelu_bandwidth).sum(-1).mean()
+        z = c.pre if c.pre is not None and c.pre.shape[0] == x_in.shape[0] else model.pre(x_in).detach()
+        return coef * _Step.apply(z, model.log_threshold.exp(), cfg.jumprelu_bandwidth).sum(-1).mean()
 
     def threshold(self, model):
         return model.log_threshold.exp().detach()

@@ -168,3 +168,36 @@ def test_dots_by_latent_are_the_row_major_dots_bit_for_bit():
     got = torch_codes._ByLatent(rows, cols, n).dots(a, b)
     assert got.numpy().tobytes() == torch_codes._gathered_dots(a, rows, b, cols).numpy().tobytes()
     assert torch.allclose(got, (a @ b.t())[rows, cols], rtol=1e-5, atol=1e-5)
+
+
+def test_dense_codes_fired_is_any_positive_column():
+    """_dense marks a latent fired by its column maximum: the same latents as (q > 0).any(0), all-zero and
+    single-positive columns included."""
+    g = torch.Generator().manual_seed(2)
+    q = F.relu(torch.randn(64, 300, generator=g) - 2.0)
+    q[:, :50] = 0.0
+    q[:, 50:60] = 0.0
+    q[7, 50:60] = 1e-30                                   # one tiny positive code per column
+    c = torch_codes._dense(q)
+    assert torch.equal(c.fired, (q > 0).any(0))
+    assert c.fired[50:60].all() and not c.fired[:50].any()
+
+
+def test_jumprelu_penalty_from_the_codes_pre_activations_is_the_recomputed_one():
+    """JumpReLU's L0 penalty reuses the codes' pre-activations: value and every gradient equal those of the
+    penalty on freshly computed pre-activations (the straight-through step passes no gradient to z)."""
+    cfg = TrainConfig("jumprelu", n_latents=40, steps=1, batch_size=32, seed=3)
+    model = SDLModel(12, 12, cfg, generator=torch.Generator().manual_seed(3))
+    x = _data(12, 32, seed=4)
+    grads = []
+    for reuse in (True, False):
+        model.zero_grad(set_to_none=True)
+        c = model.codes(x, train=True)
+        if not reuse:
+            c.pre = None
+        pen = model.code.penalty(model, x, x, c, 0.7)
+        (pen + torch_codes._sq_err(x, model.decode_codes(c))).backward()
+        grads.append((float(pen), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}))
+    assert grads[0][0] == grads[1][0]
+    assert grads[0][1].keys() == grads[1][1].keys() and "log_threshold" in grads[0][1]
+    assert all(torch.equal(grads[0][1][k], grads[1][1][k]) for k in grads[0][1])
