@@ -72,7 +72,7 @@ def test_record_replays_the_searches_and_shortens_them(tmp_path, monkeypatch, no
         assert calibration.first_coefficient(job.res) == coef
         assert calibration.first_coefficient(job.res, record=False) != coef
         seen = []
-        tuned = calibration.calibrate_seed(job.res, lambda r: seen.append(r) or _fake_l0(r, 2.3))
+        tuned = calibration.calibrate_seed(job.res, lambda r, seen=seen: seen.append(r) or _fake_l0(r, 2.3))
         assert len(seen) == 1 and tuned.settings["coef"] == coef
     topk = [j for j in plan.jobs.values() if not j.search]
     assert topk and all(j.id not in rec["entries"] for j in topk)
