@@ -59,6 +59,10 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     seeds: free encoder rows (k x n_p, normalised) of points of the piece found elsewhere (a local solve), offered
     as first incumbents: where the root bound already meets one, the piece closes at its root.
     """
+    from sdlscape.solvers.certify.charts_three import eligible, three_row_bnb
+
+    if eligible(red):                                 # three free rows, n_p = 2: Pluecker charts (charts_three.py)
+        return three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=record, seeds=seeds)
     t0 = time.perf_counter()
     Gr, k = red.Gr, red.k
     trG = float(np.trace(red.G))
