@@ -7,7 +7,8 @@ w = b_0 ^ b_1 ^ b_2 (exact multi-affine coefficients), with edges on which w van
   sampling (the check can fail);
 - exactness: a blow-up of an edge on which w does not vanish is refused;
 - transcoder_pair(n=4, n_p=2, n_r=3, relu, 3 latents, seed 0) (issue 28's last frontier instance) is certified
-  under a node budget, and its three-row-edge piece [[0,1],[0,2],[1,3]] closes.
+  under a node budget, and its three-row-edge piece [[0,1],[0,2],[1,3]] closes; no sampled point of a piece solved in
+  three-row charts, and no local optimum of a 300-start multistart, lies below its piece's (or the global) bound.
 """
 import itertools
 from fractions import Fraction
@@ -40,6 +41,17 @@ def _rows(red, x):
 
 def _phi_x(red, x):
     return captured_energy(red.reduced_rows(_rows(red, x)), red.Gr).phi
+
+
+def _phi_exact(red, x, K):
+    """phi at the cube point x from the exact 3 x 3 minors of the rows (1 - x_i) p_i + x_i q_i (the end codes with
+    their exact zeros, charts_three.piece_ends; x as fractions): well conditioned where B is nearly rank deficient,
+    where an SVD of float rows, or float rows themselves (a code of 3e-17 where the true one is 0), are not."""
+    ends = ct.piece_ends(red)
+    B = [[(1 - Fraction(float(t))) * Fraction(float(a)) + Fraction(float(t)) * Fraction(float(b))
+          for a, b in zip(E[0], E[1])] for t, E in zip(x, ends)]
+    w = np.array([float(ct._det3(*[[r[c] for c in cols] for r in B])) for cols in ct.triples(red.m)])
+    return float(w @ K @ w / (w @ w)) if w @ w > 0 else None      # None: a rank drop (x on a zero edge)
 
 
 def test_pluecker_ratio_is_the_captured_energy():
@@ -149,9 +161,51 @@ def test_three_row_edge_piece_closes_under_a_node_budget():
     assert cert.lower_bound <= cert.value <= cert.lower_bound * (1 + 1e-7) + 1e-12
 
 
-def test_issue28_transcoder_instance_is_certified():
-    g = certify_global(INST, node_limit=20000)
+@pytest.fixture(scope="module")
+def glob():
+    return certify_global(INST, node_limit=20000)
+
+
+def test_issue28_transcoder_instance_is_certified(glob):
+    g = glob
     assert g.certified
     assert g.lower_bound <= g.value <= g.lower_bound * (1 + 1e-7) + 1e-12
     assert abs(g.value - 0.0392455503) <= 2e-9          # round 6's incumbent 0.03924555034 lies inside the gap
     assert all(p.status.value in ("certified", "pruned") for p in g.pieces)
+
+
+def test_no_sampled_point_of_a_three_row_piece_is_below_its_lower_bound(glob):
+    """Every piece solved in three-row charts: 400 points of its cube (interior and near its faces, edges and
+    corners, where the rows become parallel or of rank 2) have L~ = ||R||^2 - phi >= the piece's lower bound."""
+    rng = np.random.default_rng(3)
+    checked = 0
+    for p in glob.pieces:
+        red = reduce_piece(linear_piece(INST, p.pattern, 1e-3))
+        if not ct.eligible(red):
+            continue
+        checked += 1
+        K = ct.wedge_operator3(red.Gr)
+        for _ in range(400):
+            x = rng.random(3) ** rng.choice([1.0, 8.0, 30.0], size=3)    # pulled towards x = 0 ...
+            x = np.where(rng.random(3) < 0.5, x, 1.0 - x)               # ... or x = 1
+            phi = _phi_exact(red, x, K)
+            if phi is not None:
+                assert red.total - red.phi0 - phi >= p.lower_bound - 1e-12
+    assert checked >= 20
+
+
+def test_no_multistart_point_goes_below_a_bound(glob):
+    """300 L-BFGS starts (0.3 s here): every local optimum lies above the global and its own piece's bound."""
+    from sdlscape.solvers.certify import piece_cert
+    from sdlscape.solvers.certify.incumbent import multistart_incumbent
+    from sdlscape.theory.loss import approx_loss
+
+    bounds = {str(p.pattern): p.lower_bound for p in glob.pieces}
+    brute = multistart_incumbent(INST, starts=300, seed=1)
+    assert brute.value >= glob.lower_bound - 1e-12
+    for _, pat, W_E in brute.points:
+        piece = linear_piece(INST, pat, 1e-3)
+        L = approx_loss(INST, piece_cert.least_squares_decoder(piece, W_E), W_E, piece.loss_mask)
+        assert L >= glob.lower_bound - 1e-12
+        if str(pat) in bounds:
+            assert L >= bounds[str(pat)] - 1e-12

@@ -6,6 +6,8 @@ The incumbent is phi at node centres and at the root's vertex combinations (clos
 semicontinuous, so phi there is a limit of interior values, see global_min). Stops when every open node
 is within the tolerance of the incumbent (or of a cutoff), at the node or time limit, or when only nodes
 too small to split remain (a rank drop inside the node: the bound cannot close there).
+Three free rows of an n_p = 2 piece with no fixed span are branched in three-row charts instead
+(charts_three.three_row_bnb: boxes of Pluecker charts, the same result type).
 """
 from __future__ import annotations
 

@@ -19,8 +19,10 @@ z_d > z_d' for d in F_i, d' not in F_i; theta cancels): its pieces are certified
 (detail["reduction"] == "jump_threshold"); the margin of the reported point is the region's eps on
 z > theta. Budgets are in nodes (node_limit, reason NODE_LIMIT); time_limit is only a safety stop
 (reason TIME_LIMIT: a run that hits it is not reproducible). Degenerate corners (nested patterns) are
-branched in blow-up charts (certify/charts.py); corners of three parallel rows are left uncharted
-(reason DEGENERATE_CORNER if they stay open).
+branched in blow-up charts (certify/charts.py); three free rows of an n_p = 2 piece with no fixed span are branched
+in three-row (Pluecker) charts instead (certify/charts_three.py: rows of rank 2 along a whole edge of the parameter
+cube, pairs of parallel or nearly parallel ends); other corners of three parallel rows are left uncharted (reason
+DEGENERATE_CORNER if they stay open).
 """
 from __future__ import annotations
 
