@@ -1,6 +1,8 @@
-"""Three-row chart pieces of a certificate (root parts of kind "three": three free rows of an n_p = 2 piece, no fixed
-code rows; certifier: solvers/certify/charts_three.py), checked from the data with numpy, fractions and the interval
-arrays of intervals.py only.
+"""Three-row chart pieces of a certificate (root parts of kind "three": three code rows of an n_p = 2 piece, three
+free, or two free and one fixed whose code direction does not depend on its encoder row (leaf.fixed_generators: a
+rank-1 image, or the exact ray of a one-ray cell), a constant segment first; certifier:
+solvers/certify/charts_three.py), checked from the data with numpy, fractions and the interval arrays of
+intervals.py only.
 
 For such a piece the checker
   1. rebuilds the three rows' end codes from the certificate's cells (the D-scaled codes of the cell vertices, the
@@ -16,11 +18,12 @@ For such a piece the checker
      (b, a) of one edge (they cover y_a <= y_b and y_b <= y_a);
   4. replays each leaf's path (bisections of the unit box, steps [0, axis, -1, child]) and checks that the leaves of
      each root form a complete binary tree;
-  5. re-evaluates each leaf's bound: the box's 8 corner values of w~ exactly (dyadic corners), enclosed in
-     intervals; K = D_G on Lambda^3 from G in intervals; K_I = W W^T, K_A = W K W^T in outward-rounded intervals;
-     all of K_I proven positive, then phi <= max_cd (K_A)_cd / (K_I)_cd (rounded up). The leaf fails when
-     ||R||^2 minus this bound is below the piece's lower bound, or when it exceeds the claimed bound by more than
-     CONSISTENCY tr G.
+  5. re-evaluates each leaf's bound, the least of two: the box's 8 corner values of w~ exactly (dyadic corners),
+     enclosed in intervals; K = D_G on Lambda^3 from G in intervals; K_I = W W^T, K_A = W K W^T in outward-rounded
+     intervals; all of K_I proven positive, then phi <= max_cd (K_A)_cd / (K_I)_cd (rounded up); and the piece-wide
+     exact-rank subspace bound (leaf.SpanBound over the whole cells: the certifier caps every box by that Ky Fan
+     sum). The leaf fails when ||R||^2 minus this bound is below the piece's lower bound, or when it exceeds the
+     claimed bound by more than CONSISTENCY tr G.
 Not checked exactly: that the snapped entries are exactly 0 and the copied ends exactly parallel for the true cell
 vertices (checked within ZERO_REL and PARALLEL_SIN, like the blow-up corners of the pair charts).
 """
@@ -32,6 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from sdlscape.certcheck.intervals import Iv, matmul
+from sdlscape.certcheck.leaf import SpanBound, fixed_generators
 
 ZERO_REL = 1e-12
 PARALLEL_SIN = 1e-9
@@ -229,12 +233,27 @@ def check_three_piece(data, rec: dict, feats, G: Iv, total, lb: float, trG: floa
     roots = rec["roots"]
     if any(len(node) != 1 or node[0]["kind"] != "three" for node in roots):
         return v.fail(f"piece {name}: a three-row piece whose roots are not single 'three' parts")
-    if any(feats[f["latent"]] for f in rec["fixed"]):
-        return v.fail(f"piece {name}: a three-row chart with a fixed code row")
     free = rec["free"]
-    if len(free) != 3 or any(len(f["cell"]) != 2 or len(f["cell"][0]) != 2 for f in free):
-        return v.fail(f"piece {name}: a three-row chart needs three n_p = 2 segments")
-    ends = end_codes(data, [np.asarray(f["cell"], dtype=float) for f in free], [feats[f["latent"]] for f in free])
+    coded = [f for f in rec["fixed"] if feats[f["latent"]]]
+    if not ((len(free) == 3 and not coded) or (len(free) == 2 and len(coded) == 1)) or \
+            any(len(f["cell"]) != 2 or len(f["cell"][0]) != 2 for f in free):
+        return v.fail(f"piece {name}: a three-row chart needs three code rows, n_p = 2 segments, at most one fixed")
+    cells = [np.asarray(f["cell"], dtype=float) for f in free]
+    cell_feats = [feats[f["latent"]] for f in free]
+    base, d_fixed, rows, _ = fixed_generators(data, feats, rec["fixed"], data.activation == "relu")
+    lat = [f["latent"] for f in free]
+    # the piece-wide exact-rank subspace bound (tr G on the fixed span + Ky Fan on the free rows' span off it): the
+    # certifier caps every box's bound by the same Ky Fan sum
+    whole = SpanBound(G, float(total.b) * (1 + 1e-15), feats, lat, base, d_fixed).bound(
+        [{"kind": "simplex", "row": j, "W": f["cell"]} for j, f in enumerate(free)])
+    if coded:            # a fixed row whose code direction does not depend on its encoder row (a rank-1 image or
+        rows = [f for f in rows or [] if feats[f["latent"]]]       # a ray: leaf.fixed_generators)
+        if d_fixed != 1 or len(rows) != 1:
+            return v.fail(f"piece {name}: a three-row chart's fixed row is not a fixed direction")
+        w = np.asarray(rows[0]["w"], dtype=float)
+        cells = [np.stack([w, w])] + cells            # a constant segment, first (the certifier's order)
+        cell_feats = [feats[rows[0]["latent"]]] + cell_feats
+    ends = end_codes(data, cells, cell_feats)
     poly0 = wedge_poly(ends)
     seqs, polys = [], []
     try:
@@ -263,8 +282,7 @@ def check_three_piece(data, rec: dict, feats, G: Iv, total, lb: float, trG: floa
         except ValueError as exc:
             v.fail(f"piece {name}: leaf {n_leaf}: {exc}")
             continue
-        bound = leaf_bound(polys[int(leaf["root"])], box, K)
-        bound = min(bound, float(total.b) * (1 + 1e-15))            # tr G >= phi
+        bound = min(leaf_bound(polys[int(leaf["root"])], box, K), whole)
         claimed = float(leaf["bound"])
         if lb > 0 and not float((total - iv.mpf(bound)).a) >= lb:
             v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker proves phi <= {bound:.17g} "

@@ -16,15 +16,39 @@ from sdlscape.theory.instance import save_instance, transcoder_pair
 PATTERN = "[[0,1],[0,2],[1,3]]"          # a three-row edge: b_0 in span{b_1(0), b_2(0)} along x_1 = x_2 = 0
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
+def _certify(tmp_path_factory, pattern):
     d = tmp_path_factory.mktemp("three")
     inst = d / "tc3.json"
     save_instance(transcoder_pair(n=4, n_p=2, n_r=3, activation="relu", n_latents=3, seed=0), inst)
     out = d / "tc3.cert.json"
-    assert main(["certify", str(inst), "--pattern", PATTERN, "--rtol", "1e-5", "--node-limit", "3000",
+    assert main(["certify", str(inst), "--pattern", pattern, "--rtol", "1e-5", "--node-limit", "3000",
                  "--certificate", str(out)]) == 0
     return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    return _certify(tmp_path_factory, PATTERN)
+
+
+@pytest.fixture(scope="module")
+def fixed_cert(tmp_path_factory):
+    """Two free rows and a fixed code row (latent 0 on feature 1: a constant segment)."""
+    return _certify(tmp_path_factory, "[[1],[0,2],[1,2,3]]")
+
+
+def test_three_row_certificate_with_a_fixed_row_is_valid_and_a_raised_bound_is_caught(fixed_cert):
+    rec = _rec(fixed_cert)
+    assert all(p["kind"] == "three" for node in rec["roots"] for p in node) and len(rec["free"]) == 2
+    v = check(fixed_cert)
+    assert v.valid, v.failures[:3]
+    assert v.leaves == len(rec["leaves"]) and fixed_cert["certified"]
+    bad = copy.deepcopy(fixed_cert)
+    bad["pieces"][0]["lower_bound"] += 0.002
+    assert not check(bad).valid
+    bad = copy.deepcopy(fixed_cert)                  # the fixed latent claimed on a rank-2 feature set
+    bad["pieces"][0]["pattern"][0] = [0, 1]
+    assert not check(bad).valid
 
 
 def _rec(c):

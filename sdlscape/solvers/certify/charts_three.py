@@ -29,8 +29,10 @@ carries the perturbation of that rounding and bounds.rounding_allowance. Its loo
 size (entry cd is phi at the pair's midpoint plus O(|W_c - W_d|^2)). tau = 0 (the edge itself) is the closure;
 its values are limits of the open piece's values, so they are included in the sup, as everywhere in the certifier.
 
-Scope: three free rows, n_p = 2, no fixed span (the reduction's Q is then the identity, so the exact zeros of the
-codes survive); `applies` says when. Certificate files (`certify --certificate`) hold these pieces' leaves as kind
+Scope (`piece_ends`): n_p = 2 and three code rows, of which three or two are free; a fixed code row (a rank-1 cell:
+its direction does not depend on the encoder) is a constant segment, p = q. Everything is in the unreduced code
+space, so the exact zeros of the codes survive, and phi is the full captured energy (the free part is phi - phi0);
+`applies` says when a three-row edge is present. Certificate files (`certify --certificate`) hold these pieces' leaves as kind
 "three" parts, which sdlscape.certcheck re-verifies (certcheck/three_chart.py).
 """
 from __future__ import annotations
@@ -335,12 +337,27 @@ def box_bound(W: np.ndarray, K: np.ndarray, K_norm: float, G_trace: float) -> fl
 
 # -- applicability and branch and bound ------------------------------------------------------------------------
 
+def fixed_code_rows(red) -> list[np.ndarray]:
+    """The full D-scaled codes of the fixed latents that pass a code (dead latents have none), by latent."""
+    from sdlscape.solvers.certify.reduce import _code_map
+
+    piece = red.piece
+    return [_code_map(piece, i) @ np.asarray(w, dtype=float) for i, w in sorted(red.fixed_rows.items())
+            if piece.loss_mask[i].any()]
+
+
 def piece_ends(red) -> list[np.ndarray] | None:
-    """The free rows' end codes (snapped, D-scaled, unreduced) when the three-row chart applies; None otherwise."""
+    """The rows' end codes (snapped, D-scaled, unreduced; fixed rows first, as constant segments, then the free rows)
+    when the three-row chart applies (three free rows and no fixed code, or two free rows and one fixed code row,
+    n_p = 2); None otherwise."""
     inst = red.piece.instance
-    if red.k != 3 or inst.n_p != 2 or red.U0.shape[1] != 0 or red.m < 3:
+    if inst.n_p != 2 or inst.n < 3:
         return None
-    return exact_ends([c.vertices @ L.T for c, L in zip(red.free, red.code_maps_full)])
+    fixed = fixed_code_rows(red)
+    if not ((red.k == 3 and not fixed) or (red.k == 2 and len(fixed) == 1)) or red.U0.shape[1] != len(fixed):
+        return None
+    ends = [np.stack([f, f]) for f in fixed] + [c.vertices @ L.T for c, L in zip(red.free, red.code_maps_full)]
+    return exact_ends(ends)
 
 
 PARALLEL_SIN = 1e-9
@@ -369,9 +386,10 @@ def exact_ends(ends) -> list[np.ndarray]:
 
 
 def eligible(red) -> bool:
-    """Three free rows of an n_p = 2 piece with no fixed span: branch and bound runs in three-row charts (they also
-    close the pieces whose corners are pairs, parallel or nearly so, where the perturbation bound of three rows
-    needs boxes too small for any node budget)."""
+    """Three code rows of an n_p = 2 piece, at least two of them free (piece_ends): branch and bound runs in three-row
+    charts. They also close the pieces whose corners are pairs, parallel or nearly so, where the perturbation bound
+    of three rows needs boxes too small for any node budget, and pieces where a free row's end code lies in the
+    fixed row's span (its reduced code vanishes there)."""
     return piece_ends(red) is not None
 
 
@@ -442,9 +460,10 @@ def three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=Fals
     t0 = time.perf_counter()
     Gr, k = red.Gr, red.k
     trG = float(np.trace(red.G))
-    K = wedge_operator3(Gr)
+    K = wedge_operator3(red.G)                 # full code space: the Pluecker vector includes a fixed row
     K_norm = float(np.linalg.norm(K, 2)) * (1.0 + 1e-12)
     base = red.total - red.phi0
+    nf = 3 - k                                 # leading constant axes (fixed rows)
     charts = root_charts(red)
     best_phi, best_W = -np.inf, np.zeros((k, 2))
     cands: list = []
@@ -459,10 +478,10 @@ def three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=Fals
             del cands[CANDIDATES_KEPT:]
 
     def rows_at(x):
-        x = np.clip(x, 0.0, 1.0)
+        x = np.clip(x[nf:], 0.0, 1.0)
         return np.stack([(1 - xi) * c.vertices[0] + xi * c.vertices[1] for xi, c in zip(x, red.free)])
 
-    for combo in itertools.product((0, 1), repeat=3):
+    for combo in itertools.product((0, 1), repeat=k):
         W = np.stack([c.vertices[e] for e, c in zip(combo, red.free)])
         offer(captured_energy(red.reduced_rows(W), Gr).phi, W)
     for W in seeds:
@@ -473,7 +492,7 @@ def three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=Fals
 
     cut_phi = base - L_cutoff if np.isfinite(L_cutoff) else -np.inf
     tol_cut = 0.5 * (rtol * max(L_cutoff, 0.0) + atol) if np.isfinite(L_cutoff) else 0.0
-    cap = float(np.sum(np.sort(np.linalg.eigvalsh(Gr))[::-1][:3])) + rounding_allowance(trG, red.m, 3, 1.0)
+    cap = float(np.sum(np.sort(np.linalg.eigvalsh(Gr))[::-1][:k])) + rounding_allowance(trG, red.m, k, 1.0)
     heap, counter = [], itertools.count()
     nodes, stuck, stuck_max = 0, 0, -np.inf
     leaves: list = []
@@ -483,7 +502,8 @@ def three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=Fals
         nodes += 1
         ch = charts[r]
         W = corner_values(ch, box)
-        bound = min(box_bound(W, K, K_norm, trG), cap)
+        bound = min(box_bound(W, K, K_norm, trG) - red.phi0, cap)    # phi_free = phi - phi0 (piece_cert adds
+        #                                                               phi0's rounding allowance to the result)
         y = [0.5 * (lo + hi) for lo, hi in box]
         Wx = rows_at(ch.to_x(y))
         offer(captured_energy(red.reduced_rows(Wx), Gr).phi, Wx)
