@@ -184,6 +184,33 @@ def test_a_fixed_row_piece_of_seed_1_closes_at_its_root():
             assert red.total - phi >= cert.lower_bound - 1e-12
 
 
+def test_a_limit_minimum_is_realised_with_unit_rows():
+    """transcoder seed 2, [[0,1],[2,3],[0,1,3]]: the best candidate is a limit at a pair corner; its realised encoder
+    has row scales 1e8 apart (a code near 0 needs a large scale for the margin) and the plain least-squares decoder
+    drops a direction (L~ 2.59 instead of 1.36e-4); with unit rows the interval value is within 1e-9 of the limit."""
+    from sdlscape.solvers.certify import interval
+    from sdlscape.solvers.certify.piece_cert import least_squares_decoder
+    from sdlscape.solvers.certify.reduce import realize
+
+    inst = transcoder_pair(n=4, n_p=2, n_r=3, activation="relu", n_latents=3, seed=2)
+    piece = linear_piece(inst, Pattern.parse("[[0,1],[2,3],[0,1,3]]", 4, 3), 1e-3)
+    red = reduce_piece(piece)
+    res = ct.three_row_bnb(red, 1e-7, 1e-12, np.inf, 1e9, 3000)
+    seen = 0
+    for phi, W in res.candidates:
+        W_E = realize(red, W)
+        if W_E is None:
+            continue
+        limit = red.total - red.phi0 - phi
+        plain, unit = (interval.hi(interval.loss_interval(inst, least_squares_decoder(piece, W_E, unit_rows=u), W_E,
+                                                          piece.loss_mask)) for u in (False, True))
+        assert unit <= plain + 1e-12
+        if plain > 1.0:
+            seen += 1
+            assert abs(unit - limit) <= 1e-9
+    assert seen >= 1
+
+
 @pytest.fixture(scope="module")
 def glob():
     return certify_global(INST, node_limit=20000)

@@ -53,6 +53,8 @@ ZERO_CODE_REL = 1e-12
 vanishes there: exactly 0."""
 MAX_DEPTH = 6
 """Blow-ups (and face divisions) per chart at most."""
+NEAR_FACE = 1e-6
+"""A box touching a blow-up's tau = 0 also offers the point at tau = NEAR_FACE * its upper end (a candidate only)."""
 MIN_WIDTH = 1e-12
 """A chart box narrower than this in every axis is not split (stuck)."""
 
@@ -218,6 +220,7 @@ class Chart:
     def __init__(self, poly: dict, ops: tuple):
         self.poly = poly
         self.ops = ops
+        self.blown = tuple(sorted({op[2] for op in ops if op[0] == "blowup"}))     # the tau axes
         keys = sorted(poly)
         self.keys = keys
         self.coef = np.array([[float(x) for x in poly[e]] for e in keys])      # rounded once (relative u)
@@ -507,6 +510,12 @@ def three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=Fals
         y = [0.5 * (lo + hi) for lo, hi in box]
         Wx = rows_at(ch.to_x(y))
         offer(captured_energy(red.reduced_rows(Wx), Gr).phi, Wx)
+        if ch.blown and any(box[ax][0] == 0.0 for ax in ch.blown):
+            # next to an exceptional divisor (tau = 0): a limit approached along this chart's direction, which a
+            # push towards the centroid (piece_cert._realise_best) would not keep
+            yn = [NEAR_FACE * hi if ax in ch.blown and lo == 0.0 else c for ax, ((lo, hi), c) in enumerate(zip(box, y))]
+            Wn = rows_at(ch.to_x(yn))
+            offer(captured_energy(red.reduced_rows(Wn), Gr).phi, Wn)
         heapq.heappush(heap, (-bound, next(counter), r, box, path, W))
 
     for r in range(len(charts)):
