@@ -31,9 +31,12 @@ its values are limits of the open piece's values, so they are included in the su
 
 Scope (`piece_ends`): n_p = 2 and three code rows, of which three or two are free; a fixed code row (a rank-1 cell:
 its direction does not depend on the encoder) is a constant segment, p = q. Everything is in the unreduced code
-space, so the exact zeros of the codes survive, and phi is the full captured energy (the free part is phi - phi0);
-`applies` says when a three-row edge is present. Certificate files (`certify --certificate`) hold these pieces' leaves as kind
-"three" parts, which sdlscape.certcheck re-verifies (certcheck/three_chart.py).
+space, so the exact zeros of the codes survive, and phi is the full captured energy (the free part is phi - phi0,
+each box's bound also capped by the free part's Ky Fan sum); `applies` says when a three-row edge is present. The
+cube is halved in every axis before the blow-ups (root_charts). Candidates (closure points, offered to piece_cert's
+realisation) are box centres and, next to a blow-up's tau = 0, the point at tau = NEAR_FACE of the box's width.
+Certificate files (`certify --certificate`) hold these pieces' leaves as kind "three" parts, which sdlscape.certcheck
+re-verifies (certcheck/three_chart.py).
 """
 from __future__ import annotations
 
