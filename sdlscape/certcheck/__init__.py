@@ -25,7 +25,8 @@ code. For every piece it
      bound exceeds the leaf's claimed bound by more than `CONSISTENCY` tr G (a claim that is not the
      certifier's: the recomputation is looser than the certifier's floats by the interval widths);
   4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
-Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py.
+Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py; pieces in
+three-row charts (root parts of kind "three") are checked by certcheck/three_chart.py.
 
 Why exact ranks rather than a tolerance. A leaf's code rows are often exactly rank-deficient (two
 latents' images meet; a one-ray cell whose float encoder row is off its ray by 2e-17). A float SVD shows
@@ -53,7 +54,7 @@ from pathlib import Path
 import numpy as np
 from mpmath import iv
 
-from sdlscape.certcheck import span_chart
+from sdlscape.certcheck import span_chart, three_chart
 from sdlscape.certcheck.intervals import Iv, inverse, positive_definite, spectral_norm_bound  # noqa: F401
 from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixed_generators
 from sdlscape.certcheck.topk_plain import check_topk_piece
@@ -220,6 +221,8 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     if data.threshold != 0.0:
         v.notes.append(f"piece {name}: threshold > 0, the cells' extent is not checked")
     roots = rec["roots"]
+    if any(p["kind"] == "three" for node in roots for p in node):    # three-row charts: three_chart.py
+        return three_chart.check_three_piece(data, rec, feats, G, total, lb, trG, CONSISTENCY, _complete, name, v)
     spanned = any(p["kind"] == "span" for node in roots for p in node)
     if spanned:                                          # 1. the roots cover (span charts: span_chart.py)
         measures = {j: _cell_measure(np.asarray(f["cell"], dtype=float)) for j, f in enumerate(rec["free"])}

@@ -45,13 +45,28 @@ def random_piece(seed, act, n=4, n_p=2, q=2, transcoder=False):
 
 
 def evaluation_error(piece, W_D, W_E):
-    """Float error of L~ at (W_D, W_E): each residual entry w_r - W_D c errs by <= 16 u (|w_r| + |W_D| |c|)
-    (a point near a rank drop has large W_E and cancelling terms; the certifier's value is in intervals)."""
+    """Float error of L~ at (W_D, W_E): each code c = mask (W_E W_p) errs by <= 16 u |W_E| |W_p| (a point near a
+    rank drop has large W_E and cancelling products: a code 2e-3 from entries 6e5), and each residual entry
+    w_r - W_D c by <= 16 u (|w_r| + |W_D| |c|) + |W_D| (the codes' error)."""
     inst = piece.instance
     C = piece.codes(W_E)
-    err = 16 * np.finfo(float).eps * (np.abs(inst.W_r) + np.abs(W_D) @ np.abs(C))
+    u16 = 16 * np.finfo(float).eps
+    code_err = piece.loss_mask * (u16 * np.abs(W_E) @ np.abs(inst.W_p))
+    err = u16 * (np.abs(inst.W_r) + np.abs(W_D) @ np.abs(C)) + np.abs(W_D) @ code_err
     res = inst.W_r - W_D @ C
     return float(np.sum(inst.M * np.sum(2 * np.abs(res) * err + err * err, axis=0)))
+
+
+def exact_loss(piece, W_D, W_E):
+    """L~ at the float (W_D, W_E) in exact rational arithmetic."""
+    from fractions import Fraction
+
+    inst = piece.instance
+    F = np.vectorize(lambda x: Fraction(float(x)), otypes=[object])
+    Wr, Wp, M, WD, WE = F(inst.W_r), F(inst.W_p), F(inst.M), F(W_D), F(W_E)
+    C = (WE @ Wp) * piece.loss_mask.astype(int)
+    res = Wr - WD @ C
+    return sum(M[d] * sum(res[r, d] ** 2 for r in range(res.shape[0])) for d in range(res.shape[1]))
 
 
 ACTS = {"relu": ReLU(), "jumprelu": JumpReLU(theta=0.3), "topk_relu": TopKReLU(k=1)}
@@ -82,6 +97,7 @@ def test_no_point_of_a_piece_below_its_lower_bound(seed, act, n_p, transcoder):
         # interval (up to its own rounding error): near a rank drop the interval is wider than 1e-9 (cancellation)
         iv = interval.loss_interval(inst, W_D, W_E, piece.loss_mask)
         assert cert.value == interval.hi(iv)
+        assert interval.lo(iv) <= exact_loss(piece, W_D, W_E) <= interval.hi(iv)     # the interval encloses L~
         err = evaluation_error(piece, W_D, W_E)
         assert interval.lo(iv) - err <= piece.loss(W_D, W_E) <= interval.hi(iv) + err
 

@@ -6,6 +6,8 @@ The incumbent is phi at node centres and at the root's vertex combinations (clos
 semicontinuous, so phi there is a limit of interior values, see global_min). Stops when every open node
 is within the tolerance of the incumbent (or of a cutoff), at the node or time limit, or when only nodes
 too small to split remain (a rank drop inside the node: the bound cannot close there).
+Three free rows of an n_p = 2 piece with no fixed span are branched in three-row charts instead
+(charts_three.three_row_bnb: boxes of Pluecker charts, the same result type).
 """
 from __future__ import annotations
 
@@ -59,6 +61,10 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     seeds: free encoder rows (k x n_p, normalised) of points of the piece found elsewhere (a local solve), offered
     as first incumbents: where the root bound already meets one, the piece closes at its root.
     """
+    from sdlscape.solvers.certify.charts_three import eligible, three_row_bnb
+
+    if eligible(red):                                 # three free rows, n_p = 2: Pluecker charts (charts_three.py)
+        return three_row_bnb(red, rtol, atol, L_cutoff, time_limit, node_limit, record=record, seeds=seeds)
     t0 = time.perf_counter()
     Gr, k = red.Gr, red.k
     trG = float(np.trace(red.G))

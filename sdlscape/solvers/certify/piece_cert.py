@@ -19,8 +19,10 @@ z_d > z_d' for d in F_i, d' not in F_i; theta cancels): its pieces are certified
 (detail["reduction"] == "jump_threshold"); the margin of the reported point is the region's eps on
 z > theta. Budgets are in nodes (node_limit, reason NODE_LIMIT); time_limit is only a safety stop
 (reason TIME_LIMIT: a run that hits it is not reproducible). Degenerate corners (nested patterns) are
-branched in blow-up charts (certify/charts.py); corners of three parallel rows are left uncharted
-(reason DEGENERATE_CORNER if they stay open).
+branched in blow-up charts (certify/charts.py); three free rows of an n_p = 2 piece with no fixed span are branched
+in three-row (Pluecker) charts instead (certify/charts_three.py: rows of rank 2 along a whole edge of the parameter
+cube, pairs of parallel or nearly parallel ends); other corners of three parallel rows are left uncharted (reason
+DEGENERATE_CORNER if they stay open).
 """
 from __future__ import annotations
 
@@ -93,13 +95,19 @@ class PieceCertificate:
                    record=d.get("record"))
 
 
-def least_squares_decoder(piece: Piece, W_E: np.ndarray) -> np.ndarray:
-    """W_D = argmin L~(., W_E) on the piece: R B^+ with R = W_r D, B = codes D (eq. 11's decoder block)."""
+def least_squares_decoder(piece: Piece, W_E: np.ndarray, unit_rows: bool = False) -> np.ndarray:
+    """W_D = argmin L~(., W_E) on the piece: R B^+ with R = W_r D, B = codes D (eq. 11's decoder block).
+    unit_rows: solve with B's rows scaled to unit length (B = diag(s) B1, W_D = (R B1^+) diag(1/s)), for rows whose
+    scales differ by orders of magnitude."""
     inst = piece.instance
     D = np.sqrt(inst.M)
     B = piece.codes(W_E) * D[None, :]
     R = inst.W_r * D[None, :]
-    return np.linalg.lstsq(B.T, R.T, rcond=None)[0].T
+    if not unit_rows:
+        return np.linalg.lstsq(B.T, R.T, rcond=None)[0].T
+    s = np.linalg.norm(B, axis=1)
+    s[s == 0] = 1.0
+    return np.linalg.lstsq((B / s[:, None]).T, R.T, rcond=None)[0].T / s[None, :]
 
 
 def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
@@ -118,6 +126,13 @@ def _realise_best(red: ReducedPiece, cands, target_phi: float, tol_L: float):
                 continue
             W_D = least_squares_decoder(piece, W_E)
             val = interval.loss_interval(inst, W_D, W_E, piece.loss_mask)
+            if interval.hi(val) > red.total - red.phi0 - phi + tol_L:
+                # far above the candidate's value: the LP's row scales can differ by 1e8 (a code near 0 needs a
+                # large scale for the margin) and lstsq then drops a direction; solve with unit rows instead
+                W_D2 = least_squares_decoder(piece, W_E, unit_rows=True)
+                val2 = interval.loss_interval(inst, W_D2, W_E, piece.loss_mask)
+                if interval.hi(val2) < interval.hi(val):
+                    W_D, val = W_D2, val2
             if best is None or interval.hi(val) < interval.hi(best[0]):
                 best = (val, W_E, W_D, step > 0)
             if interval.hi(val) <= red.total - red.phi0 - target_phi + tol_L:
