@@ -20,13 +20,6 @@ def _use_record(monkeypatch, path):
     calibration_record._load.cache_clear()
 
 
-@pytest.fixture
-def no_record(tmp_path, monkeypatch):
-    _use_record(monkeypatch, tmp_path / "absent.json")
-    yield
-    calibration_record._load.cache_clear()
-
-
 def _plan():
     rows = [Row("relu", anchoring=False, n=1000), Row("relu", anchoring=True, n=1000), Row("topk", anchoring=False)]
     return make_plan({"t": (rows, "test table")}, "small", seeds=2)
@@ -53,7 +46,7 @@ def _cache_searches(plan, cache, scale):
     return ends
 
 
-def test_record_replays_the_searches_and_shortens_them(tmp_path, monkeypatch, no_record):
+def test_record_replays_the_searches_and_shortens_them(tmp_path, monkeypatch, no_calibration_record):
     plan, cache = _plan(), tmp_path / "rows"
     cache.mkdir()
     ends = _cache_searches(plan, cache, scale=2.3)                # generic start: L0 2.3 x target, several trials
@@ -78,7 +71,7 @@ def test_record_replays_the_searches_and_shortens_them(tmp_path, monkeypatch, no
     assert topk and all(j.id not in rec["entries"] for j in topk)
 
 
-def test_searches_that_miss_the_tolerance_or_are_not_cached_are_not_recorded(tmp_path, no_record):
+def test_searches_that_miss_the_tolerance_or_are_not_cached_are_not_recorded(tmp_path, no_calibration_record):
     plan, cache = _plan(), tmp_path / "rows"
     cache.mkdir()
     jobs = [j for j in plan.jobs.values() if j.search]
