@@ -37,3 +37,14 @@ def cached_stage():
         return cache, cache.path("verify", {"b": 1}), fn, calls
 
     return make
+
+
+@pytest.fixture
+def no_calibration_record(tmp_path, monkeypatch):
+    """Searches start at the generic hints: the package's calibration record (bench/calibration_record.py) hidden."""
+    from sdlscape.bench import calibration_record
+
+    monkeypatch.setattr(calibration_record, "RECORD_FILE", tmp_path / "no-record.json")
+    calibration_record._load.cache_clear()
+    yield
+    calibration_record._load.cache_clear()

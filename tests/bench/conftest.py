@@ -38,13 +38,3 @@ def train_saelens_topk():
 
     return train
 
-
-@pytest.fixture
-def no_calibration_record(tmp_path, monkeypatch):
-    """Searches start at the generic hints: the package's calibration record (bench/calibration_record.py) hidden."""
-    from sdlscape.bench import calibration_record
-
-    monkeypatch.setattr(calibration_record, "RECORD_FILE", tmp_path / "no-record.json")
-    calibration_record._load.cache_clear()
-    yield
-    calibration_record._load.cache_clear()

@@ -162,9 +162,11 @@ def test_the_closure_check_would_catch_a_missing_module():
     assert "solvers/torch_codes.py" in closure and "bench/scales.py" in closure
 
 
-def test_bench_stages_computed_now_are_not_reported_as_cached_and_count_shared_trainings_once(tmp_path, monkeypatch):
+def test_bench_stages_computed_now_are_not_reported_as_cached_and_count_shared_trainings_once(tmp_path, monkeypatch,
+                                                                                            no_calibration_record):
     """A cold bench stage: tables computed by this invocation (not 'reused from the cache'); Table 7's k = 128
-    rows are Table 1's TopK rows, trained once and counted once; a rerun reads the stages back."""
+    rows are Table 1's TopK rows, trained once and counted once; a rerun reads the stages back (searches from the
+    generic hints: the trial counts below are theirs)."""
     from dataclasses import replace
 
     from sdlscape.bench import experiments as ex

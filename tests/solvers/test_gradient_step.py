@@ -197,7 +197,7 @@ def test_jumprelu_penalty_from_the_codes_pre_activations_is_the_recomputed_one()
             c.pre = None
         pen = model.code.penalty(model, x, x, c, 0.7)
         (pen + torch_codes._sq_err(x, model.decode_codes(c))).backward()
-        grads.append((float(pen), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}))
+        grads.append((float(pen.detach()), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}))
     assert grads[0][0] == grads[1][0]
     assert grads[0][1].keys() == grads[1][1].keys() and "log_threshold" in grads[0][1]
     assert all(torch.equal(grads[0][1][k], grads[1][1][k]) for k in grads[0][1])
