@@ -44,6 +44,7 @@ def instances() -> list[tuple[str, object]]:
            ("topk1 n4 hand", load_instance(hand)),
            ("relu n4 antipodal pair", issue["relu_n4 antipodal pair"]),
            ("transcoder n4 n_r3 q2 s0 (nested)", issue["transcoder_n4_nr3_s0 (nested)"]),
+           ("transcoder n4 n_r3 q3 s0", transcoder_pair(4, 2, 3, "relu", n_latents=3, seed=0)),
            ("relu n5 n_p2 q2 s0 (nested)", issue["relu_n5_q2_s0 (nested)"]),
            ("relu n5 features 1e-7 rad apart", issue["relu_n5 features 1e-7 rad apart"]),
            ("relu n5 n_p3 q2 s0", random_unit(5, 3, "relu", n_latents=2, seed=0)),
