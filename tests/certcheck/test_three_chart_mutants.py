@@ -211,7 +211,7 @@ def test_cover_rule_refusals():
     assert not tc.covers([(), ()])
     assert not tc.covers([(h0,), (("half", 1, 1),)])        # halves of different axes
     assert not tc.covers([(("blowup", 0, 1),), (h0,)])      # a blow-up chart is no half
-    assert not tc.covers([(("bogus", 1, 0),), (("blowup", 0, 1),)])
+    assert not tc.covers([(("Blowup", 1, 0),), (("blowup", 0, 1),)])    # an unknown op (sorted first) is no chart
     assert not tc.covers([(("divide", 0),), (("divide", 1),)])
 
 
@@ -292,10 +292,60 @@ def test_leaf_bound_encloses_the_exact_ratio():
             assert b <= float(r) + 1e-9 * max(1.0, abs(float(r)))
 
 
+@pytest.mark.parametrize("a, c, k", [
+    ((Fraction(1399999999999967, 1650000000000000), Fraction(-4, 3)), (Fraction(-1), Fraction(-7, 11)), 2.0),
+    ((Fraction(-1), Fraction(-6, 13)), (Fraction(1199999999999987, 2600000000000000), Fraction(-1)), 2.0),
+    ((Fraction(7, 3), Fraction(1)), (Fraction(1), Fraction(-1399999999999997, 600000000000000)), 0.5)])
+def test_leaf_bound_encloses_a_ratio_with_cancellation(a, c, k):
+    """Corner rows a and c with a.c ~ 1e-14 (w_c.w_d cancels to the last bits, the ratio ~ 1e13): the rows'
+    float enclosures (both ends) and the sign rule of the quotient decide whether the bound is still above."""
+    poly = {e: a if e == (0, 0, 0) else tuple(x - y for x, y in zip(c, a)) if e == (1, 0, 0)
+            else (Fraction(0), Fraction(0)) for e in KEYS}
+    box = ((Fraction(0), Fraction(1)),) * 3
+    K = np.diag([1.0, k])
+    r = _exact_ratio(poly, box, K)
+    assert 1e13 < r < 1e15
+    b = tc.leaf_bound(poly, box, Iv(K))
+    assert r <= Fraction(b) <= 2 * r                  # above, and not vacuous
+
+
 def test_leaf_bound_is_infinite_where_the_gram_is_not_positive():
     poly = {e: (Fraction(1), Fraction(0)) if e == (0, 0, 0) else (Fraction(-2), Fraction(1)) if e == (1, 0, 0)
             else (Fraction(0), Fraction(0)) for e in KEYS}                  # rows (1, 0) and (-1, 1): w_c.w_d < 0
     assert tc.leaf_bound(poly, ((0, 1), (0, 1), (0, 1)), Iv(np.eye(2))) == np.inf
+
+
+def _compound3(M):
+    T = list(itertools.combinations(range(len(M)), 3))
+    return [[_leibniz([[M[i][j] for j in cols] for i in rows]) for cols in T] for rows in T]
+
+
+def test_wedge_operator3_is_the_derivative_of_the_third_compound():
+    """K = D_G = d/dt C_3(I + t G) at t = 0 (exact: Richardson on the cubic in t), and K encloses it for an
+    interval G: both ends of G's entries count."""
+    rng = random.Random(10)
+    m = 4
+    A = [[Fraction(rng.randint(-6, 6), 2) for _ in range(m)] for _ in range(m)]
+    t = Fraction(1, 1000)
+
+    def f(s):
+        return _compound3([[Fraction(int(i == j)) + s * A[i][j] for j in range(m)] for i in range(m)])
+
+    f1, fm1, f2, fm2 = f(t), f(-t), f(2 * t), f(-2 * t)
+    D = [[(4 * (f1[i][j] - fm1[i][j]) / (2 * t) - (f2[i][j] - fm2[i][j]) / (4 * t)) / 3 for j in range(m)]
+         for i in range(m)]
+    Af = np.array([[float(x) for x in r] for r in A])
+    K = tc.wedge_operator3(Iv(Af))
+    assert np.all(K.lo <= K.hi)
+    assert all(Fraction(K.lo[i, j]) <= D[i][j] <= Fraction(K.hi[i, j]) for i in range(m) for j in range(m))
+    assert np.max(K.hi - K.lo) < 1e-12
+    E = np.full((m, m), 0.25)
+    K = tc.wedge_operator3(Iv(Af - E, Af + E))
+    assert all(Fraction(K.lo[i, j]) <= D[i][j] <= Fraction(K.hi[i, j]) for i in range(m) for j in range(m))
+    for sgn in (-1, 1):                              # G at a corner of its box: inside K as well
+        Kc = tc.wedge_operator3(Iv(Af + sgn * E))
+        assert np.all(K.lo <= Kc.lo) and np.all(Kc.hi <= K.hi)
+    assert np.min(K.hi - K.lo) >= 0.5 - 1e-9             # each entry sums >= one entry of G: width >= 2 * 0.25
 
 
 # -- whole pieces --------------------------------------------------------------------------------------
@@ -366,6 +416,12 @@ def test_the_checker_caps_phi_at_the_total(cert):
     for f in v.failures:
         b = float(BOUND.search(f).group(2))
         assert 1.0 < b <= 1.0 + 4e-15
+
+
+def test_a_piece_that_claims_nothing_is_not_refused_for_its_bound(cert):
+    """lb = 0 claims nothing: even a bound above ||R||^2 (here: a smaller total given) is no failure."""
+    v = _run(cert, total=iv.mpf(1.0), lb=0.0)
+    assert v.valid, v.failures[:2]
 
 
 def test_the_consistency_comparison(cert):
