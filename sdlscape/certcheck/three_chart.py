@@ -128,7 +128,7 @@ def apply_op(poly: dict, op) -> dict:
                 out[e] = zero
         return out
     a, b = op[1], op[2]
-    if not (isinstance(b, int) and 0 <= b <= 2 and a != b):
+    if a == b:                                        # (both ints in 0..2: checked above)
         raise ValueError(f"malformed op {op!r}")
     for e, v in poly.items():
         ea, eb = e[a], e[b]
