@@ -46,6 +46,23 @@ def fixed_cert(tmp_path_factory):
     return _certify(tmp_path_factory, "[[1],[0,2],[1,2,3]]")
 
 
+ANTIPODAL = {"W_p": [[0.2285060858917519, -0.2285060858917519, 0.4408269233793889, 0.1100882804028193],
+                     [-0.9735424842863465, 0.9735424842863465, 0.8975921254243836, 0.9939218130808631]],
+             "M": [1.0, 1.0, 1.0, 1.0], "activation": {"name": "relu"}, "n_latents": 3, "name": "antipodal-n4-q3"}
+
+
+@pytest.fixture(scope="module")
+def ray_cert(tmp_path_factory):
+    """results/landscape/issue28's antipodal instance (features 0 and 1 exactly antiparallel) with three latents:
+    [[2,3],[0,2],[1,3]] is a three-row chart whose fixed latent 0 lies on a one-ray cell (ReLU)."""
+    d = tmp_path_factory.mktemp("ray")
+    (d / "inst.json").write_text(json.dumps(ANTIPODAL))
+    out = d / "cert.json"
+    assert main(["certify", str(d / "inst.json"), "--pattern", "[[2,3],[0,2],[1,3]]", "--rtol", "1e-5",
+                 "--node-limit", "300", "--certificate", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
 # -- exact algebra -----------------------------------------------------------------------------------
 
 def _leibniz(M):
@@ -498,3 +515,17 @@ def test_a_divide_on_a_face_where_w_does_not_vanish_is_refused(cert):
         node[0]["ops"] = [["divide", 2]] + node[0]["ops"]
     v = check(bad)
     assert not v.valid and any("ops are refused (divide: w does not vanish on the face)" in f for f in v.failures)
+
+
+def test_a_fixed_row_on_a_one_ray_cell_is_its_exact_ray(ray_cert):
+    """ReLU, n_p = 2: the fixed latent's cell is cut to a ray by the antiparallel features 0 and 1, so its code
+    direction is fixed (leaf.fixed_generators' exact ray): the piece verifies, and the ray comes from the cell, not
+    from the file's row."""
+    rec = _rec(ray_cert)
+    assert len(rec["free"]) == 2 and [f["latent"] for f in rec["fixed"]] == [0]
+    assert all(p["kind"] == "three" for node in rec["roots"] for p in node)
+    v = check(ray_cert)
+    assert v.valid and v.pieces == 1 and v.leaves == len(rec["leaves"]), v.failures[:2]
+    moved = copy.deepcopy(ray_cert)
+    _rec(moved)["fixed"][0]["w"] = [1.0, 0.5]
+    assert check(moved).valid
