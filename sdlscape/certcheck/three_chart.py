@@ -95,7 +95,7 @@ def _zero(v) -> bool:
 def apply_op(poly: dict, op) -> dict:
     """One substitution (module docstring, step 2); ValueError where its precondition fails."""
     kind = op[0]
-    if kind not in OPS or len(op) != OPS[kind] or not all(isinstance(a, int) and 0 <= a <= 2 for a in op[1:2]):
+    if kind not in OPS or len(op) != OPS[kind] or not all(isinstance(a, int) and 0 <= a <= 2 for a in op[1:]):
         raise ValueError(f"malformed op {op!r}")
     N = len(next(iter(poly.values())))
     zero = tuple(Fraction(0) for _ in range(N))
@@ -128,7 +128,7 @@ def apply_op(poly: dict, op) -> dict:
                 out[e] = zero
         return out
     a, b = op[1], op[2]
-    if not (isinstance(b, int) and 0 <= b <= 2 and a != b):
+    if a == b:                                        # (both ints in 0..2: checked above)
         raise ValueError(f"malformed op {op!r}")
     for e, v in poly.items():
         ea, eb = e[a], e[b]
