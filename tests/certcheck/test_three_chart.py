@@ -4,37 +4,9 @@ which w does not vanish), checks that the roots cover the cube and the leaves ea
 ratio bound in interval arithmetic, and catches a corrupted file: a lowered leaf bound, a raised piece lower bound,
 a removed root, a removed leaf, a blow-up moved to another edge."""
 import copy
-import json
-
-import pytest
 
 from sdlscape.certcheck import check
 from sdlscape.certcheck import three_chart as tc
-from sdlscape.cli import main
-from sdlscape.theory.instance import save_instance, transcoder_pair
-
-PATTERN = "[[0,1],[0,2],[1,3]]"          # a three-row edge: b_0 in span{b_1(0), b_2(0)} along x_1 = x_2 = 0
-
-
-def _certify(tmp_path_factory, pattern):
-    d = tmp_path_factory.mktemp("three")
-    inst = d / "tc3.json"
-    save_instance(transcoder_pair(n=4, n_p=2, n_r=3, activation="relu", n_latents=3, seed=0), inst)
-    out = d / "tc3.cert.json"
-    assert main(["certify", str(inst), "--pattern", pattern, "--rtol", "1e-5", "--node-limit", "3000",
-                 "--certificate", str(out)]) == 0
-    return json.loads(out.read_text())
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return _certify(tmp_path_factory, PATTERN)
-
-
-@pytest.fixture(scope="module")
-def fixed_cert(tmp_path_factory):
-    """Two free rows and a fixed code row (latent 0 on feature 1: a constant segment)."""
-    return _certify(tmp_path_factory, "[[1],[0,2],[1,2,3]]")
 
 
 def test_three_row_certificate_with_a_fixed_row_is_valid_and_a_raised_bound_is_caught(fixed_cert):

@@ -19,31 +19,8 @@ from sdlscape.certcheck import three_chart as tc
 from sdlscape.certcheck.intervals import Iv
 from sdlscape.certcheck.leaf import Data
 from sdlscape.cli import main
-from sdlscape.theory.instance import save_instance, transcoder_pair
 
-PATTERN = "[[0,1],[0,2],[1,3]]"          # as in test_three_chart.py: a three-row edge, blow-ups in its roots
 KEYS = list(itertools.product((0, 1), repeat=3))
-
-
-def _certify(tmp_path_factory, pattern):
-    """test_three_chart.py's certificate (the same instance, pattern and budget)."""
-    d = tmp_path_factory.mktemp("three")
-    inst = d / "tc3.json"
-    save_instance(transcoder_pair(n=4, n_p=2, n_r=3, activation="relu", n_latents=3, seed=0), inst)
-    out = d / "tc3.cert.json"
-    assert main(["certify", str(inst), "--pattern", pattern, "--rtol", "1e-5", "--node-limit", "3000",
-                 "--certificate", str(out)]) == 0
-    return json.loads(out.read_text())
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return _certify(tmp_path_factory, PATTERN)
-
-
-@pytest.fixture(scope="module")
-def fixed_cert(tmp_path_factory):
-    return _certify(tmp_path_factory, "[[1],[0,2],[1,2,3]]")
 
 
 ANTIPODAL = {"W_p": [[0.2285060858917519, -0.2285060858917519, 0.4408269233793889, 0.1100882804028193],
