@@ -230,7 +230,7 @@ class _Calibrator:
     def update(self, model, step: int) -> None:
         if self.target is None or step > self.until or step % self.PROBE_EVERY:
             return
-        l0 = float((model.encode(self.probe) > 0).sum()) / self.probe.shape[0]
+        l0 = float(model.code.active_count(model, self.probe)) / self.probe.shape[0]
         self.ema = l0 if self.ema is None else 0.7 * self.ema + 0.3 * l0
         err = math.log(max(self.ema, 1e-3 * self.target) / self.target)
         rate = self.rate * (1.0 - 0.7 * step / max(1, self.until))

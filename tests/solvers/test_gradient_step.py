@@ -201,3 +201,42 @@ def test_jumprelu_penalty_from_the_codes_pre_activations_is_the_recomputed_one()
     assert grads[0][0] == grads[1][0]
     assert grads[0][1].keys() == grads[1][1].keys() and "log_threshold" in grads[0][1]
     assert all(torch.equal(grads[0][1][k], grads[1][1][k]) for k in grads[0][1])
+
+
+@pytest.mark.parametrize("name", ["relu", "jumprelu", "gated"])
+def test_calibrator_probe_count_is_the_inference_codes_count(name):
+    """The calibrator's L0 probe counts the positive inference codes in fewer passes (relu, jumprelu): the same
+    integer as (encode(x) > 0).sum(), with codes near 0, NaN inputs and moved thresholds and biases."""
+    cfg = TrainConfig(name, n_latents=300, steps=1, batch_size=32, seed=5)
+    model = SDLModel(12, 12, cfg, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 1:
+                p.add_(0.3 * torch.randn(p.shape, generator=g))
+        if name == "relu":
+            model.b_enc[:50] = 0.0                    # at x = 0 these pre-activations are exactly 0
+        if name == "jumprelu":
+            model.log_threshold[:50] = -math.inf      # threshold exactly 0: at x = 0, z equals it
+    x = torch.randn(400, 12, generator=g)
+    x[3, 2], x[7] = float("nan"), 0.0
+    x[9] = x[10] * 1e-30
+    want = int((model.encode(x) > 0).sum())
+    assert 0 < want < x.shape[0] * cfg.n_latents
+    assert model.code.active_count(model, x) == want
+
+
+def test_calibrated_training_bit_identical_with_the_encode_probe(monkeypatch):
+    """A calibrated run (L0 near its target, so the probe's count moves the coefficient) ends with the same bits
+    whether the probe counts by active_count or by (encode(x) > 0).sum()."""
+    x = _data(d=12, n=512, seed=7)
+    for name in ("relu", "jumprelu"):
+        cfg = TrainConfig(name, n_latents=96, steps=60, batch_size=64, seed=1, lr=3e-3, target_l0=20.0)
+        fast = train_sdl(x, None, cfg)
+        with monkeypatch.context() as m:
+            m.setattr(torch_codes.CODES[name].__class__, "active_count",
+                      lambda self, model, xp: int((model.encode(xp) > 0).sum()))
+            slow = train_sdl(x, None, cfg)
+        assert fast.history["coef"] == slow.history["coef"] and len(set(fast.history["coef"])) > 1
+        a, b = _params(fast.model), _params(slow.model)
+        assert all(a[k].numpy().tobytes() == b[k].numpy().tobytes() for k in a), name
