@@ -25,6 +25,8 @@ code. For every piece it
      bound exceeds the leaf's claimed bound by more than `CONSISTENCY` tr G (a claim that is not the
      certifier's: the recomputation is looser than the certifier's floats by the interval widths);
   4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
+A certificate with no pieces stands only on a lower bound <= 0 (L~, eq. 11, is a sum of squares): then only 4
+runs (certify's zero-loss shortcut: the multistart's point already meets the trivial bound).
 Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py; pieces in
 three-row charts (root parts of kind "three") are checked by certcheck/three_chart.py.
 
@@ -330,7 +332,8 @@ def check(cert: dict) -> Verdict:
     if cert.get("format") != FORMAT:
         v.fail(f"not a certificate file (format {cert.get('format')!r}, expected {FORMAT!r})")
         return v
-    if cert.get("lower_bound") is None or not cert.get("pieces"):
+    if cert.get("lower_bound") is None or (not cert.get("pieces") and not float(cert["lower_bound"]) <= 0.0):
+        # no pieces: only the trivial bound L~ >= 0 (a sum of squares, eq. 11) stands without leaves
         v.fail("the certificate has no pieces or no lower bound (nothing was certified)")
         return v
     data = Data.of(cert["instance"])

@@ -53,6 +53,9 @@ def register(sub) -> None:
                    help="refuse an instance with more pieces than this (default 2000)")
     p.add_argument("--incumbent-starts", type=int, default=16, metavar="N",
                    help="L-BFGS starts of the first incumbent in global mode (default 16; 0: none)")
+    p.add_argument("--all-pieces", action="store_true",
+                   help="certify every piece even when the multistart's value already meets the trivial bound "
+                        "L~ >= 0 (by default such a zero-loss instance is certified without enumerating pieces)")
     p.add_argument("--no-resume", action="store_true", help="ignore a checkpoint left by an earlier run")
     p.add_argument("--certificate", metavar="FILE",
                    help="write every closed node with its parametrisation and bound here "
@@ -112,12 +115,17 @@ def run(args) -> int:
         g = certify_global(inst, rtol=args.rtol, time_limit=args.time_limit, node_limit=args.node_limit,
                            workers=args.workers, record=args.certificate is not None,
                            scheduler=args.scheduler, eps=args.eps, checkpoint=ck, progress=progress,
-                           max_pieces=args.max_pieces, incumbent_starts=args.incumbent_starts)
+                           max_pieces=args.max_pieces, incumbent_starts=args.incumbent_starts,
+                           zero_shortcut=not args.all_pieces)
         out = {"instance": inst.to_dict(), **g.to_dict()}
         out["seconds"] = time.perf_counter() - t0
         d = g.detail
-        print(f"instance {inst.name or args.instance}: {d['pieces']} pieces ({d['certified_pieces']} certified, "
-              f"{d['pruned']} pruned against the incumbent)")
+        if "trivial_bound" in d:
+            print(f"instance {inst.name or args.instance}: {d['trivial_bound']} "
+                  f"({d['incumbent']['starts']} L-BFGS starts)")
+        else:
+            print(f"instance {inst.name or args.instance}: {d['pieces']} pieces ({d['certified_pieces']} certified, "
+                  f"{d['pruned']} pruned against the incumbent)")
         print(f"global minimum {_fmt(g.value)}, lower bound {_fmt(g.lower_bound)}: "
               + ("certified" if g.certified else "NOT certified") + f" at rtol {args.rtol:g}"
               + ("" if g.minimiser is None else
@@ -136,7 +144,15 @@ def run(args) -> int:
 
         cert = {"format": FORMAT, **out, "pieces": [{**p, "record": r} for p, r in zip(out["pieces"], records)]}
         cert["atol"] = out.get("atol", numerics.CERTIFY_ATOL)
-        write_json(args.certificate, cert)
+        if str(args.certificate).endswith(".gz"):     # what check-certificate reads back as gzip
+            import gzip
+
+            from sdlscape.storage import to_jsonable, write_bytes
+
+            text = json.dumps(to_jsonable(cert), indent=2, allow_nan=False) + "\n"
+            write_bytes(args.certificate, gzip.compress(text.encode(), mtime=0))
+        else:
+            write_json(args.certificate, cert)
         print(f"certificate: {args.certificate} ({sum(len(r['leaves']) for r in records if r)} leaves); "
               f"check it with `sdlscape check-certificate {args.certificate}`")
     if args.json:

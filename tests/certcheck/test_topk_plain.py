@@ -122,7 +122,7 @@ def test_a_k2_certificate_with_zero_leaves_is_valid(tmp_path_factory):
     path = d / "inst.json"
     save_instance(random_unit(4, 2, TopK(k=2), n_latents=3, seed=0), path)
     out = d / "cert.json"
-    assert main(["certify", str(path), "--certificate", str(out), "--incumbent-starts", "16"]) == 0
+    assert main(["certify", str(path), "--certificate", str(out), "--incumbent-starts", "16", "--all-pieces"]) == 0
     cert = json.loads(out.read_text())
     assert cert["certified"] and cert["lower_bound"] == 0.0 and cert["value"] <= 1e-12
     assert any(lf["kind"] == "zero" for p in cert["pieces"] for lf in p["record"]["leaves"])

@@ -92,7 +92,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                    patterns: list[Pattern] | None = None, checkpoint: str | Path | None = None,
                    progress: Callable[[int, int, PieceCertificate], None] | None = None,
                    record: bool = False, incumbent_starts: int = 16,
-                   max_pieces: int | None = None) -> GlobalCertificate:
+                   max_pieces: int | None = None, zero_shortcut: bool = True) -> GlobalCertificate:
     """Certified minimum of L~ over every piece of `inst` (or over `patterns`); see the module docstring.
 
     time_limit is per piece. checkpoint: a file of finished pieces (keyed by instance and settings),
@@ -101,6 +101,9 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     starts of the first incumbent (certify/incumbent.py; 0: none); the piece it lies in is never pruned on its cheap
     bound and is solved against the least value of the pieces solved before it (not against its own seed),
     and every piece is handed the best multistart point that lies in it as a first incumbent of its own.
+    zero_shortcut: when the multistart's value already meets the trivial bound L~ >= 0 (eq. 11 is a sum of
+    squares) within rtol/atol, the minimum is certified there and no piece is enumerated (pieces is empty; the
+    certificate file's lower bound 0 needs no leaves). Not taken with `patterns` (the point may lie elsewhere).
     """
     from sdlscape.solvers.landscape import enumerate_pieces
 
@@ -109,6 +112,13 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     if not (0 < rtol < 1) or atol < 0 or time_limit <= 0:
         raise InputError(f"need 0 < rtol < 1, atol >= 0, time_limit > 0; got {rtol}, {atol}, {time_limit}")
     t0 = time.perf_counter()
+    seed = None
+    if incumbent_starts and inst.activation.certifier_reduction is not Reduction.UNSUPPORTED:
+        from sdlscape.solvers.certify.incumbent import multistart_incumbent
+
+        seed = multistart_incumbent(inst, incumbent_starts)
+        if zero_shortcut and patterns is None and np.isfinite(seed.value) and _meets(seed.value, 0.0, rtol, atol):
+            return _zero_loss(inst, seed, rtol, atol, eps, time_limit, t0)
     if patterns is None:
         specs = enumerate_pieces(inst, eps) if max_pieces is None else enumerate_pieces(inst, eps, max_pieces)
         pats = [s.pattern for s in specs]
@@ -124,11 +134,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     resumed = len(done)
     incumbent = min((d["value"] for d in done.values() if d.get("value") is not None), default=np.inf)
     solved = incumbent                                   # the least value of a solved piece (not the seed's)
-    seed = None
-    if incumbent_starts and inst.activation.certifier_reduction is not Reduction.UNSUPPORTED:
-        from sdlscape.solvers.certify.incumbent import multistart_incumbent
-
-        seed = multistart_incumbent(inst, incumbent_starts)
+    if seed is not None:
         incumbent = min(incumbent, seed.value)
     seed_key = None if seed is None else str(seed.pattern.canonical())
     local = {} if seed is None else {str(p): [W.tolist()] for _, p, W in seed.points}
@@ -200,6 +206,22 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
                                                                              "pattern": seed.pattern.canonical().to_json()},
                                      "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
                                      "eps": eps, "time_limit_per_piece": time_limit})
+
+
+def _zero_loss(inst: Instance, seed, rtol: float, atol: float, eps: float, time_limit: float,
+               t0: float) -> GlobalCertificate:
+    """The multistart's point, whose value meets the trivial lower bound L~ >= 0: certified, no piece enumerated."""
+    return GlobalCertificate(value=seed.value, lower_bound=0.0, certified=True, rtol=rtol, atol=atol,
+                             minimiser=_from_incumbent(seed, rtol, atol), pieces=(), multiplicities={},
+                             seconds=time.perf_counter() - t0,
+                             detail={"pieces": 0, "pruned": 0, "certified_pieces": 0, "resumed": 0,
+                                     "reduction": str(inst.activation.certifier_reduction),
+                                     "certifies": what_is_certified(inst),
+                                     "trivial_bound": "L~ >= 0 (a sum of squares, eq. 11) meets the multistart's "
+                                                      "value; no piece was enumerated",
+                                     "incumbent": {"value": seed.value, "starts": seed.starts,
+                                                   "pattern": seed.pattern.canonical().to_json()},
+                                     "reasons": {}, "eps": eps, "time_limit_per_piece": time_limit})
 
 
 def _cutoff(value: float) -> float | None:
