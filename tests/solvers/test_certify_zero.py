@@ -86,3 +86,17 @@ def test_all_pieces_on_the_command_line_enumerates(tmp_path, capsys):
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["certified"] and len(out["pieces"]) > 1 and "trivial_bound" not in out["detail"]
     assert "pieces (" in capsys.readouterr().out
+
+
+def test_the_multistart_stops_at_the_first_zero_and_only_then():
+    from sdlscape.solvers.certify.incumbent import multistart_incumbent
+
+    inst = random_unit(4, 2, "relu", n_latents=3, seed=0)
+    full = multistart_incumbent(inst, 16)
+    first = multistart_incumbent(inst, 16, enough=lambda v: v <= 1e-12)
+    assert full.starts == 16 and first.starts < 16 and first.value <= 1e-12
+    assert len(first.points) <= first.starts
+    never = multistart_incumbent(inst, 5, enough=lambda v: False)
+    assert never.starts == 5 and never.value == multistart_incumbent(inst, 5).value
+    g = certify_global(inst, node_limit=100)
+    assert g.detail["incumbent"]["starts"] == first.starts

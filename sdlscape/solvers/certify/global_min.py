@@ -116,8 +116,12 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     if incumbent_starts and inst.activation.certifier_reduction is not Reduction.UNSUPPORTED:
         from sdlscape.solvers.certify.incumbent import multistart_incumbent
 
-        seed = multistart_incumbent(inst, incumbent_starts)
-        if zero_shortcut and patterns is None and np.isfinite(seed.value) and _meets(seed.value, 0.0, rtol, atol):
+        shortcut = zero_shortcut and patterns is None
+
+        def meets_zero(v: float) -> bool:                 # the trivial bound L~ >= 0 already certifies v
+            return bool(np.isfinite(v) and _meets(v, 0.0, rtol, atol))
+        seed = multistart_incumbent(inst, incumbent_starts, enough=meets_zero if shortcut else None)
+        if shortcut and meets_zero(seed.value):
             return _zero_loss(inst, seed, rtol, atol, eps, time_limit, t0)
     if patterns is None:
         specs = enumerate_pieces(inst, eps) if max_pieces is None else enumerate_pieces(inst, eps, max_pieces)

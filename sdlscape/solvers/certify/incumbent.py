@@ -44,13 +44,16 @@ def _f(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.sum(inst.M * np.sum(res * res, axis=0))), gE.ravel()
 
 
-def multistart_incumbent(inst: Instance, starts: int = 16, seed: int = 0, max_iter: int = 500) -> Incumbent | None:
-    """The least interval-checked value of `starts` L-BFGS runs from Gaussian encoders (None if starts = 0)."""
+def multistart_incumbent(inst: Instance, starts: int = 16, seed: int = 0, max_iter: int = 500,
+                         enough=None) -> Incumbent | None:
+    """The least interval-checked value of `starts` L-BFGS runs from Gaussian encoders (None if starts = 0).
+
+    enough(value) -> bool: stop at the first start whose value it accepts (`starts` then counts the runs made)."""
     rng = np.random.default_rng(seed)
     best: Incumbent | None = None
     per_piece: dict[str, tuple[float, Pattern, np.ndarray]] = {}
     reading = inst.activation.linear_reading
-    for _ in range(starts):
+    for run in range(starts):
         x0 = rng.standard_normal(inst.n_latents * inst.n_p)
         r = minimize(lambda x: _f(inst, x), x0, jac=True, method="L-BFGS-B",
                      options={"maxiter": max_iter, "gtol": 1e-12, "ftol": 1e-15})
@@ -66,6 +69,9 @@ def multistart_incumbent(inst: Instance, starts: int = 16, seed: int = 0, max_it
             per_piece[key] = (value, pat.canonical(), W_E[pat.canonical_order()])
         if best is None or value < best.value:
             best = Incumbent(value=value, pattern=pat, W_E=W_E, W_D=W_D, starts=starts)
+        if enough is not None and enough(value):
+            starts = run + 1
+            break
     if best is None:
         return None
     return Incumbent(value=best.value, pattern=best.pattern, W_E=best.W_E, W_D=best.W_D, starts=starts,
