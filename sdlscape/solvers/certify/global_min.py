@@ -24,6 +24,7 @@ import numpy as np
 from sdlscape import numerics
 from sdlscape.errors import InputError
 from sdlscape.outcomes import CertifyReason, CertifyStatus
+from sdlscape.solvers.blas_threads import single_blas_thread
 from sdlscape.solvers.certify.piece_cert import PieceCertificate, certify_piece, cheap_lower_bound
 from sdlscape.solvers.checkpoint import load_checkpoint, save_checkpoint, settings_hash
 from sdlscape.solvers.fanout import run_tasks
@@ -86,6 +87,7 @@ def settings_key(inst: Instance, eps: float, rtol: float, atol: float, time_limi
                           "node_limit": node_limit, "version": CHECKPOINT_VERSION, "record": record})
 
 
+@single_blas_thread
 def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                    time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, workers: int = 1, scheduler: str | None = None,
                    eps: float = numerics.MARGIN_EPS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,

@@ -35,6 +35,7 @@ import numpy as np
 from sdlscape import numerics
 from sdlscape.errors import InputError
 from sdlscape.outcomes import CertifyReason, CertifyStatus
+from sdlscape.solvers.blas_threads import single_blas_thread
 from sdlscape.solvers.certify import interval
 from sdlscape.solvers.certify.bnb import branch_and_bound
 from sdlscape.solvers.certify.bounds import captured_energy, rounding_allowance
@@ -177,6 +178,7 @@ def _local_points(red: ReducedPiece) -> tuple:
     return tuple(out)
 
 
+@single_blas_thread
 def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float = numerics.CERTIFY_ATOL,
                   time_limit: float = numerics.CERTIFY_SAFETY_SECONDS, node_limit: int = numerics.CERTIFY_NODE_LIMIT,
                   L_cutoff: float = np.inf, remainder_factor: float = 3.0, record: bool = False,
