@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_BROKEN_PIPE = 141     # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 
+EXACT_COMMANDS = ("realizable", "piece", "landscape", "certify", "check-certificate", "verify", "crosscheck")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command; a closed stdout (`sdlscape ... | head -1`) ends it quietly with EXIT_BROKEN_PIPE."""
     try:
@@ -85,6 +88,11 @@ def _run(argv: list[str] | None) -> int:
         from sdlscape.commands._common import check_output_args
 
         check_output_args(args)           # before any work: nothing computed, nothing written
+        if args.command in EXACT_COMMANDS:   # many tiny dense problems: one BLAS thread (solvers/blas_threads.py)
+            from sdlscape.solvers.blas_threads import one_blas_thread
+
+            with one_blas_thread():
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"sdlscape {args.command}: error: {exc}", file=sys.stderr)

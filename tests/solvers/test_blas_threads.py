@@ -31,3 +31,14 @@ def test_certify_global_runs_with_one_blas_thread():
     certify_global(random_unit(4, 2, "relu", n_latents=2, seed=0), node_limit=50, incumbent_starts=2,
                    progress=lambda done, total, c: seen.append(tuple(_blas_threads())))
     assert seen and all(set(s) == {1} for s in seen)
+
+
+def test_the_exact_commands_and_the_reproduce_jobs_run_with_one_blas_thread():
+    from sdlscape.cli import EXACT_COMMANDS, build_parser
+    from sdlscape.pipeline.schedule import timed_call
+
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert set(EXACT_COMMANDS) <= set(sub.choices) and "bench" not in EXACT_COMMANDS
+    with threadpool_limits(limits=2, user_api="blas"):
+        seen, _, _ = timed_call(_blas_threads, ())
+        assert set(seen) == {1} and set(_blas_threads()) == {2}
