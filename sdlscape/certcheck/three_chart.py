@@ -11,11 +11,14 @@ For such a piece the checker
      earlier row (|sin| < PARALLEL_SIN) is a copy of that end (the same ray: the set of directions of a segment does
      not change when an end is rescaled);
   2. computes the Pluecker polynomial w(x) = ^_i (p_i + x_i q_i) exactly (fractions) and applies each root's ops
-     (flip, half, blowup, divide), refusing a blow-up of an edge, or a division by a face, on which w does not
-     vanish identically (exact);
+     (flip, half, phalf, blowup, wblowup, divide), refusing a blow-up of an edge, or a division by a face, on which
+     w does not vanish identically, and a weighted blow-up where w on y_a = 0 is not y_c W (exact);
   3. checks that the roots' op sequences cover the cube: at every level either one op shared by all (flip, divide:
-     a bijection or no change of coordinates), or the two halves of one axis, or the two blow-up charts (a, b) and
-     (b, a) of one edge (they cover y_a <= y_b and y_b <= y_a);
+     a bijection or no change of coordinates), or the two halves (affine or projective) of one axis, or the two
+     blow-up charts (a, b) and (b, a) of one edge (they cover y_a <= y_b and y_b <= y_a), or the weighted blow-up
+     (a, b, c) with blowup (c, a) (y_a <= y_c / y_b, which contains y_a <= y_c, and y_c <= y_a); a weighted blow-up
+     only after halves and projective halves, axis a's projective (weighted_context_ok: its y_a > 1 are points of
+     the closed segment);
   4. replays each leaf's path (bisections of the unit box, steps [0, axis, -1, child]) and checks that the leaves of
      each root form a complete binary tree;
   5. re-evaluates each leaf's bound, the least of two: the box's 8 corner values of w~ exactly (dyadic corners),
@@ -39,7 +42,7 @@ from sdlscape.certcheck.leaf import SpanBound, fixed_generators
 
 ZERO_REL = 1e-12
 PARALLEL_SIN = 1e-9
-OPS = {"flip": 2, "half": 3, "blowup": 3, "divide": 2}
+OPS = {"flip": 2, "half": 3, "phalf": 3, "blowup": 3, "wblowup": 4, "divide": 2}
 
 
 def _triples(m):
@@ -117,6 +120,32 @@ def apply_op(poly: dict, op) -> dict:
             else:
                 out[e] = tuple(x / 2 for x in v)
         return out
+    if kind == "phalf":
+        # the half of axis a parametrised projectively: w = A + x B becomes A + y (A + B) (which 0) or
+        # (A + B) + y A (which 1), a positive multiple (1 + y) of w at x = y / (1 + y), resp. 1 / (1 + y)
+        a, which = op[1], op[2]
+        if which not in (0, 1):
+            raise ValueError(f"malformed op {op!r}")
+        for e, v in poly.items():
+            if e[a] == 0:
+                e1 = e[:a] + (1,) + e[a + 1:]
+                s = tuple(x + y for x, y in zip(v, poly[e1]))
+                out[e], out[e1] = (s, v) if which else (v, s)
+        return out
+    if kind == "wblowup":
+        # y_a = s y_c / y_b, times y_b / y_c: needs w = y_c W on y_a = 0 (every other monomial free of y_a is 0)
+        a, b, c = op[1], op[2], op[3]
+        if len({a, b, c}) != 3:
+            raise ValueError(f"malformed op {op!r}")
+        for e, v in poly.items():
+            if e[a] == 0 and (e[c] == 0 or e[b] == 1) and not _zero(v):
+                raise ValueError("wblowup: w on y_a = 0 is not y_c times a constant vector")
+        for e, v in poly.items():
+            out[e] = v if e[a] == 1 else zero
+        eb, ec = [0, 0, 0], [0, 0, 0]
+        eb[b], ec[c] = 1, 1
+        out[tuple(eb)] = poly[tuple(ec)]
+        return out
     if kind == "divide":
         b = op[1]
         for e, v in poly.items():
@@ -155,11 +184,28 @@ def covers(seqs: list[tuple]) -> bool:
     if len(heads) == 1 and next(iter(heads))[0] in ("flip", "divide"):
         return covers(groups[0])
     hs = sorted(heads)
-    if len(hs) == 2 and hs[0][0] == hs[1][0] == "half" and hs[0][1] == hs[1][1] and {hs[0][2], hs[1][2]} == {0, 1}:
+    if len(hs) == 2 and hs[0][0] == hs[1][0] and hs[0][0] in ("half", "phalf") and hs[0][1] == hs[1][1] \
+            and {hs[0][2], hs[1][2]} == {0, 1}:
+        return all(covers(g) for g in groups)
+    if len(hs) == 2 and hs[0][0] == "blowup" and hs[1][0] == "wblowup" and (hs[0][1], hs[0][2]) == (hs[1][3], hs[1][1]):
+        # blowup(c, a) covers y_c <= y_a, wblowup(a, b, c) covers y_a <= y_c / y_b (y_b <= 1), so y_a <= y_c
         return all(covers(g) for g in groups)
     if len(hs) == 2 and hs[0][0] == hs[1][0] == "blowup" and (hs[0][1], hs[0][2]) == (hs[1][2], hs[1][1]):
         return all(covers(g) for g in groups)
     return False
+
+
+def weighted_context_ok(ops) -> bool:
+    """A weighted blow-up (a, b, c) reaches y_a = s y_c / y_b > 1: points of row a's closed segment only where y_a is
+    the coordinate of a projective half (p + y q or q + y p, y >= 0): every op before it must be a half or a
+    projective half, axis a's a projective one."""
+    for k, op in enumerate(ops):
+        if op[0] == "wblowup":
+            before = ops[:k]
+            if not all(o[0] in ("half", "phalf") for o in before) or not any(
+                    o[0] == "phalf" and o[1] == op[1] for o in before):
+                return False
+    return True
 
 
 def wedge_operator3(G: Iv) -> Iv:
@@ -266,6 +312,8 @@ def check_three_piece(data, rec: dict, feats, G: Iv, total, lb: float, trG: floa
             polys.append(poly)
     except ValueError as exc:
         return v.fail(f"piece {name}: a three-row root's ops are refused ({exc})")
+    if not all(weighted_context_ok(s) for s in seqs):
+        return v.fail(f"piece {name}: a three-row root's weighted blow-up does not follow projective halves only")
     if not covers(list(seqs)):
         return v.fail(f"piece {name}: the three-row roots do not cover the cube")
     by_root: dict[int, list] = {}

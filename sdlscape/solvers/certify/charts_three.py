@@ -29,11 +29,25 @@ carries the perturbation of that rounding and bounds.rounding_allowance. Its loo
 size (entry cd is phi at the pair's midpoint plus O(|W_c - W_d|^2)). tau = 0 (the edge itself) is the closure;
 its values are limits of the open piece's values, so they are included in the sup, as everywhere in the certifier.
 
+Projective halves and weighted blow-ups (issue 28: transcoder n = 4, n_r = 2, seed 0). The cube is first halved in
+each free axis *projectively* (`phalf`): on x in [0, 1/2] the row (1 - x) p + x q is a positive multiple of p + y q,
+y = x / (1 - x) in [0, 1] (on [1/2, 1], of q + y p), so w is still multi-affine and the ratios of the rows' end
+coefficients are monomials in y. Near a triple degeneracy such as rows e1 + a e0, v + b e1, v + c u (a, c -> 0) the
+row space tends to span{e1, v, u + s e0}, s = a b / c; the ordinary blow-up a = rho c leaves s = rho b, so the
+infimum is approached along the curve rho b = s* on tau = c = 0, and boxes near it would have to be small in both
+rho and b (their bound is loose by O(width^2) in s). The weighted blow-up (`wblowup`, a = s c / b, w~ = (b / c) w,
+used where w on {a = 0} is c W and the face depends on s alone) makes s an axis: boxes near the curve are thin in
+s and tau only. Its chart covers a <= c / b, which contains a <= c (the other chart is blowup(c, a)); its points
+with a > 1 are points of the row's segment only because a is a projective half's coordinate (any a >= 0), so it is
+used only right after the halves. w~ vanishes along its corner edge {s = b = 0} (an artefact of the map); the chart
+is quartered towards that corner WBLOWUP_LEVELS times and the last corner resolved as usual.
+
 Scope (`piece_ends`): n_p = 2 and three code rows, of which three or two are free; a fixed code row (a rank-1 cell:
 its direction does not depend on the encoder) is a constant segment, p = q. Everything is in the unreduced code
 space, so the exact zeros of the codes survive, and phi is the full captured energy (the free part is phi - phi0,
 each box's bound also capped by the free part's Ky Fan sum); `applies` says when a three-row edge is present. The
-cube is halved in every axis before the blow-ups (root_charts). Candidates (closure points, offered to piece_cert's
+cube is halved in every axis before the blow-ups (root_charts: projective halves of free axes, affine halves of a
+fixed row's constant axis). Candidates (closure points, offered to piece_cert's
 realisation) are box centres and, next to a blow-up's tau = 0, the point at tau = NEAR_FACE of the box's width.
 Certificate files (`certify --certificate`) hold these pieces' leaves as kind "three" parts, which sdlscape.certcheck
 re-verifies (certcheck/three_chart.py).
@@ -137,6 +151,35 @@ def blow_up(poly: dict, a: int, b: int) -> dict:
     return out
 
 
+def wblowup_ok(poly: dict, a: int, b: int, c: int) -> bool:
+    """Does w on {y_a = 0} reduce to y_c W_(a:0, b:0, c:1) (every other monomial free of y_a vanishes)?"""
+    for e, v in poly.items():
+        if e[a] == 0 and (e[c] == 0 or e[b] == 1) and not _is_zero(v):
+            return False
+    return True
+
+
+def wblowup(poly: dict, a: int, b: int, c: int) -> dict:
+    """The weighted blow-up y_a = s y_c / y_b (s takes axis a), times y_b / y_c (needs wblowup_ok): the monomial
+    y^e with e_a = 1 becomes s y_b^e_b y_c^e_c, the one with e_a = 0 (then e_b = 0, e_c = 1) becomes y_b. For s, y_b,
+    y_c in [0, 1] it covers y_a <= y_c / y_b, so with blowup(c, a) (y_c <= y_a) the cube; points with y_a > 1 are
+    points of the row's segment only where y_a is a projective half's coordinate (phalf: any y_a >= 0 is a point of
+    the closed cell), so it is used only there (resolve)."""
+    if not wblowup_ok(poly, a, b, c):
+        raise ValueError("wblowup: w on y_a = 0 is not y_c times a constant vector")
+    zero = tuple(Fraction(0) for _ in next(iter(poly.values())))
+    out = {e: zero for e in poly}
+    for e, v in poly.items():
+        if e[a] == 1:
+            out[e] = v
+    e = [0, 0, 0]
+    e[b] = 1
+    src = [0, 0, 0]
+    src[c] = 1
+    out[tuple(e)] = poly[tuple(src)]
+    return out
+
+
 def half(poly: dict, a: int, which: int) -> dict:
     """y_a -> (which + y_a) / 2: the half [0, 1/2] (which = 0) or [1/2, 1] (which = 1) of axis a."""
     out = {}
@@ -146,6 +189,25 @@ def half(poly: dict, a: int, which: int) -> dict:
             out[e] = _add(v, tuple(Fraction(which, 2) * x for x in poly[e1])) if which else v
         else:
             out[e] = tuple(x / 2 for x in v)
+    return out
+
+
+def phalf(poly: dict, a: int, which: int) -> dict:
+    """The half [0, 1/2] (which = 0) or [1/2, 1] (which = 1) of axis a, parametrised projectively: the row
+    (1 - x) p + x q is a positive multiple of p + y q (which = 0, x = y / (1 + y)) or of q + y p (which = 1,
+    x = 1 / (1 + y)), y in [0, 1]; w is multiplied by 1 + y > 0, which changes no row space. With w = A + x_a B:
+    which = 0 gives A + y (A + B), which = 1 gives (A + B) + y A. Unlike `half`, the ratios of the rows' end
+    coefficients are then monomials in the chart coordinates, so a blown-up face on which phi depends on such a
+    ratio only (e.g. span{e1, v, u + s e0}, s = y_a / (y_b y_c)) depends on one chart axis there."""
+    out = {}
+    for e, v in poly.items():
+        if e[a] == 0:
+            e1 = e[:a] + (1,) + e[a + 1:]
+            s = _add(v, poly[e1])
+            if which:
+                out[e], out[e1] = s, v
+            else:
+                out[e], out[e1] = v, s
     return out
 
 
@@ -223,22 +285,30 @@ class Chart:
     def __init__(self, poly: dict, ops: tuple):
         self.poly = poly
         self.ops = ops
-        self.blown = tuple(sorted({op[2] for op in ops if op[0] == "blowup"}))     # the tau axes
+        self.blown = tuple(sorted({op[2] for op in ops if op[0] == "blowup"}
+                                  | {op[3] for op in ops if op[0] == "wblowup"}))     # the tau axes
         keys = sorted(poly)
         self.keys = keys
         self.coef = np.array([[float(x) for x in poly[e]] for e in keys])      # rounded once (relative u)
 
-    def to_x(self, y) -> np.ndarray:
-        """The original cube point of chart point y (ops undone in reverse)."""
-        y = [float(v) for v in y]
+    def to_x(self, y, exact: bool = False) -> np.ndarray:
+        """The original cube point of chart point y (ops undone in reverse); exact: in fractions (an object array),
+        for points within rounding of a degenerate corner."""
+        y = [Fraction(v) for v in y] if exact else [float(v) for v in y]
         for op in reversed(self.ops):
             if op[0] == "flip":
-                y[op[1]] = 1.0 - y[op[1]]
+                y[op[1]] = 1 - y[op[1]]
             elif op[0] == "blowup":
                 a, b = op[1], op[2]
                 y[a] = y[a] * y[b]
             elif op[0] == "half":
-                y[op[1]] = 0.5 * (op[2] + y[op[1]])
+                y[op[1]] = (op[2] + y[op[1]]) / 2
+            elif op[0] == "phalf":                # (y = infinity: x = 0 resp. 1)
+                y[op[1]] = 1 / (1 + y[op[1]]) if op[2] else 1 - 1 / (1 + y[op[1]])
+            elif op[0] == "wblowup":              # y_b = 0: the limit y_a = infinity (or 0), the segment's far end
+                a, b, c = op[1], op[2], op[3]
+                num = y[a] * y[c]
+                y[a] = num / y[b] if y[b] > 0 else (np.inf if num > 0 else 0 * num)
         return np.array(y)
 
     def to_json(self) -> list:
@@ -255,6 +325,10 @@ def apply_ops(poly: dict, ops) -> dict:
             poly = divide(poly, op[1])
         elif op[0] == "half":
             poly = half(poly, op[1], op[2])
+        elif op[0] == "phalf":
+            poly = phalf(poly, op[1], op[2])
+        elif op[0] == "wblowup":
+            poly = wblowup(poly, op[1], op[2], op[3])
         else:
             raise ValueError(f"unknown chart op {op!r}")
     return poly
@@ -277,9 +351,44 @@ def resolve(poly: dict, ops: tuple = (), depth: int = 0) -> list[Chart]:
     base = apply_ops(poly, pre)
     out = []
     for f, g in ((a, b), (b, a)):
-        step = pre + (("blowup", f, g),)
-        out.extend(resolve(apply_ops(base, (("blowup", f, g),)), ops + step, depth + 1))
+        op = ("blowup", f, g)
+        i = 3 - f - g
+        if WEIGHTED and not pre and all(o[0] in ("phalf", "half") for o in ops) \
+                and any(o[0] == "phalf" and o[1] == f for o in ops) and wblowup_ok(base, f, i, g) \
+                and _is_zero(base[_mono(f)]):
+            op = ("wblowup", f, i, g)          # the face depends on y_f y_i / y_g only: make it an axis
+            out.extend(_quarters(apply_ops(base, (op,)), ops + pre + (op,), depth + 1, f, i, 0))
+            continue
+        out.extend(resolve(apply_ops(base, (op,)), ops + pre + (op,), depth + 1))
     return out
+
+
+WBLOWUP_LEVELS = 4
+"""A weighted blow-up's chart (s, y_b) is quartered this many times towards its corner s = y_b = 0, where w~ vanishes
+along the third axis for every s / y_b (an artefact of the chart map, blown up normally in the last corner)."""
+
+
+def _quarters(poly: dict, ops: tuple, depth: int, a: int, b: int, level: int) -> list[Chart]:
+    out = []
+    for wa, wb in itertools.product((0, 1), repeat=2):
+        step = (("half", a, wa), ("half", b, wb))
+        sub = apply_ops(poly, step)
+        if (wa, wb) == (0, 0) and level + 1 < WBLOWUP_LEVELS:
+            out.extend(_quarters(sub, ops + step, depth, a, b, level + 1))
+        else:
+            out.extend(resolve(sub, ops + step, depth))
+    return out
+
+
+WEIGHTED = True
+"""Use the weighted blow-up where it applies (resolve); False: ordinary blow-ups only (for comparisons)."""
+
+
+def _mono(*axes) -> tuple:
+    e = [0, 0, 0]
+    for j in axes:
+        e[j] = 1
+    return tuple(e)
 
 
 def wedge_operator3(G: np.ndarray) -> np.ndarray:
@@ -420,13 +529,20 @@ def applies(red) -> bool:
     return False
 
 
+ROOT_SPLIT = "phalf"
+"""How the free axes are halved at the root: "phalf" (projective, module docstring) or "half" (affine, before issue
+28's curve; kept for comparisons)."""
+
+
 def root_charts(red) -> list[Chart]:
     """The cube is halved in every axis first (8 subcubes, each touching one end of each axis: zero edges of
-    different blow-ups then meet only at the subcube's one original vertex), then each subcube is resolved."""
+    different blow-ups then meet only at the subcube's one original vertex; the free axes projectively, ROOT_SPLIT),
+    then each subcube is resolved."""
     poly = wedge_poly(piece_ends(red))
+    nf = 3 - red.k                             # leading constant axes (fixed rows): plain halves
     out = []
     for which in itertools.product((0, 1), repeat=3):
-        ops = tuple(("half", a, w) for a, w in enumerate(which))
+        ops = tuple((ROOT_SPLIT if a >= nf else "half", a, w) for a, w in enumerate(which))
         out.extend(resolve(apply_ops(poly, ops), ops))
     return out
 
