@@ -166,14 +166,33 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     refined: int = 0                 # leaves the checker closed by its own bisection
     refine_nodes: int = 0            # nodes that bisection evaluated
+    least_margin: float | None = None   # min over leaves of (claimed bound - the checker's bound) / ||R||^2
+    least_room: float | None = None     # min over leaves of (the checker's floor - the piece's lower bound) / ||R||^2
 
     def fail(self, why: str) -> None:
         self.valid = False
         self.failures.append(why)
 
+    def margin(self, claimed: float, bound: float, total) -> None:
+        """Record how far a leaf's claimed bound on phi lies above the checker's own (relative to ||R||^2). Negative
+        where the checker's bound is the looser one: it recomputes a different bound (no second-order or Pluecker
+        node bounds of the certifier), which matters only on the leaves that the piece's lower bound rests on."""
+        m = (claimed - bound) / max(float(total.b), 1e-300)
+        self.least_margin = m if self.least_margin is None else min(self.least_margin, m)
+
+    def room(self, bound: float, lb: float, total) -> None:
+        """Record how far the checker's own floor ||R||^2 - bound (interval low end) lies above the piece's lower
+        bound, relative to ||R||^2: the part of the record slack that a leaf did not need (a leaf passes when it is
+        >= 0; pieces with lower bound 0 need nothing). CERTIFY_RECORD_SLACK - least_room is the slack it needed."""
+        if not lb > 0:
+            return
+        r = (float((total - iv.mpf(bound)).a) - lb) / max(float(total.b), 1e-300)
+        self.least_room = r if self.least_room is None else min(self.least_room, r)
+
     def to_dict(self) -> dict:
         return {"valid": self.valid, "pieces": self.pieces, "leaves": self.leaves, "refined_leaves": self.refined,
-                "refinement_nodes": self.refine_nodes, "failures": self.failures, "notes": self.notes}
+                "refinement_nodes": self.refine_nodes, "least_margin": self.least_margin, "least_room": self.least_room,
+                "failures": self.failures, "notes": self.notes}
 
 
 def _measure(W: np.ndarray) -> float:
@@ -306,6 +325,8 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
             if refined is not None:
                 v.refined += 1
                 bound = min(bound, refined)
+        v.margin(claimed, bound, total)
+        v.room(bound, lb, total)
         if not proves(bound):
             floor = float((total - iv.mpf(bound)).a)
             v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker proves phi <= {bound:.17g} "
