@@ -26,6 +26,9 @@ code. For every piece it
      bound exceeds the leaf's claimed bound by more than `CONSISTENCY` tr G (a claim that is not the
      certifier's: the recomputation is looser than the certifier's floats by the interval widths);
   4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
+The verdict reports `least_room`: the least (||R||^2 - the checker's bound) - (the piece's lower bound) over the
+leaves, relative to ||R||^2, i.e. how much of the certifier's record slack (numerics.CERTIFY_RECORD_SLACK) the
+recomputation left unused (the measurement that sizes that slack).
 Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py; pieces in
 three-row charts (root parts of kind "three") are checked by certcheck/three_chart.py.
 
