@@ -6,8 +6,9 @@ code. For every piece it
      binary tree: together they cover the root) and checks that the roots cover each free latent's cell
      (by measure: the root segments' lengths add up to the cell's; n_p = 2);
   2. checks each cell: vertices normalised (sum of the latent's codes = 1), inside the closed cell (the
-     latent's codes >= 0, the other features' codes <= 0; threshold-0 activations), and, for n_p = 2,
-     maximal (every end has a feature whose code is 0 there);
+     latent's codes >= 0, its codes <= 0 on the features where the activation forces them so: every other
+     feature for ReLU, for TopK o ReLU only those that fewer than k latents fire on, `off_features`;
+     threshold-0 activations), and, for n_p = 2, maximal (every end has one of those codes at 0);
   3. re-evaluates each leaf's bound on phi(B) = tr(G Pi(B)) (B = the full D-scaled code matrix, fixed rows
      included, G = R^T R), the least of two:
      - the exact-rank subspace bound (span.py): row(B) lies in a subspace T spanned by the free rows' vertex
@@ -27,6 +28,9 @@ code. For every piece it
   4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
 A certificate with no pieces stands only on a lower bound <= 0 (L~, eq. 11, is a sum of squares): then only 4
 runs (certify's zero-loss shortcut: the multistart's point already meets the trivial bound).
+The verdict reports `least_room`: the least (||R||^2 - the checker's bound) - (the piece's lower bound) over the
+leaves, relative to ||R||^2, i.e. how much of the certifier's record slack (numerics.CERTIFY_RECORD_SLACK) the
+recomputation left unused (the measurement that sizes that slack).
 Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py; pieces in
 three-row charts (root parts of kind "three") are checked by certcheck/three_chart.py.
 
@@ -167,14 +171,33 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     refined: int = 0                 # leaves the checker closed by its own bisection
     refine_nodes: int = 0            # nodes that bisection evaluated
+    least_margin: float | None = None   # min over leaves of (claimed bound - the checker's bound) / ||R||^2
+    least_room: float | None = None     # min over leaves of (the checker's floor - the piece's lower bound) / ||R||^2
 
     def fail(self, why: str) -> None:
         self.valid = False
         self.failures.append(why)
 
+    def margin(self, claimed: float, bound: float, total) -> None:
+        """Record how far a leaf's claimed bound on phi lies above the checker's own (relative to ||R||^2). Negative
+        where the checker's bound is the looser one: it recomputes a different bound (no second-order or Pluecker
+        node bounds of the certifier), which matters only on the leaves that the piece's lower bound rests on."""
+        m = (claimed - bound) / max(float(total.b), 1e-300)
+        self.least_margin = m if self.least_margin is None else min(self.least_margin, m)
+
+    def room(self, bound: float, lb: float, total) -> None:
+        """Record how far the checker's own floor ||R||^2 - bound (interval low end) lies above the piece's lower
+        bound, relative to ||R||^2: the part of the record slack that a leaf did not need (a leaf passes when it is
+        >= 0; pieces with lower bound 0 need nothing). CERTIFY_RECORD_SLACK - least_room is the slack it needed."""
+        if not lb > 0:
+            return
+        r = (float((total - iv.mpf(bound)).a) - lb) / max(float(total.b), 1e-300)
+        self.least_room = r if self.least_room is None else min(self.least_room, r)
+
     def to_dict(self) -> dict:
         return {"valid": self.valid, "pieces": self.pieces, "leaves": self.leaves, "refined_leaves": self.refined,
-                "refinement_nodes": self.refine_nodes, "failures": self.failures, "notes": self.notes}
+                "refinement_nodes": self.refine_nodes, "least_margin": self.least_margin, "least_room": self.least_room,
+                "failures": self.failures, "notes": self.notes}
 
 
 def _measure(W: np.ndarray) -> float:
@@ -193,6 +216,22 @@ def _cell_measure(V: np.ndarray) -> float:
     if len(V) == 2:
         return _measure(V)
     return sum(_measure(V[[0, j, j + 1]]) for j in range(1, len(V) - 1))
+
+
+def off_features(data: Data, feats: list[list[int]], i: int) -> list[int]:
+    """The features outside latent i's set on which its code is <= 0 on the whole closed region of the pattern
+    `feats` (threshold-0 activations): for ReLU every one. For TopK o ReLU only the features that fewer than k
+    latents fire on: there every positive code is among the k largest, so it fires. On a feature that k latents
+    fire on, a silent latent's code only ranks below theirs, a row coupling two latents' encoder rows, which the
+    certifier's cells leave out (a relaxation: the cell holds every row direction of the region, and more); the
+    code may be positive inside the region itself (the certified minimiser of random_unit(5, 2, topk_relu k = 1,
+    3 latents, seed 0) has one, tests/certcheck/test_topk_relu_cells.py). Any other activation, or a TopK o ReLU
+    without a k, gets the ReLU rule."""
+    F = set(feats[i])
+    rest = [d for d in range(data.W_p.shape[1]) if d not in F]
+    if data.activation == "topk_relu" and data.k >= 1:
+        return [d for d in rest if sum(d in E for E in feats) < data.k]
+    return rest
 
 
 def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Verdict) -> None:
@@ -215,11 +254,13 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
         if np.any(np.abs(Z[:, F].sum(axis=1) - 1.0) > 1e-9):
             v.fail(f"piece {name}: latent {fr['latent']}'s cell vertices are not normalised")
         if data.threshold == 0.0:
-            out = [d for d in range(Z.shape[1]) if d not in F]
-            if np.any(Z[:, F] < -1e-9) or (out and np.any(Z[:, out] > 1e-9)):
+            off = off_features(data, feats, fr["latent"])
+            if np.any(Z[:, F] < -1e-9) or (off and np.any(Z[:, off] > 1e-9)):
                 v.fail(f"piece {name}: latent {fr['latent']}'s cell vertices leave the closed cell")
-            if V.shape[1] == 2 and not all(np.any(np.abs(z) <= 1e-9) for z in Z):
-                v.fail(f"piece {name}: latent {fr['latent']}'s cell is not maximal (an end with no zero code)")
+            tight = list(F) + off                       # the cell's own rows: an end must lie on one of them
+            if V.shape[1] == 2 and not all(np.any(np.abs(z[tight]) <= 1e-9) for z in Z):
+                v.fail(f"piece {name}: latent {fr['latent']}'s cell is not maximal (an end where none of its "
+                       f"codes that must be >= 0 or <= 0 is 0)")
     if data.threshold != 0.0:
         v.notes.append(f"piece {name}: threshold > 0, the cells' extent is not checked")
     roots = rec["roots"]
@@ -289,6 +330,8 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
             if refined is not None:
                 v.refined += 1
                 bound = min(bound, refined)
+        v.margin(claimed, bound, total)
+        v.room(bound, lb, total)
         if not proves(bound):
             floor = float((total - iv.mpf(bound)).a)
             v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker proves phi <= {bound:.17g} "

@@ -18,6 +18,7 @@ class Data:
     M: np.ndarray
     threshold: float
     activation: str = ""
+    k: int = 0                       # TopK's k (0 for the other activations)
 
     @classmethod
     def of(cls, inst: dict) -> Data:
@@ -26,7 +27,7 @@ class Data:
         M = np.asarray(inst.get("M") if inst.get("M") is not None else np.ones(W_p.shape[1]), dtype=float)
         act = inst.get("activation", {})
         return cls(W_p, W_r, M, float(act.get("theta", 0.0) or 0.0) if act.get("name") == "jumprelu" else 0.0,
-                   str(act.get("name", "")))
+                   str(act.get("name", "")), int(act.get("k", 0) or 0))
 
     def D(self) -> Iv:
         return Iv(self.M).sqrt()

@@ -332,6 +332,8 @@ def check_three_piece(data, rec: dict, feats, G: Iv, total, lb: float, trG: floa
             continue
         bound = min(leaf_bound(polys[int(leaf["root"])], box, K), whole)
         claimed = float(leaf["bound"])
+        v.margin(claimed, bound, total)
+        v.room(bound, lb, total)
         if lb > 0 and not float((total - iv.mpf(bound)).a) >= lb:
             v.fail(f"piece {name}: leaf {n_leaf} (root {leaf['root']}): the checker proves phi <= {bound:.17g} "
                    f"there, below the piece's claimed lower bound {lb:.17g} (claimed phi <= {claimed:.17g})")

@@ -144,3 +144,38 @@ def test_the_checker_refines_a_collapsed_subtree_itself(nested_certificate):
     finally:
         cc.REFINE_BUDGET = budget
     assert not v.valid and any("not closed by refinement: 0 nodes" in f for f in v.failures)
+
+
+def test_the_checker_reports_the_room_it_left(nested_certificate):
+    """least_room: how far the checker's own floor ||R||^2 - bound stays above the piece's lower bound (relative to
+    ||R||^2); a valid certificate of a piece with a positive lower bound has it >= 0, and a piece lower bound raised
+    by more than it (within the rtol-1e-2 gap, so the value still lies above) fails on the leaf that had it."""
+    import sdlscape.certcheck as cc
+
+    v = check(nested_certificate)
+    assert v.valid and v.least_room is not None and v.least_room >= 0 and v.least_margin is not None
+    bad = copy.deepcopy(nested_certificate)
+    total = sum(m * sum(r[d] ** 2 for r in bad["instance"]["W_r"]) for d, m in enumerate(bad["instance"]["M"]))
+    bad["pieces"][0]["lower_bound"] += (v.least_room + 1e-12) * total
+    budget = cc.REFINE_BUDGET
+    try:
+        cc.REFINE_BUDGET = 0                         # no bisection: the recorded leaves as they are
+        w = check(bad)
+    finally:
+        cc.REFINE_BUDGET = budget
+    assert not w.valid and w.least_room < 0
+
+
+def test_the_three_latent_transcoder_certifies_through_its_certificate_file(tmp_path):
+    """transcoder_pair(4, 2, 3, relu, 3 latents, seed 0): value 0.0392455516 ~ 1e-2 ||R||^2, so a record slack of
+    1e-9 ||R||^2 (4e-9) exceeded rtol x value (3.9e-9): its file checked VALID but did not certify at 1e-7. With
+    numerics.CERTIFY_RECORD_SLACK sized by the checker's measured need, the file certifies and checks VALID."""
+    inst = tmp_path / "tc3.json"
+    save_instance(transcoder_pair(4, 2, 3, "relu", n_latents=3, seed=0), inst)
+    out = tmp_path / "tc3.cert.json"
+    assert main(["certify", str(inst), "--node-limit", "20000", "--certificate", str(out)]) == 0
+    cert = json.loads(out.read_text())
+    assert cert["rtol"] == 1e-7 and cert["certified"], (cert["value"], cert["lower_bound"])
+    v = check(cert)
+    assert v.valid, v.failures[:3]
+    assert v.least_room >= 0
