@@ -228,21 +228,25 @@ def test_issue28_transcoder_instance_is_certified(glob):
 def test_no_sampled_point_of_a_three_row_piece_is_below_its_lower_bound(glob):
     """Every piece solved in three-row charts: 400 points of its cube (interior and near its faces, edges and
     corners, where the rows become parallel or of rank 2) have L~ = ||R||^2 - phi >= the piece's lower bound."""
-    rng = np.random.default_rng(3)
+    assert _sampled_three_row_pieces(INST, glob, np.random.default_rng(3)) >= 20
+
+
+def _sampled_three_row_pieces(inst, g, rng, per_piece: int = 400) -> int:
+    """Sample `per_piece` points of each three-row piece's cube and assert L~ >= its lower bound; the count."""
     checked = 0
-    for p in glob.pieces:
-        red = reduce_piece(linear_piece(INST, p.pattern, 1e-3))
+    for p in g.pieces:
+        red = reduce_piece(linear_piece(inst, p.pattern, 1e-3))
         if not ct.eligible(red):
             continue
         checked += 1
         K = ct.wedge_operator3(red.G)
-        for _ in range(400):
+        for _ in range(per_piece):
             x = rng.random(3) ** rng.choice([1.0, 8.0, 30.0], size=3)    # pulled towards x = 0 ...
             x = np.where(rng.random(3) < 0.5, x, 1.0 - x)               # ... or x = 1
             phi = _phi_exact(red, x, K)
             if phi is not None:                                         # phi: the full captured energy
                 assert red.total - phi >= p.lower_bound - 1e-12
-    assert checked >= 20
+    return checked
 
 
 def test_no_multistart_point_goes_below_a_bound(glob):
@@ -407,18 +411,4 @@ def test_transcoder_nr2_instance_is_certified():
     assert g.certified and all(p.nodes <= 20000 for p in g.pieces)
     assert g.lower_bound <= g.value <= g.lower_bound * (1 + 1e-7) + 1e-12
     assert abs(g.value - VALUE2) <= 1e-9
-    rng = np.random.default_rng(7)
-    checked = 0
-    for p in g.pieces:
-        red = reduce_piece(linear_piece(INST2, p.pattern, 1e-3))
-        if not ct.eligible(red):
-            continue
-        checked += 1
-        K = ct.wedge_operator3(red.G)
-        for _ in range(400):
-            x = rng.random(3) ** rng.choice([1.0, 8.0, 30.0], size=3)
-            x = np.where(rng.random(3) < 0.5, x, 1.0 - x)
-            phi = _phi_exact(red, x, K)
-            if phi is not None:
-                assert red.total - phi >= p.lower_bound - 1e-12
-    assert checked >= 20
+    assert _sampled_three_row_pieces(INST2, g, np.random.default_rng(7)) >= 20
