@@ -17,7 +17,7 @@ def test_one_blas_thread_inside_and_the_pools_restored_after():
 
 def _inside_a_pool_of_two():
     before = _blas_threads()
-    assert before and set(before) == {2}            # numpy's OpenBLAS at least
+    assert before and max(before) == 2               # numpy's OpenBLAS at least (a single-threaded build stays 1)
     with one_blas_thread():
         assert set(_blas_threads()) == {1}
         with one_blas_thread():                      # nested: still one, and the outer limit survives the inner exit
@@ -40,5 +40,6 @@ def test_the_exact_commands_and_the_reproduce_jobs_run_with_one_blas_thread():
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
     assert set(EXACT_COMMANDS) <= set(sub.choices) and "bench" not in EXACT_COMMANDS
     with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
         seen, _, _ = timed_call(_blas_threads, ())
-        assert set(seen) == {1} and set(_blas_threads()) == {2}
+        assert max(before) == 2 and set(seen) == {1} and _blas_threads() == before
