@@ -21,7 +21,7 @@ import numpy as np
 from sdlscape import numerics
 from sdlscape.outcomes import CertifyReason
 from sdlscape.solvers.certify.bounds import captured_energy, g_constant, node_bound, wedge_bound, wedge_operator
-from sdlscape.solvers.certify.charts import chart_rows, root_nodes
+from sdlscape.solvers.certify.charts import Simplex, chart_rows, root_nodes
 from sdlscape.solvers.certify.reduce import ReducedPiece
 
 MAX_ROOT_VERTEX_COMBOS = 4096
@@ -69,6 +69,7 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
     Gr, k = red.Gr, red.k
     trG = float(np.trace(red.G))
     cG = g_constant(Gr, k) if k else 0.0
+    span_dim = red.span_dim if k else 0
     base = red.total - red.phi0                         # L~ = base - phi_free
     roots, uncharted = root_nodes(red) if k else ([()], 0)
     # Span charts (two free rows, no fixed span): also the Pluecker bound (bounds.wedge_bound).
@@ -115,7 +116,11 @@ def branch_and_bound(red: ReducedPiece, rtol: float = numerics.CERTIFY_RTOL, ato
         nonlocal nodes
         nodes += 1
         V, centre = chart_rows(red, node)
-        bound, pv, _ = node_bound(V, Gr, cG, trG, remainder_factor)
+        dims = [None] * k
+        for part in node:
+            if isinstance(part, Simplex):
+                dims[part.row] = red.row_dims[part.row]
+        bound, pv, _ = node_bound(V, Gr, cG, trG, remainder_factor, span_dim, dims)
         if wedge is not None and any(hasattr(p, "partner_row") for p in node):
             bound = min(bound, wedge_bound(V, wedge[0], wedge[1], trG))
         centre = _partner_rows(red, node, centre)

@@ -16,7 +16,9 @@ node has rows b_i in conv(V_i). Two bounds on sup phi over the node:
    simplex is at a vertex).
 2. Subspace bound (always valid): every b_i lies in V = span of all the node's vertices, so row(B) is a
    subspace of V of dimension <= k, and phi(B) <= the sum of the top min(k, dim V) eigenvalues of G on
-   V (Ky Fan).
+   V (Ky Fan). In floats the basis of V is the SVD's, whose error grows with the vertices' condition
+   (near-parallel codes); `_span_error` bounds what that error can hide (a direction whose singular value
+   is at rounding level costs lambda_max(G)), so the bound holds for the exact span.
 
 Floating point: each bound is raised by `rounding_allowance`, a stated bound on the error of the
 computed quantities: the SVD is backward stable (the computed singular vectors are exact for a B + dB
@@ -88,32 +90,83 @@ def perturbation_bound(V: list[np.ndarray], centre: PointValue, centres: np.ndar
     return centre.phi + max(linear, 0.0) + remainder_factor * cG * e * e / (s - e) ** 2
 
 
-def subspace_bound(V: list[np.ndarray], G: np.ndarray, k: int) -> float:
-    """Bound 2 of the module docstring: top-min(k, dim span) eigenvalues of G on the span of all vertices.
-
-    The span is not truncated (a tiny singular direction is kept): dropping it could lose a direction."""
+def subspace_bound(V: list[np.ndarray], G: np.ndarray, k: int, span_dim: int | None = None,
+                   row_dims: list[int | None] | None = None) -> float:
+    """Bound 2 of the module docstring: the top-d eigenvalues of G on the span S of all vertices, d = min(k, dim S),
+    with the error of the float basis of S accounted for (`_span_error`). Includes its rounding allowance.
+    span_dim: a proven upper bound on dim S (ReducedPiece.span_dim, exact), else the number of distinct rows;
+    row_dims[i]: a proven bound on the dimension of row i's span (its image's, for a simplex part), or None."""
+    caps = [min(_distinct(Vi), c if c is not None else len(Vi)) for Vi, c in zip(V, row_dims or [None] * len(V))]
+    if span_dim is not None:
+        span_dim = min(span_dim, sum(caps))
+    elif row_dims is not None:
+        span_dim = sum(caps)
     X = np.vstack(V) if V else np.zeros((0, G.shape[0]))
-    if X.shape[0] == 0:
+    X = np.unique(X[np.any(X != 0.0, axis=1)], axis=0)    # exact: zero and repeated rows span nothing new
+    n, m = X.shape
+    if n == 0:
         return 0.0
-    U, sv, Vt = np.linalg.svd(X, full_matrices=False)
-    r = int(np.sum(sv > 1e-300))
-    if r == 0:
-        return 0.0
-    B = Vt[:r]
-    eig = np.linalg.eigvalsh(B @ G @ B.T)[::-1]
-    return float(np.sum(eig[:min(k, r)])) + float(np.trace(G)) * 1e-14 * (1.0 + (k + r))
+    dim = min(n, m) if span_dim is None else min(n, m, span_dim)
+    d = min(k, dim)
+    lam = np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None)           # G is PSD: negatives are rounding
+    eig_allowance = float(np.trace(G)) * 1e-14 * (1.0 + (k + n)) + rounding_allowance(float(np.trace(G)), m, k, 1.0)
+    whole = float(np.sum(lam[:d]))                       # S inside R^m: always valid
+    if dim >= m:
+        return whole + eig_allowance
+    _, sv, Vt = np.linalg.svd(X, full_matrices=False)
+    return min(whole, _span_error(sv, Vt, G, d, float(lam[0]), n, m, dim)) + eig_allowance
+
+
+def _distinct(Vi: np.ndarray) -> int:
+    return len(np.unique(Vi[np.any(Vi != 0.0, axis=1)], axis=0))
+
+
+def _span_error(sv: np.ndarray, Vt: np.ndarray, G: np.ndarray, d: int, lam_max: float, n: int, m: int,
+                dim: int) -> float:
+    """Ky Fan on the float span, made valid for the exact span S = row(X) of the n < m vertex rows.
+
+    The computed SVD is exact for X + dX, and the float vertex codes X are within rounding of the exact ones
+    (each entry a sum of n_p products); both together are taken <= t = p u sigma_1 (p as in `rounding_allowance`,
+    64 (n + m + 1), far above either constant). Split the
+    computed right singular vectors at c: C = span(v_1..v_c) (sigma_c > 2 t); the rest are "grey": their
+    singular values are at rounding level, so S may hold a direction there that floats cannot locate (rows v
+    and v + eps w span w whatever eps). With dim >= dim S proven (the distinct rows, or the exact span_dim and
+    row_dims of the reduction), g = dim - c grey directions can be real; an exact dependency of the codes that
+    rounding shows as a tiny singular value costs nothing once dim <= c.
+    The c-dimensional S' = X^T span(u_1..u_c) lies in S, and each x in S' is within sin(angle) <= s =
+    t / (sigma_c - t) of C (x = sum sigma_j (u_j.y) v_j - dX^T y). A d-dimensional W in S meets S' in
+    d - w >= d - g dimensions (w <= min(g, d)), so with W1 = W cap S':
+        tr(G Pi_W) <= tr(G Pi_W1) + w lambda_max(G)
+                   <= KF_{d - w}(G on C) + d lambda_max(G) (2 s + s^2) + w lambda_max(G),
+    largest at w = min(g, d) (each Ky Fan term is <= lambda_max). Here tr(G Pi_W1) = the sum over an orthonormal
+    basis x = x_C + x_off of W1: the x_C part is tr(G Y), 0 <= Y <= I on C, tr Y <= dim W1, at most the Ky Fan
+    sum (G is PSD; negative float eigenvalues are clipped); each cross and off term adds <= lambda_max (2 s +
+    s^2). The computed V rows are within p u of an exactly orthonormal set (backward stability), which adds
+    p u to s. The least of this over two splits (every resolved direction kept; only those with s <= 1e-12)."""
+    t = numerics.CERTIFY_ROUNDING_FACTOR * (n + m + 1) * UNIT_ROUNDOFF * float(sv[0])
+    # two splits: every resolved direction kept (c0), or only the well-resolved ones (s <= 1e-12, c1)
+    splits = {int(np.sum(sv > 2.0 * t)), int(np.sum(sv > 1e12 * t))}
+    best = np.inf
+    for c in sorted(splits - {0}):
+        g = max(dim - c, 0)
+        s = t / (float(sv[c - 1]) - t) + t / float(sv[0])
+        keep = d - min(g, d)
+        eig = np.clip(np.linalg.eigvalsh(Vt[:c] @ G @ Vt[:c].T)[::-1][:keep], 0.0, None)
+        best = min(best, float(np.sum(eig)) + d * lam_max * (2.0 * s + s * s) + min(g, d) * lam_max)
+    return best
 
 
 def node_bound(V: list[np.ndarray], G: np.ndarray, cG: float, trG: float,
-               remainder_factor: float = 3.0) -> tuple[float, PointValue, np.ndarray]:
+               remainder_factor: float = 3.0, span_dim: int | None = None,
+               row_dims: list[int | None] | None = None) -> tuple[float, PointValue, np.ndarray]:
     """min(bound 1, bound 2) over the node, raised by the rounding allowance; also phi at its centre."""
     centres = np.stack([Vi.mean(axis=0) for Vi in V]) if V else np.zeros((0, G.shape[0]))
     pv = captured_energy(centres, G)
     k, m = centres.shape
     b1 = perturbation_bound(V, pv, centres, cG, remainder_factor)
-    b2 = subspace_bound(V, G, k)
+    b2 = subspace_bound(V, G, k, span_dim, row_dims)
     kappa = pv.sigma_max / pv.sigma_min if pv.sigma_min > 0 else np.inf
-    bound = min(b1 + rounding_allowance(trG, m, k, kappa), b2 + rounding_allowance(trG, m, k, 1.0))
+    bound = min(b1 + rounding_allowance(trG, m, k, kappa), b2)
     return bound, pv, centres
 
 

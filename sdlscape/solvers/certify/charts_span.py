@@ -41,19 +41,23 @@ MEET_TOL = 1e-9
 
 
 def _generators(red: ReducedPiece, f: int, g: int) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """(side, W_p row) of an independent subset of the masked W_p rows (side 0: F_f, 1: F_g), and the rows."""
+    """(side, W_p row) of an independent subset of the masked W_p rows (side 0: F_f, 1: F_g), and the rows.
+    Independence is decided over fractions (the masked rows are floats, so exact rationals): a tolerance would
+    drop the second of two features 1e-7 rad apart and with it a direction of L, which the relaxation needs."""
+    from fractions import Fraction
+
+    from sdlscape.certcheck.span import independent_rows
+
     inst = red.piece.instance
-    out, rows = [], []
+    cand, rows = [], []
     for side, row in enumerate((f, g)):
         mask = np.zeros(inst.n)
         mask[list(red.free[row].features)] = 1.0
         for j in range(inst.n_p):
-            cand = rows + [inst.W_p[j] * mask]
-            sv = np.linalg.svd(np.array(cand), compute_uv=False)
-            if len(cand) <= len(sv) and sv[-1] > 1e-10 * max(sv[0], 1e-300):
-                rows.append(inst.W_p[j] * mask)
-                out.append((side, j))
-    return out, np.array(rows)
+            cand.append((side, j))
+            rows.append(inst.W_p[j] * mask)
+    keep = independent_rows([[Fraction(float(x)) for x in r] for r in rows])
+    return [cand[i] for i in keep], np.array([rows[i] for i in keep])
 
 
 def span_basis(red: ReducedPiece, f: int, g: int) -> tuple[list[tuple[int, int]], int, np.ndarray]:

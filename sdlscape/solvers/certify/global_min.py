@@ -133,7 +133,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
         pats, mult = [p.canonical() for p in patterns], {}
     reading = inst.activation.linear_reading
     cheap = {str(p): cheap_lower_bound(Piece(inst, p, eps, reading)) for p in pats}
-    order = sorted(pats, key=lambda p: (cheap[str(p)], str(p)))
+    order = _cheap_order(pats, cheap, rtol, atol)
     key = settings_key(inst, eps, rtol, atol, time_limit, node_limit, record)
     ck = Path(checkpoint) if checkpoint is not None else None
     done = load_checkpoint(ck, key)
@@ -262,6 +262,24 @@ def what_is_certified(inst: Instance) -> str:
         return (head + "; the ordering rows between latents (TopK) are relaxed in the bound (the lower bound stays "
                 "valid), values are taken only at encoders realised in the true region")
     return head
+
+
+def _cheap_order(pats: list[Pattern], cheap: dict[str, float], rtol: float, atol: float) -> list[Pattern]:
+    """Pieces by their cheap lower bound; pieces whose bounds tie within the tolerance (nested patterns share
+    the bound of the closure they lie in) largest pattern first, so that the piece whose interior holds the
+    minimum is solved before its faces and prunes them (ties broken by the 1e-12 noise of the bounds sent
+    the faces first, each to a full branch and bound against a worse incumbent)."""
+    order = sorted(pats, key=lambda p: (cheap[str(p)], str(p)))
+    out: list[Pattern] = []
+    i = 0
+    while i < len(order):
+        head = cheap[str(order[i])]
+        j = i + 1
+        while j < len(order) and cheap[str(order[j])] <= head + rtol * max(head, 0.0) + atol:
+            j += 1
+        out.extend(sorted(order[i:j], key=lambda p: (-sum(len(s) for s in p.sets), str(p))))
+        i = j
+    return out
 
 
 def _meets(value: float, lower: float, rtol: float, atol: float) -> bool:

@@ -283,7 +283,7 @@ def cheap_bound_parts(piece: Piece) -> tuple[ReducedPiece, float]:
 
     red = reduce_piece(piece)
     V = [c.vertices @ L.T for c, L in zip(red.free, red.maps)]
-    phi = subspace_bound(V, red.Gr, red.k) + rounding_allowance(red.total, red.m, red.k, 1.0)
+    phi = subspace_bound(V, red.Gr, red.k, red.span_dim, list(red.row_dims)) + rounding_allowance(red.total, red.m, red.k, 1.0)
     allowance0 = rounding_allowance(red.total, piece.instance.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
     return red, red.phi0 + allowance0 + phi + numerics.CERTIFY_RECORD_SLACK * red.total
 
@@ -302,5 +302,5 @@ def cheap_lower_bound(piece: Piece) -> float:
     except InputError:
         return 0.0
     V = [np.vstack([c.vertices for _ in (0,)]) @ L.T for c, L in zip(red.free, red.maps)]
-    phi = subspace_bound(V, red.Gr, red.k) + rounding_allowance(red.total, red.m, red.k, 1.0)
+    phi = subspace_bound(V, red.Gr, red.k, red.span_dim, list(red.row_dims)) + rounding_allowance(red.total, red.m, red.k, 1.0)
     return max(red.total - red.phi0 - phi, 0.0)

@@ -93,6 +93,7 @@ class ReducedPiece:
     fixed_rows: dict[int, np.ndarray]
     coupled: bool
     notes: dict = field(default_factory=dict)
+    fixed_sources: tuple = ()            # (latent, encoder row) of every fixed code row spanning U0
 
     @property
     def k(self) -> int:
@@ -106,6 +107,45 @@ class ReducedPiece:
     def code_maps_full(self) -> tuple[np.ndarray, ...]:
         """Encoder row -> full D-scaled code row (n x n_p) of each free latent."""
         return tuple(_code_map(self.piece, c.latent) for c in self.free)
+
+    def _live_rows(self, latent: int, W: np.ndarray) -> list:
+        """Exact rows S_i * (w W_p) of latent i for the encoder rows W, on the features with M > 0 (D dropped: it
+        is invertible there), as fractions (products and sums of floats are rationals)."""
+        from fractions import Fraction
+
+        inst = self.piece.instance
+        live = np.flatnonzero(np.asarray(inst.M) > 0)
+        on = np.asarray(self.piece.loss_mask[latent], dtype=bool)
+        Wp = [[Fraction(float(x)) for x in row] for row in inst.W_p]
+        return [[sum((Fraction(float(wj)) * Wp[j][d] for j, wj in enumerate(w)), Fraction(0)) if on[d] else Fraction(0)
+                 for d in live] for w in np.atleast_2d(W)]
+
+    @cached_property
+    def _exact_dims(self) -> tuple[int | None, tuple[int | None, ...]]:
+        """(span_dim, row_dims): dimensions, in the reduced space, of the sum of the free latents' code images and
+        of each one, decided over fractions as dim(image + F0) - dim F0 with F0 the exact span of the fixed code
+        rows. (None, Nones) when the float fixed span U0 does not have F0's dimension (then no bound is claimed)."""
+        from sdlscape.certcheck.span import independent_rows
+
+        n_p = self.piece.instance.n_p
+        F0 = [r for i, w in self.fixed_sources for r in self._live_rows(i, w)]
+        r0 = len(independent_rows(F0))
+        if r0 != self.U0.shape[1]:
+            return None, (None,) * self.k
+        images = [self._live_rows(c.latent, np.eye(n_p)) for c in self.free]
+        rows = tuple(len(independent_rows(F0 + im)) - r0 for im in images)
+        return len(independent_rows(F0 + [r for im in images for r in im])) - r0, rows
+
+    @property
+    def span_dim(self) -> int | None:
+        """A proven bound on the dimension of the span of every node's reduced code rows (exact; see _exact_dims)."""
+        return self._exact_dims[0]
+
+    @property
+    def row_dims(self) -> tuple[int | None, ...]:
+        """A proven bound on the dimension of each free latent's reduced code image (a simplex part's codes lie in
+        it)."""
+        return self._exact_dims[1]
 
     def reduced_rows(self, W_free: np.ndarray) -> np.ndarray:
         """Reduced code rows (k x m) of free encoder rows W_free (k x n_p)."""
@@ -289,6 +329,7 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
         raise InputError(f"piece {piece.pattern} is not realizable ({piece.realizability.detail})")
     fixed_rows: dict[int, np.ndarray] = {}
     fixed_codes: list[np.ndarray] = []
+    fixed_src: list[tuple[int, np.ndarray]] = []
     free: list[CellPolytope] = []
     coupled = False
     by_cell: dict[frozenset, list[int]] = {}
@@ -307,17 +348,20 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
                 w = np.asarray(witness[i], dtype=float)    # coupled (TopK): the witness keeps the orderings
                 fixed_rows[i] = w if coupled else _interior_direction(piece, i, w)
             fixed_codes.append(L @ fixed_rows[latents[0]])
+            fixed_src.append((latents[0], fixed_rows[latents[0]]))
             continue
         P = cell_polytope(piece, latents[0])
         if len(P.vertices) == 1:               # a one-ray cell (ends within MERGE_ATOL): a fixed row
             for i in latents:
                 fixed_rows[i] = _interior_direction(piece, i, P.vertices[0])
             fixed_codes.append(L @ fixed_rows[latents[0]])
+            fixed_src.append((latents[0], fixed_rows[latents[0]]))
             continue
         if len(latents) >= rank:                                       # the cell's whole image is spanned
             for i, w in zip(latents, _interior_points(P, len(latents))):
                 fixed_rows[i] = w
             fixed_codes.extend(L @ v for v in P.vertices)
+            fixed_src.extend((latents[0], v) for v in P.vertices)
             continue
         for i in latents:
             free.append(CellPolytope(latent=i, features=P.features, vertices=P.vertices, simplices=P.simplices,
@@ -332,7 +376,8 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
     Gr = Q.T @ G @ Q
     return ReducedPiece(piece=piece, G=G, total=float(np.trace(G)), U0=U0, Q=Q, Gr=Gr,
                         phi0=float(np.trace(U0.T @ G @ U0)), free=tuple(free), maps=maps, fixed_rows=fixed_rows,
-                        coupled=coupled, notes={"fixed_span": int(U0.shape[1]), "free_rows": len(free),
+                        coupled=coupled, fixed_sources=tuple(fixed_src),
+                        notes={"fixed_span": int(U0.shape[1]), "free_rows": len(free),
                                                      "fixed_kappa": fixed_kappa})
 
 
