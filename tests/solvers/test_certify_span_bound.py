@@ -6,6 +6,8 @@ vertex codes were nearly parallel: the SVD's basis of a span whose smallest sing
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from sdlscape.theory.instance_io import load_instance
 from sdlscape.theory.patterns import Pattern
 from sdlscape.theory.piece import Piece
 
-LANDSCAPE = "results/landscape/issue28"
+LANDSCAPE = Path(__file__).resolve().parents[2] / "results" / "landscape" / "issue28"
 
 
 def exact_kyfan(X: np.ndarray, G: np.ndarray, d: int) -> float:

@@ -108,18 +108,6 @@ class ReducedPiece:
         """Encoder row -> full D-scaled code row (n x n_p) of each free latent."""
         return tuple(_code_map(self.piece, c.latent) for c in self.free)
 
-    def _live_rows(self, latent: int, W: np.ndarray) -> list:
-        """Exact rows S_i * (w W_p) of latent i for the encoder rows W, on the features with M > 0 (D dropped: it
-        is invertible there), as fractions (products and sums of floats are rationals)."""
-        from fractions import Fraction
-
-        inst = self.piece.instance
-        live = np.flatnonzero(np.asarray(inst.M) > 0)
-        on = np.asarray(self.piece.loss_mask[latent], dtype=bool)
-        Wp = [[Fraction(float(x)) for x in row] for row in inst.W_p]
-        return [[sum((Fraction(float(wj)) * Wp[j][d] for j, wj in enumerate(w)), Fraction(0)) if on[d] else Fraction(0)
-                 for d in live] for w in np.atleast_2d(W)]
-
     @cached_property
     def _exact_dims(self) -> tuple[int | None, tuple[int | None, ...]]:
         """(span_dim, row_dims): dimensions, in the reduced space, of the sum of the free latents' code images and
@@ -128,11 +116,11 @@ class ReducedPiece:
         from sdlscape.certcheck.span import independent_rows
 
         n_p = self.piece.instance.n_p
-        F0 = [r for i, w in self.fixed_sources for r in self._live_rows(i, w)]
+        F0 = [r for i, w in self.fixed_sources for r in _live_rows(self.piece, i, w)]
         r0 = len(independent_rows(F0))
         if r0 != self.U0.shape[1]:
             return None, (None,) * self.k
-        images = [self._live_rows(c.latent, np.eye(n_p)) for c in self.free]
+        images = [_live_rows(self.piece, c.latent, np.eye(n_p)) for c in self.free]
         rows = tuple(len(independent_rows(F0 + im)) - r0 for im in images)
         return len(independent_rows(F0 + [r for im in images for r in im])) - r0, rows
 
@@ -160,6 +148,19 @@ class ReducedPiece:
         for c, w in zip(self.free, W_free):
             W[c.latent] = w
         return W
+
+
+def _live_rows(piece: Piece, latent: int, W: np.ndarray) -> list:
+    """Exact rows S_i * (w W_p) of latent i for the encoder rows W, on the features with M > 0 (D dropped: it is
+    invertible there), as fractions (products and sums of floats are rationals)."""
+    from fractions import Fraction
+
+    inst = piece.instance
+    live = np.flatnonzero(np.asarray(inst.M) > 0)
+    on = np.asarray(piece.loss_mask[latent], dtype=bool)
+    Wp = [[Fraction(float(x)) for x in row] for row in inst.W_p]
+    return [[sum((Fraction(float(wj)) * Wp[j][d] for j, wj in enumerate(w)), Fraction(0)) if on[d] else Fraction(0)
+             for d in live] for w in np.atleast_2d(W)]
 
 
 def _code_map(piece: Piece, i: int) -> np.ndarray:
@@ -275,12 +276,13 @@ def _interior_points(P: CellPolytope, count: int) -> list[np.ndarray]:
     return pts
 
 
-def _orth(X: np.ndarray, n: int) -> np.ndarray:
-    """Orthonormal basis (n x r) of the span of the rows of X."""
+def _orth(X: np.ndarray, n: int, rank: int | None = None) -> np.ndarray:
+    """Orthonormal basis (n x r) of the span of the rows of X: r = rank where it is known exactly, else the
+    singular values above RANK_TOL (relative)."""
     if X.size == 0:
         return np.zeros((n, 0))
     U, sv, Vt = np.linalg.svd(X, full_matrices=False)
-    r = int(np.sum(sv > RANK_TOL * max(sv.max(), 1e-300)))
+    r = int(np.sum(sv > RANK_TOL * max(sv.max(), 1e-300))) if rank is None else rank
     return Vt[:r].T
 
 
@@ -367,9 +369,13 @@ def reduce_piece(piece: Piece) -> ReducedPiece:
             free.append(CellPolytope(latent=i, features=P.features, vertices=P.vertices, simplices=P.simplices,
                                      A=P.A, kinds=P.kinds, row_features=P.row_features))
     X0 = np.array(fixed_codes).reshape(-1, n)
-    U0 = _orth(X0, n)
-    sv0 = np.linalg.svd(X0, compute_uv=False) if X0.size else np.ones(1)
-    sv0 = sv0[sv0 > RANK_TOL * max(sv0.max(), 1e-300)]
+    # the fixed span's dimension exactly (a tolerance would drop the second of two fixed codes 1e-11 rad apart,
+    # and with it the energy of that direction from phi0); its conditioning goes into the allowance
+    from sdlscape.certcheck.span import independent_rows
+
+    r0 = len(independent_rows([r for i, w in fixed_src for r in _live_rows(piece, i, w)]))
+    U0 = _orth(X0, n, r0)
+    sv0 = np.linalg.svd(X0, compute_uv=False)[:r0] if X0.size else np.ones(1)
     fixed_kappa = float(sv0.max() / sv0.min()) if sv0.size else 1.0
     Q = null_space(U0.T) if U0.shape[1] else np.eye(n)
     maps = tuple(Q.T @ _code_map(piece, c.latent) for c in free)
