@@ -49,13 +49,15 @@ def float_kyfan(X: np.ndarray, G: np.ndarray, d: int) -> float:
 
 
 def near_parallel_cases(count: int, seed: int = 0):
+    """Rows v, v + eps w, z in R^8 at scales 1e-6 .. 1e6 (the span does not depend on the scale, the rounding
+    does), G with eigenvalues up to ~1e4 (so that the whole-space Ky Fan is far above the span's)."""
     rng = np.random.default_rng(seed)
     for _ in range(count):
-        m = 5
+        m = 8
         v, w = rng.normal(size=m), rng.normal(size=m)
         eps = 10.0 ** rng.uniform(-12, -6)
-        X = np.stack([v, v + eps * w, rng.normal(size=m)])
-        A = rng.normal(size=(m, m))
+        X = np.stack([v, v + eps * w, rng.normal(size=m)]) * 10.0 ** rng.uniform(-6, 6)
+        A = rng.normal(size=(m, m)) * np.sqrt(10.0 ** rng.uniform(0, 3))
         yield X, A @ A.T
 
 
@@ -67,6 +69,44 @@ def test_the_bound_holds_for_near_parallel_codes():
 def test_the_condition_blind_bound_fails_on_the_same_cases():
     # the deliberately false variant: without the span error the test above would fail
     assert any(float_kyfan(X, G, 2) < exact_kyfan(X, G, 2) for X, G in near_parallel_cases(120))
+
+
+def tight(bound: float, exact: float, G: np.ndarray) -> bool:
+    return exact <= bound <= exact + 1e-10 * float(np.trace(G))
+
+
+def spd(m: int, seed: int, spread: float = 3.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(m, m)))
+    return (Q * 10.0 ** np.linspace(-1, spread, m)) @ Q.T        # eigenvalues 0.1 .. 10^spread
+
+
+@pytest.mark.parametrize("rows", [3, 8, 11])                       # inside, equal to and past the whole space
+def test_well_conditioned_spans_are_tight(rows):
+    rng = np.random.default_rng(rows)
+    X, G = rng.normal(size=(rows, 8)), spd(8, rows)
+    assert tight(bounds.subspace_bound([X], G, 2), exact_kyfan(X, G, 2), G)
+    assert tight(bounds.subspace_bound([X[:2], X[2:]], G, 2, span_dim=rows + 5), exact_kyfan(X, G, 2), G)
+
+
+def test_zero_rows_and_repeats_span_nothing():
+    rng = np.random.default_rng(7)
+    X, G = rng.normal(size=(3, 8)), spd(8, 7)
+    padded = np.vstack([X, np.zeros((2, 8)), X[:1]])
+    assert tight(bounds.subspace_bound([padded], G, 2), exact_kyfan(X, G, 2), G)
+    assert bounds.subspace_bound([], G, 0) == 0.0
+    assert bounds.subspace_bound([np.zeros((2, 8))], G, 1) == 0.0
+
+
+def test_a_row_proven_one_dimensional_is_tight():
+    # two exactly parallel vertex codes of one row (a one-feature image): one direction, no grey charge
+    rng = np.random.default_rng(8)
+    a, b, G = rng.normal(size=8), rng.normal(size=8), spd(8, 8)
+    V = [np.stack([a, 2.0 * a]), b[None, :]]
+    exact = exact_kyfan(np.stack([a, b]), G, 2)
+    assert tight(bounds.subspace_bound(V, G, 2, row_dims=[1, None]), exact, G)
+    assert tight(bounds.subspace_bound(V, G, 2, span_dim=2), exact, G)
+    assert bounds.subspace_bound(V, G, 2) > exact + 1e-3        # unproven: the zero singular value could hide a real one
 
 
 def test_an_exact_dependency_costs_nothing_once_proven():
@@ -144,3 +184,32 @@ def test_a_nested_piece_closes_on_its_exact_span():
     c = certify_piece(piece, node_limit=50)
     assert c.certified and c.nodes <= 50
     assert c.lower_bound <= c.value <= c.lower_bound * (1 + 1e-7) + 1e-12
+
+
+def test_small_eigenvalues_are_not_raised():
+    # a span inside G's low eigenspace (eigenvalues 0.1 .. 0.3) and the whole space at d = m: exact sums below 1
+    G = spd(8, 11)
+    lam, Q = np.linalg.eigh(G)
+    X = np.random.default_rng(11).normal(size=(2, 3)) @ Q[:, :3].T
+    assert tight(bounds.subspace_bound([X], G, 2), exact_kyfan(X, G, 2), G)
+    Y = np.random.default_rng(12).normal(size=(9, 8))
+    assert tight(bounds.subspace_bound([Y], G, 8), float(np.sum(lam)), G)
+
+
+def test_a_single_resolved_direction_is_used():
+    # one row, two exactly parallel vertex codes, proven one-dimensional: the bound is a^T G a / |a|^2
+    rng = np.random.default_rng(13)
+    a, G = rng.normal(size=8), spd(8, 13)
+    assert tight(bounds.subspace_bound([np.stack([a, 2.0 * a])], G, 1, row_dims=[1]), float(a @ G @ a / (a @ a)), G)
+
+
+def test_a_grey_direction_costs_one_top_eigenvalue_and_no_more():
+    # rows a, 2a, b with nothing proven: two resolved directions (span{a, b}) and one grey; d = 2 keeps one Ky Fan
+    # term on span{a, b} and charges lambda_max(G) for the grey one
+    rng = np.random.default_rng(14)
+    a, b = rng.normal(size=8), rng.normal(size=8)
+    Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    G = (Q * np.array([0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 999.0, 1000.0])) @ Q.T   # the whole space's top-2 sum is larger
+    bound = bounds.subspace_bound([np.stack([a, 2.0 * a]), b[None, :]], G, 2)
+    formula = exact_kyfan(np.stack([a, b]), G, 1) + float(np.linalg.eigvalsh(G)[-1])
+    assert formula <= bound <= formula + 1e-6 * float(np.trace(G))
