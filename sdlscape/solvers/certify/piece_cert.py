@@ -199,7 +199,10 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
         The second-order remainder constant (3 is proven; tests pass smaller values to see them caught).
     record : bool
         Keep every closed node with its parametrisation and bound (`PieceCertificate.record`, for
-        `certify --certificate`; checked by sdlscape.certcheck).
+        `certify --certificate`; checked by sdlscape.certcheck). Every leaf bound is raised by the slack the checker
+        needs on this piece (record.record_slack, measured by running the checker on the record; detail
+        ["record_slack"]); lower_bound and status then follow the raised bounds, and a piece certified without a
+        file but not with its slack says so (detail["record_slack_breaks_certification"], reason interval_check).
     start_points : tuple of arrays
         Encoders W_E (n_latents x n_p, rows in the piece's latent order) found elsewhere, e.g. by the multistart
         incumbent; with the end points of local solves from interior points (_local_points), those inside the
