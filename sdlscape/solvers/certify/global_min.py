@@ -292,7 +292,7 @@ def _meets(value: float, lower: float, rtol: float, atol: float) -> bool:
 
 def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None = None) -> PieceCertificate:
     """A piece pruned on its root bound; with `piece`, also its record (every root node a leaf)."""
-    rec = None
+    rec, detail = None, {"cheap_lower_bound": float(lb)}
     if piece is not None and piece.instance.activation.certifier_reduction is Reduction.TOPK_PLAIN:
         from sdlscape.solvers.certify.topk_plain import relaxed_bound
 
@@ -301,15 +301,20 @@ def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None
     elif piece is not None:
         from sdlscape.solvers.certify import interval
         from sdlscape.solvers.certify.piece_cert import cheap_bound_parts
-        from sdlscape.solvers.certify.record import pruned_record
+        from sdlscape.solvers.certify.record import pruned_record, record_slack
 
         red, claim = cheap_bound_parts(piece)
         rec = pruned_record(red, claim)
+        slack = record_slack(red, rec, max(interval.lo(interval.lower_bound_interval(piece.instance, claim)), 0.0))
+        if slack.slack > 0:                      # every root leaf raised by what the checker needs (record.py)
+            claim = claim + slack.slack
+            rec = pruned_record(red, claim)
         lb = min(lb, max(interval.lo(interval.lower_bound_interval(piece.instance, claim)), 0.0))
+        detail = {"cheap_lower_bound": float(lb), "record_slack": slack.to_dict(red.total)}
     return PieceCertificate(pattern=p, value=None, lower_bound=float(lb), certified=False, gap=None, rtol=rtol,
                             atol=atol, status=CertifyStatus.PRUNED, reason=CertifyReason.CUTOFF, minimiser_W_E=None,
                             minimiser_W_D=None, closure_value=None, infimum_on_boundary=None, boundary_face=(),
-                            rank_drop=False, nodes=0, seconds=0.0, detail={"cheap_lower_bound": float(lb)}, record=rec)
+                            rank_drop=False, nodes=0, seconds=0.0, detail=detail, record=rec)
 
 
 def _from_incumbent(seed, rtol: float, atol: float) -> PieceCertificate:

@@ -199,7 +199,10 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
         The second-order remainder constant (3 is proven; tests pass smaller values to see them caught).
     record : bool
         Keep every closed node with its parametrisation and bound (`PieceCertificate.record`, for
-        `certify --certificate`; checked by sdlscape.certcheck).
+        `certify --certificate`; checked by sdlscape.certcheck). Every leaf bound is raised by the slack the checker
+        needs on this piece (record.record_slack, measured by running the checker on the record; detail
+        ["record_slack"]); lower_bound and status then follow the raised bounds, and a piece certified without a
+        file but not with its slack says so (detail["record_slack_breaks_certification"], reason interval_check).
     start_points : tuple of arrays
         Encoders W_E (n_latents x n_p, rows in the piece's latent order) found elsewhere, e.g. by the multistart
         incumbent; with the end points of local solves from interior points (_local_points), those inside the
@@ -232,11 +235,18 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
                            seeds=_seed_rows(red, start_points))
     inst = piece.instance
     allowance0 = rounding_allowance(red.total, inst.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
-    slack = numerics.CERTIFY_RECORD_SLACK * red.total if record else 0.0
-    lower_iv = interval.lower_bound_interval(inst, red.phi0 + allowance0 + slack + res.phi_upper)
-    if interval.lo(lower_iv) < 0:
-        lower_iv = interval.zero()                      # L~ >= 0 (a sum of squares)
-    lower = interval.lo(lower_iv)
+    lower_iv = _lower_interval(inst, red.phi0 + allowance0 + res.phi_upper)
+    rec = slack = None
+    if record:                           # the file's leaf bounds, raised by the slack the checker needs (record.py)
+        from sdlscape.solvers.certify.record import piece_record, record_slack
+
+        rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0)
+        slack = record_slack(red, rec, interval.lo(lower_iv))
+        if slack.slack > 0:
+            rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0 + slack.slack)
+    lower_file_iv = lower_iv if slack is None or not slack.slack > 0 else \
+        _lower_interval(inst, red.phi0 + allowance0 + slack.slack + res.phi_upper)
+    lower = interval.lo(lower_file_iv)
     closure_value = red.total - red.phi0 - res.phi_best
     tol_L = 0.25 * (rtol * max(closure_value, 0.0) + atol)
     got = _realise_best(red, res.candidates, res.phi_best, tol_L)
@@ -259,17 +269,20 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
         value = interval.hi(val_iv)
         gap = max(value - max(lower, 0.0), 0.0)
         certified = res.stopped is None and interval.gap_meets(val_iv, lower_iv, rtol, atol)
+        broken = certified and not interval.gap_meets(val_iv, lower_file_iv, rtol, atol)
+        if broken:                          # the record slack breaks it: the file's status follows its bound
+            certified = False
+            detail["record_slack_breaks_certification"] = (
+                f"certified at lower bound {interval.lo(lower_iv):.17g} without a file; the checker needs "
+                f"{slack.slack:.3g} of room, and {lower:.17g} no longer meets rtol {rtol:g}, atol {atol:g}")
         detail["pushed_inward"] = pushed
-        reason = None if certified else (res.stopped or (CertifyReason.NOT_REALISED if red.coupled
+        reason = None if certified else (res.stopped or (CertifyReason.NOT_REALISED if red.coupled and not broken
                                                          else CertifyReason.INTERVAL_CHECK))
     status = CertifyStatus.CERTIFIED if certified else CertifyStatus.INCONCLUSIVE
     if not certified and np.isfinite(L_cutoff) and lower >= L_cutoff - (rtol * max(L_cutoff, 0.0) + atol):
         status, reason = CertifyStatus.PRUNED, CertifyReason.CUTOFF
-    rec = None
-    if record:
-        from sdlscape.solvers.certify.record import piece_record
-
-        rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0 + slack)
+    if slack is not None:
+        detail["record_slack"] = slack.to_dict(red.total)
     return PieceCertificate(**base, value=value, lower_bound=max(lower, 0.0), certified=certified, gap=gap,
                             status=status, reason=reason, minimiser_W_E=W_E, minimiser_W_D=W_D,
                             closure_value=float(closure_value), infimum_on_boundary=on_boundary,
@@ -278,14 +291,21 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
 
 
 def cheap_bound_parts(piece: Piece) -> tuple[ReducedPiece, float]:
-    """The reduced piece and the root bound on the full captured energy phi0 + phi_free (allowances included)."""
+    """The reduced piece and the root bound on the full captured energy phi0 + phi_free (allowances included; no
+    record slack: global_min._pruned sizes it for the checker, record.record_slack)."""
     from sdlscape.solvers.certify.bounds import subspace_bound
 
     red = reduce_piece(piece)
     V = [c.vertices @ L.T for c, L in zip(red.free, red.maps)]
     phi = subspace_bound(V, red.Gr, red.k, red.span_dim, list(red.row_dims)) + rounding_allowance(red.total, red.m, red.k, 1.0)
     allowance0 = rounding_allowance(red.total, piece.instance.n, red.U0.shape[1], red.notes.get("fixed_kappa", 1.0))
-    return red, red.phi0 + allowance0 + phi + numerics.CERTIFY_RECORD_SLACK * red.total
+    return red, red.phi0 + allowance0 + phi
+
+
+def _lower_interval(inst, phi_upper: float):
+    """||R||^2 - phi_upper as an interval, clipped at 0 (L~ >= 0: a sum of squares)."""
+    low = interval.lower_bound_interval(inst, phi_upper)
+    return interval.zero() if interval.lo(low) < 0 else low
 
 
 def cheap_lower_bound(piece: Piece) -> float:

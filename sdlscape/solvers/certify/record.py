@@ -5,16 +5,28 @@ branch and bound: the fixed latents' encoder rows, each free latent's normalised
 the root nodes (chart parts: simplices of encoder rows, or blow-up charts), and every closed node as its
 root and split path, with the bound the certifier claims for it on phi(B) = tr(G Pi(B)) over the full
 code matrix (fixed rows included). The piece's lower bound is ||R||^2 minus the largest leaf bound.
+
+Every leaf bound is raised by the piece's record slack (`record_slack`), sized to what the independent checker
+needs on this piece: the checker recomputes each leaf's bound in interval arithmetic, looser than the certifier's
+floats, and accepts the piece when ||R||^2 minus its bound stays >= the piece's lower bound on every leaf.
 """
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sdlscape import numerics
 from sdlscape.solvers.certify.reduce import ReducedPiece
 
 FORMAT = "sdlscape-certificate/1"
+
+_PROBE = 1e-300
+"""The piece lower bound the checker is run against when it measures a record (> 0, so that it reports its room;
+below every floor that matters, so that it refines no leaf)."""
 
 
 def piece_record(red: ReducedPiece, roots, leaves, phi_fixed_upper: float) -> dict[str, Any]:
@@ -29,8 +41,67 @@ def piece_record(red: ReducedPiece, roots, leaves, phi_fixed_upper: float) -> di
 
 
 def pruned_record(red: ReducedPiece, phi_upper_full: float) -> dict[str, Any]:
-    """A piece pruned on its root bound alone: every root node is a leaf with the piece's root bound."""
+    """A piece pruned on its root bound: every root node is a leaf with the piece's root bound."""
     from sdlscape.solvers.certify.charts import root_nodes
 
     roots = root_nodes(red)[0] if red.k else [()]
     return piece_record(red, roots, [(r, (), 0.0) for r in range(len(roots))], phi_upper_full)
+
+
+def checker_floor(red: ReducedPiece, rec: dict[str, Any]) -> tuple[float | None, list[str]]:
+    """The independent checker's floor on this piece: min over the record's leaves of ||R||^2 - (the checker's own
+    bound on phi there), interval low end, as `sdlscape check-certificate` computes it from the file (the record
+    and the instance go through JSON, as written). Runs sdlscape.certcheck.check on a one-piece certificate whose
+    lower bound is a positive number below every floor (_PROBE), so that the checker reports its room (least_room,
+    relative to ||R||^2) without refining any leaf; the floor is that room times ||R||^2 (exact to a few ulps of
+    ||R||^2). Returns (floor, the checker's failures); floor None where it reported no room (no leaf measured)."""
+    from sdlscape.certcheck import FORMAT as CHECK_FORMAT
+    from sdlscape.certcheck import check
+    from sdlscape.solvers.certify import interval
+    from sdlscape.storage import to_jsonable
+
+    piece = red.piece
+    doc = {"format": CHECK_FORMAT, "instance": piece.instance.to_dict(), "lower_bound": _PROBE, "certified": False,
+           "pieces": [{"pattern": piece.pattern.to_json(), "lower_bound": _PROBE, "record": rec}]}
+    v = check(json.loads(json.dumps(to_jsonable(doc), allow_nan=False)))
+    if v.least_room is None:
+        return None, v.failures
+    total_hi = interval.hi(interval.energy_interval(piece.instance))
+    return float(v.least_room) * max(total_hi, 1e-300) + _PROBE, v.failures
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSlack:
+    """The slack every leaf bound of a piece's record is raised by (absolute, on phi) and how it was sized:
+    need = (the certifier's lower bound) - (the checker's floor), what the piece lower bound must give up for the
+    checker to prove it on every leaf without refining (<= 0 where the checker is tighter); slack = need + margin,
+    floored at 0 and capped at numerics.CERTIFY_RECORD_SLACK ||R||^2 (capped: the checker must refine some leaf)."""
+
+    slack: float
+    need: float | None
+    capped: bool
+    failures: tuple[str, ...] = ()
+    seconds: float = 0.0                    # the checker's run on the record
+
+    def to_dict(self, total: float) -> dict[str, Any]:
+        rel = 1.0 / max(total, 1e-300)
+        return {"slack": self.slack, "slack_relative": self.slack * rel,
+                "checker_need": self.need, "checker_need_relative": None if self.need is None else self.need * rel,
+                "capped": self.capped, "checker_failures": list(self.failures[:3]), "seconds": self.seconds}
+
+
+def record_slack(red: ReducedPiece, rec: dict[str, Any], lower: float) -> RecordSlack:
+    """The record slack of one piece (numerics.CERTIFY_RECORD_SLACK): `rec` is its record with the certifier's own
+    leaf bounds (no slack), `lower` the lower bound they give (lo(||R||^2 - the largest leaf bound), >= 0)."""
+    t0 = time.perf_counter()
+    cap = numerics.CERTIFY_RECORD_SLACK * red.total
+    if not lower > 0:                                   # a lower bound 0 needs no room (the checker skips it)
+        return RecordSlack(slack=0.0, need=None, capped=False)
+    floor, failures = checker_floor(red, rec)
+    if floor is None:
+        return RecordSlack(slack=cap, need=None, capped=True, failures=tuple(failures),
+                           seconds=time.perf_counter() - t0)
+    need = lower - floor
+    want = max(need + numerics.CERTIFY_RECORD_MARGIN * red.total, 0.0)
+    return RecordSlack(slack=min(want, cap), need=need, capped=want > cap, failures=tuple(failures),
+                       seconds=time.perf_counter() - t0)
