@@ -15,8 +15,9 @@ with z_id = <w_E^i, x_d>. relu / jumprelu latents are independent (a pattern's r
 cells: the required patterns are the multisets of full-dimensional cells); topk / topk_relu patterns are joint.
 A homogeneous strict system {y : M y > 0} is decided by Gordan's alternative: it is infeasible iff some lambda >= 0,
 sum lambda = 1, has M^T lambda = 0, an LP feasibility problem solved by a phase-one simplex in fractions.Fraction
-with Bland's rule (terminates, exact). Patterns are enumerated feature by feature; a prefix whose system is
-infeasible is not extended (its extensions' systems contain it).
+with Bland's rule (terminates, exact); a system whose float least-squares solution of M y = 1 meets M y > 0 in
+exact arithmetic is feasible without it (`_witnessed`, the common case). Patterns are enumerated feature by
+feature; a prefix whose system is infeasible is not extended (its extensions' systems contain it).
 
 Why interior suffices (what the certificate must cover):
   relu       L~ is continuous in (W_D, W_E) and the full-dimensional regions are dense (their complement lies in
@@ -37,7 +38,8 @@ from fractions import Fraction
 import numpy as np
 
 LP_BUDGET = 200000
-"""Exact LPs the enumeration may solve per certificate (a deterministic stop; then coverage is undecided)."""
+"""Strict systems the enumeration may decide per certificate ("exact LPs": each decided exactly, by a float witness
+checked in rationals or by the fraction simplex); a deterministic stop, past which coverage is undecided."""
 
 
 class Undecided(Exception):
@@ -96,7 +98,19 @@ class _Counter:
         self.calls += 1
         if self.calls > self.budget:
             raise Undecided(f"more than {self.budget} exact LPs")
-        return strictly_feasible(rows)
+        return _witnessed(rows) or strictly_feasible(rows)
+
+
+def _witnessed(rows: list[list[Fraction]]) -> bool:
+    """A shortcut for wide cones: the least-squares y of M y = 1 (floats), if M y > 0 holds for it exactly."""
+    if not rows:
+        return True
+    M = np.array([[float(x) for x in r] for r in rows])
+    y = np.linalg.lstsq(M, np.ones(len(rows)), rcond=None)[0]
+    if not np.all(np.isfinite(y)) or not np.all(M @ y > 1e-6):
+        return False
+    yq = [Fraction(float(t)) for t in y]
+    return all(sum((a * b for a, b in zip(r, yq)), Fraction(0)) > 0 for r in rows)
 
 
 def _exact(W_p: np.ndarray) -> list[list[Fraction]]:

@@ -260,3 +260,19 @@ def test_symmetric_latents_are_enumerated_once_per_class():
     want = {key(s) for s in ([[0, 1], [], []], [[0], [1], []])}
     assert need == want
     assert all(len(list(itertools.chain(*p))) == 2 for p in need)
+
+
+def test_the_command_names_the_missing_pattern(tmp_path, capsys):
+    """`sdlscape check-certificate` on a committed certificate with one piece deleted: exit 3, the pattern printed."""
+    from sdlscape.cli import main
+
+    cert = _load("topk2_n4_np3_q3_s0")
+    need, _ = required_patterns(cert["instance"])
+    gone = next(p for p in cert["pieces"] if key(p["pattern"]) in need)
+    cert["pieces"].remove(gone)
+    path = tmp_path / "cut.cert.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(cert).encode()))
+    assert main(["check-certificate", str(path)]) == 3
+    out = capsys.readouterr().out
+    label = json.dumps([list(F) for F in key(gone["pattern"])], separators=(",", ":"))
+    assert "INVALID" in out and f"fails: pattern {label}: its region has interior" in out, out
