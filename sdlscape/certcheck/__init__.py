@@ -5,10 +5,14 @@ code. For every piece it
   1. replays every leaf's split path from its root node (the leaves of each root must form a complete
      binary tree: together they cover the root) and checks that the roots cover each free latent's cell
      (by measure: the root segments' lengths add up to the cell's; n_p = 2);
-  2. checks each cell: vertices normalised (sum of the latent's codes = 1), inside the closed cell (the
-     latent's codes >= 0, its codes <= 0 on the features where the activation forces them so: every other
-     feature for ReLU, for TopK o ReLU only those that fewer than k latents fire on, `off_features`;
-     threshold-0 activations), and, for n_p = 2, maximal (every end has one of those codes at 0);
+  2. checks each free latent's cell (cells.py): vertices normalised (sum of the latent's codes = 1), inside the
+     closed cell (rows c . z <= 0 in the latent's codes z: z_d >= 0 on its features and, threshold 0, z_e <= 0 on
+     the features where the activation forces it, `off_features`: every other feature for ReLU, for TopK o ReLU
+     only those that fewer than k latents fire on; JumpReLU, the direction cone of certify/reduce: z_e <= z_d for
+     every feature d of the latent and e not), and maximal: n_p = 2, every end has one of those rows at 0; n_p = 3,
+     a polygon traversed once whose every edge lies on one of the rows (0 at both its ends), or, for a 2-vertex
+     cell (codes of rank 2: a segment of codes), a KKT certificate at each end that it is the extreme of the cell
+     along the segment; all within cells.TIGHT = 1e-9 in normalised codes (float vertices);
   3. re-evaluates each leaf's bound on phi(B) = tr(G Pi(B)) (B = the full D-scaled code matrix, fixed rows
      included, G = R^T R), the least of two:
      - the exact-rank subspace bound (span.py): row(B) lies in a subspace T spanned by the free rows' vertex
@@ -25,9 +29,17 @@ code. For every piece it
      the leaf fails when ||R||^2 minus this bound is below the piece's lower bound (validity), or when the
      bound exceeds the leaf's claimed bound by more than `CONSISTENCY` tr G (a claim that is not the
      certifier's: the recomputation is looser than the certifier's floats by the interval widths);
-  4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison.
+  4. re-evaluates the value L~ at the recorded interior point in mpmath.iv and the global comparison;
+  5. pattern coverage (coverage.py), for a global certificate with pieces: from the instance alone, in exact
+     rational arithmetic (Gordan's alternative, a phase-one simplex in fractions), the patterns whose region has
+     nonempty interior (relu, jumprelu: multisets of full-dimensional single-latent cells; topk, topk_relu: joint
+     patterns), each of which must be a piece (up to a relabelling of latents); a missing one fails, named.
+     Regions without interior need no piece: for ReLU they are limits of full-dimensional ones (L~ is continuous),
+     JumpReLU has none (theta > 0), and for TopK / TopK o ReLU they are encoders with a tie at the k-th code,
+     outside the claim (the verdict's `coverage`: required patterns, missing, exact LPs).
 A certificate with no pieces stands only on a lower bound <= 0 (L~, eq. 11, is a sum of squares): then only 4
-runs (certify's zero-loss shortcut: the multistart's point already meets the trivial bound).
+runs (certify's zero-loss shortcut: the multistart's point already meets the trivial bound). A piece-mode
+certificate claims its one piece's bound only: 5 is skipped (a note says so).
 The verdict reports `least_room`: the least (||R||^2 - the checker's bound) - (the piece's lower bound) over the
 leaves, relative to ||R||^2, i.e. how much of the certifier's record slack (numerics.CERTIFY_RECORD_SLACK) the
 recomputation left unused (the measurement that sizes that slack).
@@ -48,7 +60,10 @@ by the checker itself (`_split`: the certifier's own children, which cover their
 it (the verdict counts such leaves),
 and fails, named, otherwise. It only removes the interval widths' looseness near a tight leaf.
 Not checked: that the blow-up corner codes are exactly parallel (checked within `PARALLEL_CHECK`); for
-n_p = 3, that a float edge midpoint splits a triangle's cone exactly (it is off the edge by rounding).
+n_p = 3, that a float edge midpoint splits a triangle's cone exactly (it is off the edge by rounding); a cell
+that misses less than cells.TIGHT of its true extent (float vertices); one-vertex free cells' maximality (a note;
+none in the committed certificates); for TopK o ReLU, the ranking rows between latents (the cells are the
+relaxed ones, see off_features); encoders at a tie of the k-th code (TopK, TopK o ReLU: outside every piece).
 """
 from __future__ import annotations
 
@@ -60,7 +75,8 @@ from pathlib import Path
 import numpy as np
 from mpmath import iv
 
-from sdlscape.certcheck import span_chart, three_chart
+from sdlscape.certcheck import cells as cell_check
+from sdlscape.certcheck import coverage, span_chart, three_chart
 from sdlscape.certcheck.intervals import Iv, inverse, positive_definite, spectral_norm_bound  # noqa: F401
 from sdlscape.certcheck.leaf import Data, SpanBound, _part_codes, _Reduced, fixed_generators
 from sdlscape.certcheck.topk_plain import check_topk_piece
@@ -173,6 +189,7 @@ class Verdict:
     refine_nodes: int = 0            # nodes that bisection evaluated
     least_margin: float | None = None   # min over leaves of (claimed bound - the checker's bound) / ||R||^2
     least_room: float | None = None     # min over leaves of (the checker's floor - the piece's lower bound) / ||R||^2
+    coverage: dict | None = None        # the pattern coverage check (coverage.py): required patterns, LPs spent
 
     def fail(self, why: str) -> None:
         self.valid = False
@@ -197,7 +214,7 @@ class Verdict:
     def to_dict(self) -> dict:
         return {"valid": self.valid, "pieces": self.pieces, "leaves": self.leaves, "refined_leaves": self.refined,
                 "refinement_nodes": self.refine_nodes, "least_margin": self.least_margin, "least_room": self.least_room,
-                "failures": self.failures, "notes": self.notes}
+                "coverage": self.coverage, "failures": self.failures, "notes": self.notes}
 
 
 def _measure(W: np.ndarray) -> float:
@@ -247,22 +264,18 @@ def check_piece(data: Data, piece: dict, G: Iv, trG: float, cG_of, total, v: Ver
     lb = float(piece["lower_bound"])
     fixed = [data.code(f["w"], feats[f["latent"]]) for f in rec["fixed"] if feats[f["latent"]]]
     lat = [f["latent"] for f in rec["free"]]
-    for fr in rec["free"]:                                                  # 2. the cells
+    for fr in rec["free"]:                                                  # 2. the cells (cells.py)
         V = np.asarray(fr["cell"], dtype=float)
         F = feats[fr["latent"]]
         Z = V @ data.W_p
         if np.any(np.abs(Z[:, F].sum(axis=1) - 1.0) > 1e-9):
             v.fail(f"piece {name}: latent {fr['latent']}'s cell vertices are not normalised")
-        if data.threshold == 0.0:
-            off = off_features(data, feats, fr["latent"])
-            if np.any(Z[:, F] < -1e-9) or (off and np.any(Z[:, off] > 1e-9)):
-                v.fail(f"piece {name}: latent {fr['latent']}'s cell vertices leave the closed cell")
-            tight = list(F) + off                       # the cell's own rows: an end must lie on one of them
-            if V.shape[1] == 2 and not all(np.any(np.abs(z[tight]) <= 1e-9) for z in Z):
-                v.fail(f"piece {name}: latent {fr['latent']}'s cell is not maximal (an end where none of its "
-                       f"codes that must be >= 0 or <= 0 is 0)")
-    if data.threshold != 0.0:
-        v.notes.append(f"piece {name}: threshold > 0, the cells' extent is not checked")
+        off = off_features(data, feats, fr["latent"]) if data.threshold == 0.0 else []
+        for why in cell_check.check_cell(data.W_p, F, off, data.threshold != 0.0, V):
+            if why.endswith("not checked"):
+                v.notes.append(f"piece {name}: latent {fr['latent']}'s {why}")
+            else:
+                v.fail(f"piece {name}: latent {fr['latent']}'s {why}")
     roots = rec["roots"]
     if any(p["kind"] == "three" for node in roots for p in node):    # three-row charts: three_chart.py
         return three_chart.check_three_piece(data, rec, feats, G, total, lb, trG, CONSISTENCY, _complete, name, v)
@@ -369,6 +382,25 @@ def _reads_back(inst: dict, data: Data, W_E: np.ndarray, pattern) -> bool:
     return bool(np.array_equal(got, want))
 
 
+def check_coverage(cert: dict, v: Verdict) -> None:
+    """5. A global certificate's pieces stand for every pattern whose region has interior (coverage.py); a piece
+    mode certificate claims one piece only, and a global one with no pieces rests on the trivial bound <= 0."""
+    if cert.get("mode") != "global":
+        v.notes.append(f"mode {cert.get('mode')!r}: the bound is claimed for the listed pieces only (no coverage)")
+        return
+    if not cert["pieces"]:
+        return
+    try:
+        missing, need, calls = coverage.missing_patterns(cert)
+    except (ValueError, coverage.Undecided) as exc:
+        v.fail(f"pattern coverage not decided: {exc}")
+        return
+    v.coverage = {"required": need, "missing": len(missing), "exact_lps": calls}
+    for m in missing:
+        v.fail(f"pattern {json.dumps(m, separators=(',', ':'))}: its region has interior (exact LP) but the "
+               "certificate has no piece for it (the global lower bound does not cover it)")
+
+
 def check(cert: dict) -> Verdict:
     """Check a certificate (the parsed JSON of `certify --certificate`); see the module docstring."""
     v = Verdict(valid=True)
@@ -403,6 +435,7 @@ def check(cert: dict) -> Verdict:
         else:
             check_piece(data, piece, G, trG, cG_of, total, v)
         lows.append(float(piece["lower_bound"]))
+    check_coverage(cert, v)
     low = min(lows, default=0.0)
     if float(cert["lower_bound"]) > low:
         v.fail(f"the global lower bound {cert['lower_bound']} exceeds the least piece lower bound {low}")
