@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdlscape.errors import InputError
+from sdlscape.solvers.checkpoint import load_checkpoint
 from sdlscape.solvers.landscape import (
     checkpoint_path,
     count_pieces,
@@ -91,18 +92,19 @@ def test_resume_from_checkpoint(ex35, tmp_path):
     assert again.summary["resumed_pieces"] == 5
     assert [(p["key"], p["class"], p["loss"]) for p in again.pieces] == [(p["key"], p["class"], p["loss"]) for p in res.pieces]
     # an interrupted run: only two pieces in the checkpoint; the rest are solved, the two are not redone
-    data = json.loads(ck.read_text())
-    keep = dict(list(data["pieces"].items())[:2])
-    for v in keep.values():
-        v["seconds"] = -1.0   # a marker: a re-solved piece would carry a positive time
+    head, *lines = ck.read_text().splitlines()
+    assert len(lines) == 5                            # a journal: the header, then one line per finished piece
+    keep = [json.loads(line) for line in lines[:2]]
+    for e in keep:
+        e["result"]["seconds"] = -1.0   # a marker: a re-solved piece would carry a positive time
     part = tmp_path / "part.checkpoint.json"
-    part.write_text(json.dumps({**data, "pieces": keep}))
+    part.write_text("\n".join([head] + [json.dumps(e) for e in keep]) + '\n{"pattern": "torn')   # a torn last line
     resumed = map_landscape(example_3_5(), starts=3, seed=0, checkpoint=part, keep_checkpoint=True)
     assert resumed.summary["resumed_pieces"] == 2
     assert sum(p["seconds"] == -1.0 for p in resumed.pieces) == 2
-    assert len(json.loads(part.read_text())["pieces"]) == 5
+    assert len(load_checkpoint(part, json.loads(head)["key"])) == 5
     # other settings -> another key -> nothing reused
-    assert settings_key(example_3_5(), 3, 1, 1e-3) != data["key"]
+    assert settings_key(example_3_5(), 3, 1, 1e-3) != json.loads(head)["key"]
     other = map_landscape(example_3_5(), starts=1, seed=1, checkpoint=tmp_path / "x.json")
     assert other.summary["resumed_pieces"] == 0
     assert not (tmp_path / "x.json").exists()     # a finished run deletes its checkpoint by default
