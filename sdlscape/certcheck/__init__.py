@@ -41,8 +41,10 @@ A certificate with no pieces stands only on a lower bound <= 0 (L~, eq. 11, is a
 runs (certify's zero-loss shortcut: the multistart's point already meets the trivial bound). A piece-mode
 certificate claims its one piece's bound only: 5 is skipped (a note says so).
 The verdict reports `least_room`: the least (||R||^2 - the checker's bound) - (the piece's lower bound) over the
-leaves, relative to ||R||^2, i.e. how much of the certifier's record slack (numerics.CERTIFY_RECORD_SLACK) the
-recomputation left unused (the measurement that sizes that slack).
+leaves, relative to ||R||^2, i.e. how much of the certifier's record slack the recomputation left unused. The
+certifier sizes each piece's slack by running this checker on the piece's record (solvers/certify/record.py), so
+on a piece that needed slack least_room is about numerics.CERTIFY_RECORD_MARGIN; slack - least_room is what its
+worst leaf needed.
 Plain TopK pieces carry their own leaves (one per passing set), checked by certcheck/topk_plain.py; pieces in
 three-row charts (root parts of kind "three") are checked by certcheck/three_chart.py.
 
@@ -205,7 +207,7 @@ class Verdict:
     def room(self, bound: float, lb: float, total) -> None:
         """Record how far the checker's own floor ||R||^2 - bound (interval low end) lies above the piece's lower
         bound, relative to ||R||^2: the part of the record slack that a leaf did not need (a leaf passes when it is
-        >= 0; pieces with lower bound 0 need nothing). CERTIFY_RECORD_SLACK - least_room is the slack it needed."""
+        >= 0; pieces with lower bound 0 need nothing). The piece's recorded slack - least_room is what it needed."""
         if not lb > 0:
             return
         r = (float((total - iv.mpf(bound)).a) - lb) / max(float(total.b), 1e-300)

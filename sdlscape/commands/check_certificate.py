@@ -9,9 +9,11 @@ from pathlib import Path
 from sdlscape.errors import InputError
 
 DESCRIPTION = """\
-Replays every leaf of every piece, checks that the leaves cover the pieces, re-evaluates each leaf's bound in
-interval arithmetic and the value at the minimiser in mpmath.iv; imports none of the branch-and-bound code.
-Exit 0: valid; 3: invalid (the failing leaves are printed)."""
+Replays every leaf of every piece, checks that the leaves cover the pieces, that every cell is inside its
+region and maximal, and (global certificates) that every activation pattern whose region has interior has a
+piece (decided in exact rationals from the instance alone); re-evaluates each leaf's bound in interval
+arithmetic and the value at the minimiser in mpmath.iv; imports none of the branch-and-bound code.
+Exit 0: valid; 3: invalid (the failing leaves or missing patterns are printed)."""
 
 
 def register(sub) -> None:
