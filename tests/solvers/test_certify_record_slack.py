@@ -22,6 +22,7 @@ from sdlscape.outcomes import CertifyReason, CertifyStatus
 from sdlscape.solvers.certify import certify_piece, interval, record
 from sdlscape.solvers.certify.global_min import _pruned
 from sdlscape.solvers.certify.piece_cert import cheap_bound_parts
+from sdlscape.solvers.certify.reduce import reduce_piece
 from sdlscape.storage import to_jsonable
 from sdlscape.theory.instance import load_instance, save_instance, transcoder_pair
 from sdlscape.theory.patterns import Pattern
@@ -68,10 +69,18 @@ def _raise_lower_bound(cert, by: float) -> dict:
     return bad
 
 
+@pytest.fixture(autouse=True)
+def always_measured(monkeypatch):
+    """The checker sizes every piece's slack here (at rtol 1e-2 the pieces have room: they would take the cap)."""
+    monkeypatch.setattr(record, "ROOM_FACTOR", np.inf)
+
+
 @pytest.fixture(scope="module")
 def nested_runs():
     piece = _nested()
-    return piece, [certify_piece(piece, rtol=1e-2, node_limit=2000, record=r) for r in (False, True)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(record, "ROOM_FACTOR", np.inf)
+        return piece, [certify_piece(piece, rtol=1e-2, node_limit=2000, record=r) for r in (False, True)]
 
 
 def test_a_run_without_a_file_is_unchanged_and_the_file_gives_up_only_the_slack(nested_runs):
@@ -182,3 +191,23 @@ def test_a_need_over_the_cap_is_capped(monkeypatch):
     assert s["capped"]
     assert s["slack"] == pytest.approx(numerics.CERTIFY_RECORD_SLACK * _total(piece.instance), rel=1e-12)
     assert s["checker_need"] > s["slack"]
+
+
+def test_a_piece_with_room_to_spare_takes_the_cap_unmeasured(monkeypatch, tmp_path):
+    """Without the fixture's override: at rtol 1e-2 the bound has far more than twice the cap to spare, so the
+    checker is not run for it (the file still checks VALID: the checker refines a leaf if the cap is short)."""
+    monkeypatch.setattr(record, "ROOM_FACTOR", 2.0)
+    piece = _nested()
+    c = certify_piece(piece, rtol=1e-2, node_limit=2000, record=True)
+    s = c.detail["record_slack"]
+    assert s["sized_by"] == "room" and s["checker_need"] is None and s["seconds"] == 0.0
+    assert s["slack"] == pytest.approx(numerics.CERTIFY_RECORD_SLACK * _total(piece.instance), rel=1e-12)
+    v = check(_one_piece_certificate(piece.instance, c))
+    assert v.valid, v.failures[:3]
+    # the same bound with less to spare than twice the cap is measured
+    red = reduce_piece(piece)
+    rec = record.piece_record(red, [], [], 0.0)
+    cap = numerics.CERTIFY_RECORD_SLACK * red.total
+    assert record.record_slack(red, rec, 1.0, spare=2.0 * cap).sized_by == "room"
+    monkeypatch.setattr(record, "checker_floor", lambda red, rec: (1.0, []))
+    assert record.record_slack(red, rec, 1.0, spare=1.99 * cap).sized_by == "checker"

@@ -159,7 +159,8 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
             lb = cheap[str(p)]
             is_seed = str(p) == seed_key
             if not is_seed and np.isfinite(incumbent) and lb >= incumbent - (rtol * incumbent + atol):
-                certs[str(p)] = _pruned(p, lb, rtol, atol, Piece(inst, p, eps, reading) if record else None)
+                certs[str(p)] = _pruned(p, lb, rtol, atol, Piece(inst, p, eps, reading) if record else None,
+                                        incumbent)
                 done[str(p)] = certs[str(p)].to_dict()
                 if progress:
                     progress(len(certs), len(pats), certs[str(p)])
@@ -290,8 +291,10 @@ def _meets(value: float, lower: float, rtol: float, atol: float) -> bool:
     return gap_meets(iv.mpf(value), iv.mpf(lower), rtol, atol)
 
 
-def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None = None) -> PieceCertificate:
-    """A piece pruned on its root bound; with `piece`, also its record (every root node a leaf)."""
+def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None = None,
+            incumbent: float = np.inf) -> PieceCertificate:
+    """A piece pruned on its root bound; with `piece`, also its record (every root node a leaf), whose slack is
+    the cap where the bound has room to spare against `incumbent` (record.record_slack), else the checker's."""
     rec, detail = None, {"cheap_lower_bound": float(lb)}
     if piece is not None and piece.instance.activation.certifier_reduction is Reduction.TOPK_PLAIN:
         from sdlscape.solvers.certify.topk_plain import relaxed_bound
@@ -305,7 +308,9 @@ def _pruned(p: Pattern, lb: float, rtol: float, atol: float, piece: Piece | None
 
         red, claim = cheap_bound_parts(piece)
         rec = pruned_record(red, claim)
-        slack = record_slack(red, rec, max(interval.lo(interval.lower_bound_interval(piece.instance, claim)), 0.0))
+        lower0 = max(interval.lo(interval.lower_bound_interval(piece.instance, claim)), 0.0)
+        slack = record_slack(red, rec, lower0, lower0 - (incumbent - (rtol * max(incumbent, 0.0) + atol))
+                             if np.isfinite(incumbent) else 0.0)
         if slack.slack > 0:                      # every root leaf raised by what the checker needs (record.py)
             claim = claim + slack.slack
             rec = pruned_record(red, claim)

@@ -241,7 +241,12 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
         from sdlscape.solvers.certify.record import piece_record, record_slack
 
         rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0)
-        slack = record_slack(red, rec, interval.lo(lower_iv))
+        lower0 = interval.lo(lower_iv)
+        # what the file's bound must still meet: the closure value's tolerance where branch and bound closed, the
+        # cutoff's where it prunes; nothing known (no cutoff, not closed): size by the checker
+        need = ([_threshold(red.total - red.phi0 - res.phi_best, rtol, atol)] if res.stopped is None else []) + \
+            ([_threshold(L_cutoff, rtol, atol)] if np.isfinite(L_cutoff) else [])
+        slack = record_slack(red, rec, lower0, lower0 - max(need) if need else 0.0)
         if slack.slack > 0:
             rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0 + slack.slack)
     lower_file_iv = lower_iv if slack is None or not slack.slack > 0 else \
@@ -288,6 +293,11 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
                             closure_value=float(closure_value), infimum_on_boundary=on_boundary,
                             boundary_face=tuple(faces), rank_drop=rank_drop, nodes=res.nodes,
                             seconds=time.perf_counter() - t0, detail=detail, record=rec)
+
+
+def _threshold(value: float, rtol: float, atol: float) -> float:
+    """The least lower bound that still certifies (or prunes against) `value`: value - (rtol value + atol)."""
+    return value - (rtol * max(value, 0.0) + atol)
 
 
 def cheap_bound_parts(piece: Piece) -> tuple[ReducedPiece, float]:

@@ -23,6 +23,8 @@ from sdlscape import numerics
 from sdlscape.solvers.certify.reduce import ReducedPiece
 
 FORMAT = "sdlscape-certificate/1"
+ROOM_FACTOR = 2.0
+"""A piece whose lower bound has this many times the record slack's cap to spare takes the cap unmeasured."""
 
 _PROBE = 1e-300
 """The piece lower bound the checker is run against when it measures a record (> 0, so that it reports its room;
@@ -82,21 +84,30 @@ class RecordSlack:
     capped: bool
     failures: tuple[str, ...] = ()
     seconds: float = 0.0                    # the checker's run on the record
+    sized_by: str = "checker"               # or "room": the cap, where the piece's bound had twice that to spare
 
     def to_dict(self, total: float) -> dict[str, Any]:
         rel = 1.0 / max(total, 1e-300)
         return {"slack": self.slack, "slack_relative": self.slack * rel,
                 "checker_need": self.need, "checker_need_relative": None if self.need is None else self.need * rel,
-                "capped": self.capped, "checker_failures": list(self.failures[:3]), "seconds": self.seconds}
+                "capped": self.capped, "checker_failures": list(self.failures[:3]), "seconds": self.seconds,
+                "sized_by": self.sized_by}
 
 
-def record_slack(red: ReducedPiece, rec: dict[str, Any], lower: float) -> RecordSlack:
+def record_slack(red: ReducedPiece, rec: dict[str, Any], lower: float, spare: float = 0.0) -> RecordSlack:
     """The record slack of one piece (numerics.CERTIFY_RECORD_SLACK): `rec` is its record with the certifier's own
-    leaf bounds (no slack), `lower` the lower bound they give (lo(||R||^2 - the largest leaf bound), >= 0)."""
+    leaf bounds (no slack), `lower` the lower bound they give (lo(||R||^2 - the largest leaf bound), >= 0).
+
+    spare: how far `lower` may drop before any outcome moves (the piece's certification, its pruning, the global
+    bound against the incumbent). Where it is at least twice the cap, the piece takes the cap without running the
+    checker (the checker refines a leaf that needs more, as before the slack was sized): running it on every piece
+    cost as much again as the branch and bound, and only the pieces near the minimum need a tight file bound."""
     t0 = time.perf_counter()
     cap = numerics.CERTIFY_RECORD_SLACK * red.total
     if not lower > 0:                                   # a lower bound 0 needs no room (the checker skips it)
         return RecordSlack(slack=0.0, need=None, capped=False)
+    if spare >= ROOM_FACTOR * cap:
+        return RecordSlack(slack=cap, need=None, capped=False, sized_by="room")
     floor, failures = checker_floor(red, rec)
     if floor is None:
         return RecordSlack(slack=cap, need=None, capped=True, failures=tuple(failures),
