@@ -242,11 +242,13 @@ def certify_piece(piece: Piece, rtol: float = numerics.CERTIFY_RTOL, atol: float
 
         rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0)
         lower0 = interval.lo(lower_iv)
-        # what the file's bound must still meet: the closure value's tolerance where branch and bound closed, the
-        # cutoff's where it prunes; nothing known (no cutoff, not closed): size by the checker
-        need = ([_threshold(red.total - red.phi0 - res.phi_best, rtol, atol)] if res.stopped is None else []) + \
-            ([_threshold(L_cutoff, rtol, atol)] if np.isfinite(L_cutoff) else [])
-        slack = record_slack(red, rec, lower0, lower0 - max(need) if need else 0.0)
+        # the outcomes the file's bound must keep: the piece's certification (its closure value's tolerance, where
+        # branch and bound closed and the bound meets it) and its pruning (the cutoff's); where it meets neither,
+        # no outcome rests on it (the global bound is then not certified either) and the cap is enough
+        kept = [t for t in ([_threshold(red.total - red.phi0 - res.phi_best, rtol, atol)] if res.stopped is None
+                            else []) + ([_threshold(L_cutoff, rtol, atol)] if np.isfinite(L_cutoff) else [])
+                if lower0 >= t]
+        slack = record_slack(red, rec, lower0, lower0 - max(kept) if kept else np.inf)
         if slack.slack > 0:
             rec = piece_record(red, res.roots, res.leaves, red.phi0 + allowance0 + slack.slack)
     lower_file_iv = lower_iv if slack is None or not slack.slack > 0 else \
