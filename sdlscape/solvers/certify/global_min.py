@@ -204,15 +204,7 @@ def certify_global(inst: Instance, rtol: float = numerics.CERTIFY_RTOL, atol: fl
     certified = value is not None and _meets(value, lower, rtol, atol)
     return GlobalCertificate(value=value, lower_bound=lower, certified=certified, rtol=rtol, atol=atol,
                              minimiser=best, pieces=pieces, multiplicities=mult, seconds=time.perf_counter() - t0,
-                             detail={"pieces": len(pieces), "pruned": sum(c.status is CertifyStatus.PRUNED for c in pieces),
-                                     "certified_pieces": sum(c.certified for c in pieces),
-                                     "resumed": resumed,
-                                     "reduction": str(inst.activation.certifier_reduction),
-                                     "certifies": what_is_certified(inst),
-                                     "incumbent": None if seed is None else {"value": seed.value, "starts": seed.starts,
-                                                                             "pattern": seed.pattern.canonical().to_json()},
-                                     "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
-                                     "eps": eps, "time_limit_per_piece": time_limit})
+                             detail=_detail(inst, pieces, resumed, seed, eps, time_limit))
 
 
 def _zero_loss(inst: Instance, seed, rtol: float, atol: float, eps: float, time_limit: float,
@@ -221,14 +213,20 @@ def _zero_loss(inst: Instance, seed, rtol: float, atol: float, eps: float, time_
     return GlobalCertificate(value=seed.value, lower_bound=0.0, certified=True, rtol=rtol, atol=atol,
                              minimiser=_from_incumbent(seed, rtol, atol), pieces=(), multiplicities={},
                              seconds=time.perf_counter() - t0,
-                             detail={"pieces": 0, "pruned": 0, "certified_pieces": 0, "resumed": 0,
-                                     "reduction": str(inst.activation.certifier_reduction),
-                                     "certifies": what_is_certified(inst),
-                                     "trivial_bound": "L~ >= 0 (a sum of squares, eq. 11) meets the multistart's "
-                                                      "value; no piece was enumerated",
-                                     "incumbent": {"value": seed.value, "starts": seed.starts,
-                                                   "pattern": seed.pattern.canonical().to_json()},
-                                     "reasons": {}, "eps": eps, "time_limit_per_piece": time_limit})
+                             detail=_detail(inst, (), 0, seed, eps, time_limit,
+                                            trivial_bound="L~ >= 0 (a sum of squares, eq. 11) meets the multistart's "
+                                                          "value; no piece was enumerated"))
+
+
+def _detail(inst: Instance, pieces, resumed: int, seed, eps: float, time_limit: float, **extra) -> dict:
+    """GlobalCertificate.detail: piece counts, what is certified, the incumbent, the reasons pieces stopped."""
+    return {"pieces": len(pieces), "pruned": sum(c.status is CertifyStatus.PRUNED for c in pieces),
+            "certified_pieces": sum(c.certified for c in pieces), "resumed": resumed,
+            "reduction": str(inst.activation.certifier_reduction), "certifies": what_is_certified(inst), **extra,
+            "incumbent": None if seed is None else {"value": seed.value, "starts": seed.starts,
+                                                    "pattern": seed.pattern.canonical().to_json()},
+            "reasons": dict(Counter(c.reason.value for c in pieces if c.reason is not None)),
+            "eps": eps, "time_limit_per_piece": time_limit}
 
 
 def _cutoff(value: float) -> float | None:
