@@ -213,3 +213,16 @@ def test_a_grey_direction_costs_one_top_eigenvalue_and_no_more():
     bound = bounds.subspace_bound([np.stack([a, 2.0 * a]), b[None, :]], G, 2)
     formula = exact_kyfan(np.stack([a, b]), G, 1) + float(np.linalg.eigvalsh(G)[-1])
     assert formula <= bound <= formula + 1e-6 * float(np.trace(G))
+
+
+def test_tied_node_bounds_go_to_the_best_centre_first():
+    # a zero-loss nested JumpReLU piece (reproduce's jumprelu_n3_np2_q2): its node bounds tie at ||R||^2 up to
+    # rounding; broken by insertion order alone, changes of 1e-15 in the allowances moved it from 1095 nodes to
+    # beyond 20000 (the zero was never reached); by the best centre value it closes in under 100
+    from sdlscape.theory.activations import JumpReLU
+
+    inst = random_unit(3, 2, activation=JumpReLU(theta=0.2), n_latents=2, seed=0)
+    for pattern in ([[0, 2], [0, 1, 2]], [[1, 2], [0, 1, 2]]):
+        piece = Piece(inst, Pattern.parse(pattern, 3, 2), 1e-3, inst.activation.linear_reading)
+        c = certify_piece(piece, node_limit=500)
+        assert c.certified and c.nodes < 200 and c.value < 1e-12

@@ -109,7 +109,7 @@ def subspace_bound(V: list[np.ndarray], G: np.ndarray, k: int, span_dim: int | N
     dim = min(n, m) if span_dim is None else min(n, m, span_dim)
     d = min(k, dim)
     lam = np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None)           # G is PSD: negatives are rounding
-    eig_allowance = float(np.trace(G)) * 1e-14 * (1.0 + (k + n)) + rounding_allowance(float(np.trace(G)), m, k, 1.0)
+    eig_allowance = float(np.trace(G)) * 1e-14 * (1.0 + (k + min(n, m))) + rounding_allowance(float(np.trace(G)), m, k, 1.0)
     whole = float(np.sum(lam[:d]))                       # S inside R^m: always valid
     if dim >= m:
         return whole + eig_allowance
