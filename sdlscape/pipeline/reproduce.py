@@ -72,16 +72,17 @@ TRAINER = ("solvers/gradient.py", "solvers/sdl_model.py", "solvers/anchor_terms.
 
 STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     # the packages / modules whose source computes each stage (a change to any of them invalidates it)
-    "verify": ("theory", "solvers", "verify", "numerics.py", "outcomes.py"),
-    "landscape": ("theory", "solvers", "numerics.py", "outcomes.py"),
-    "crosscheck": ("theory", "solvers", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
+    # certcheck: the certifier proves exact ranks with its fractions and sizes record slack with it
+    "verify": ("theory", "solvers", "certcheck", "verify", "numerics.py", "outcomes.py"),
+    "landscape": ("theory", "solvers", "certcheck", "numerics.py", "outcomes.py"),
+    "crosscheck": ("theory", "solvers", "certcheck", "verify/crosscheck.py", "verify/end_points.py", "verify/acs_recheck.py",
                    "verify/resampling.py", "bench", "numerics.py", "outcomes.py"),
     "bench": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "pipeline/schedule.py", "numerics.py",
               "outcomes.py"),
     "real": ("theory", *TRAINER, "bench", "pipeline/bench_stages.py", "numerics.py", "outcomes.py"),
     "bench3d": ("theory", "pipeline/bench_stages.py", "outcomes.py"),
     "encoder": ("theory", *TRAINER, "bench", "numerics.py", "outcomes.py"),
-    "theory-figures": ("theory", "solvers", "verify", "pipeline/sections/theory.py", "numerics.py"),
+    "theory-figures": ("theory", "solvers", "certcheck", "verify", "pipeline/sections/theory.py", "numerics.py"),
 }
 # A stage's compute seconds at small scale on one core (measured), for the schedule's order only.
 STAGE_SECONDS = {"verify": 150.0, "crosscheck-example-3.5": 80.0, "real-digits": 60.0, "encoder": 40.0,
